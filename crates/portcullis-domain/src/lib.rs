@@ -1,0 +1,27 @@
+//! The Portcullis domain core.
+//!
+//! Everything here is plain data and pure functions: identifiers, permission
+//! levels, roles, automation access lists, the RBAC decision, and the rules of
+//! the session, setup-link and sign-in-throttle lifecycles. There is no HTTP
+//! and no SQL in this crate, and time comes from an injectable [`Clock`], so
+//! every rule can be unit-tested exhaustively.
+
+pub mod automation;
+pub mod clock;
+pub mod ids;
+pub mod permission;
+pub mod rbac;
+pub mod role;
+pub mod session;
+pub mod throttle;
+pub mod validation;
+
+pub use automation::{AutomationAccess, AutomationAcl, EntityPermission, PermSet, Subject, Visibility};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use ids::{AutomationId, OrgId, RoleId, SessionId, UserId};
+pub use permission::{Feature, FeaturePermissions, Level, PermissionError};
+pub use rbac::{decide, Action, Decision, Denial, OrgContext, Principal, Requirement, RoleRef};
+pub use role::{Role, RoleKind};
+pub use session::{SessionPolicy, SessionStatus, SessionTimes};
+pub use throttle::{FailureStats, ThrottlePolicy};
+pub use validation::ValidationError;
