@@ -1,1 +1,126 @@
+//! Portcullis storage.
+//!
+//! The server sees storage only through the [`Store`] trait (split into one
+//! trait per concern). [`SqlStore`] implements it once with sqlx for both
+//! SQLite (the embedded default) and PostgreSQL (for several replicas); the
+//! conformance suite in `tests/conformance.rs` runs against both.
+//!
+//! Invariants live in the schema: names are unique through `UNIQUE`
+//! constraints (never read-then-insert), a member's role must belong to the
+//! same organization (composite foreign key), and the audit log refuses
+//! updates and deletes (triggers).
 
+mod error;
+mod model;
+mod sql;
+
+pub use error::StoreError;
+pub use model::*;
+pub use sql::{Backend, SqlStore};
+
+use async_trait::async_trait;
+use portcullis_domain::{
+    AutomationAcl, AutomationId, FailureStats, FeaturePermissions, OrgId, PermSet, RoleId, SessionId,
+    Subject, Timestamp, UserId, Visibility,
+};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    /// Creates an organization with its predefined Owner and Member roles.
+    async fn create_org(&self, name: &str, now: Timestamp) -> Result<Organization>;
+    async fn get_org(&self, id: OrgId) -> Result<Option<Organization>>;
+    async fn list_orgs(&self) -> Result<Vec<Organization>>;
+    async fn count_orgs(&self) -> Result<i64>;
+
+    async fn list_roles(&self, org: OrgId) -> Result<Vec<portcullis_domain::Role>>;
+    async fn get_role(&self, org: OrgId, id: RoleId) -> Result<Option<portcullis_domain::Role>>;
+    async fn predefined_role(&self, org: OrgId, kind: portcullis_domain::RoleKind) -> Result<portcullis_domain::Role>;
+    async fn create_role(&self, org: OrgId, name: &str, perms: FeaturePermissions, now: Timestamp) -> Result<portcullis_domain::Role>;
+    /// Renames and/or sets permissions. Owner permissions cannot be changed
+    /// ([`StoreError::Predefined`]).
+    async fn update_role(&self, org: OrgId, id: RoleId, name: Option<&str>, perms: Option<FeaturePermissions>, now: Timestamp) -> Result<portcullis_domain::Role>;
+    /// Deletes a custom role; refused for predefined roles and for roles
+    /// that members still hold ([`StoreError::InUse`]).
+    async fn delete_role(&self, org: OrgId, id: RoleId) -> Result<()>;
+
+    async fn add_member(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()>;
+    /// Changes a member's role; refused if it would leave the organization
+    /// without an owner ([`StoreError::LastOwner`]).
+    async fn change_member_role(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()>;
+    async fn remove_member(&self, org: OrgId, user: UserId, now: Timestamp) -> Result<()>;
+    async fn list_members(&self, org: OrgId) -> Result<Vec<Member>>;
+    async fn get_member(&self, org: OrgId, user: UserId) -> Result<Option<Member>>;
+    /// Every organization the user belongs to, with the role held there.
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, new: NewUser, now: Timestamp) -> Result<User>;
+    async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+    async fn get_local_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    async fn count_users(&self) -> Result<i64>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> Result<()>;
+    async fn set_factory_admin(&self, id: UserId, admin: bool) -> Result<()>;
+    /// Deletes the user, their sessions, memberships and grants; refused
+    /// when they are the last owner of an organization.
+    async fn delete_user(&self, id: UserId) -> Result<()>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, new: NewSession) -> Result<()>;
+    async fn get_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    async fn touch_session(&self, id: SessionId, now: Timestamp) -> Result<()>;
+    /// Sessions that are not revoked and not past their absolute lifetime.
+    async fn list_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionRecord>>;
+    /// Revokes one of the user's sessions; false if there is no such
+    /// active session.
+    async fn revoke_session(&self, user: UserId, id: SessionId, now: Timestamp) -> Result<bool>;
+    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<u64>;
+    /// Deletes sessions that ended before `before` (housekeeping).
+    async fn purge_sessions(&self, before: Timestamp) -> Result<u64>;
+
+    /// Stores a setup token, replacing any unused one.
+    async fn put_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()>;
+    /// Checks a setup token without using it.
+    async fn peek_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
+    /// Uses a setup token exactly once (atomic across replicas).
+    async fn consume_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+    async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    /// Failed sign-ins for an account since `since`, not counting those
+    /// before the account's last successful sign-in.
+    async fn login_failures_for_account(&self, account: &str, since: Timestamp) -> Result<FailureStats>;
+    /// Failed sign-ins from a client address since `since`.
+    async fn login_failures_for_address(&self, ip: &str, since: Timestamp) -> Result<FailureStats>;
+}
+
+#[async_trait]
+pub trait AutomationStore: Send + Sync {
+    async fn create_automation(&self, new: NewAutomation, now: Timestamp) -> Result<Automation>;
+    async fn get_automation(&self, org: OrgId, id: AutomationId) -> Result<Option<Automation>>;
+    async fn list_automations(&self, org: OrgId) -> Result<Vec<Automation>>;
+    async fn delete_automation(&self, org: OrgId, id: AutomationId) -> Result<bool>;
+    async fn set_visibility(&self, org: OrgId, id: AutomationId, v: Visibility, now: Timestamp) -> Result<()>;
+    /// Sets what a subject holds on the automation (an empty set removes the grant).
+    async fn put_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()>;
+    async fn list_grants(&self, id: AutomationId) -> Result<Vec<Grant>>;
+    /// The automation's access list, ready for the RBAC decision.
+    async fn load_acl(&self, automation: &Automation) -> Result<AutomationAcl>;
+}
+
+/// Everything the server needs from storage.
+#[async_trait]
+pub trait Store: OrgStore + UserStore + SessionStore + AuditStore + AutomationStore {
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+    fn backend(&self) -> Backend;
+}

@@ -1,0 +1,78 @@
+use std::fmt;
+
+/// What can go wrong in storage, in terms the server can act on. Driver
+/// errors are carried as opaque sources: they are logged, never matched on
+/// and never shown to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write: `what` already exists.
+    #[error("{what} already exists")]
+    Conflict { what: &'static str },
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The change would leave an organization without an owner.
+    #[error("an organization must keep at least one owner")]
+    LastOwner,
+    /// Predefined roles cannot be deleted and the Owner role cannot be restricted.
+    #[error("predefined role cannot be changed this way")]
+    Predefined,
+    /// Something still refers to the row.
+    #[error("{what} is still in use")]
+    InUse { what: &'static str },
+    /// Stored data that does not parse (a bug or manual tampering).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Backend(#[source] BackendError),
+}
+
+/// An opaque database driver error.
+pub struct BackendError(pub(crate) sqlx::Error);
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl StoreError {
+    pub(crate) fn db(e: sqlx::Error) -> Self {
+        StoreError::Backend(BackendError(e))
+    }
+
+    /// Maps a write error: unique violations become [`StoreError::Conflict`],
+    /// foreign-key violations [`StoreError::NotFound`] of the referenced row.
+    pub(crate) fn on_write(e: sqlx::Error, what: &'static str, referenced: &'static str) -> Self {
+        if let sqlx::Error::Database(d) = &e {
+            if d.is_unique_violation() {
+                return StoreError::Conflict { what };
+            }
+            if is_foreign_key_violation(d.as_ref()) {
+                return StoreError::NotFound { what: referenced };
+            }
+        }
+        StoreError::db(e)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::db(e)
+    }
+}
+
+/// Foreign-key violations, including SQLite's report of an `ON DELETE
+/// RESTRICT` action (extended code 1811, `SQLITE_CONSTRAINT_TRIGGER`).
+pub(crate) fn is_foreign_key_violation(d: &dyn sqlx::error::DatabaseError) -> bool {
+    d.is_foreign_key_violation() || (d.code().as_deref() == Some("1811") && d.message().contains("FOREIGN KEY"))
+}

@@ -1,0 +1,157 @@
+//! Sessions and one-time setup tokens.
+
+use super::{get_i64, get_id, get_opt_i64, get_opt_str, get_str, SqlStore};
+use crate::{NewSession, Result, SessionRecord, SessionStore, StoreError};
+use async_trait::async_trait;
+use portcullis_domain::{OrgId, SessionId, SessionTimes, Timestamp, UserId};
+use sqlx::any::AnyRow;
+
+const SESSION_COLS: &str = "id, user_id, provider, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent";
+
+fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: get_id(row, "id")?,
+        user_id: get_id(row, "user_id")?,
+        provider: get_str(row, "provider")?,
+        times: SessionTimes {
+            created_at: Timestamp(get_i64(row, "created_at")?),
+            last_seen_at: Timestamp(get_i64(row, "last_seen_at")?),
+            expires_at: Timestamp(get_i64(row, "expires_at")?),
+            revoked_at: get_opt_i64(row, "revoked_at")?.map(Timestamp),
+        },
+        ip: get_opt_str(row, "ip")?,
+        user_agent: get_opt_str(row, "user_agent")?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, new: NewSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, user_id, provider, created_at, last_seen_at, expires_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new.id.to_string())
+        .bind(new.token_hash)
+        .bind(new.user_id.to_string())
+        .bind(new.provider)
+        .bind(new.times.created_at.0)
+        .bind(new.times.last_seen_at.0)
+        .bind(new.times.expires_at.0)
+        .bind(new.ip)
+        .bind(new.user_agent)
+        .execute(self.pool())
+        .await
+        .map_err(|e| StoreError::on_write(e, "this session", "user"))?;
+        Ok(())
+    }
+
+    async fn get_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query(&format!("SELECT {SESSION_COLS} FROM sessions WHERE token_hash = $1"))
+            .bind(token_hash.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    async fn touch_session(&self, id: SessionId, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+            .bind(id.to_string())
+            .bind(now.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn list_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC, id"
+        ))
+        .bind(user.to_string())
+        .bind(now.0)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn revoke_session(&self, user: UserId, id: SessionId, now: Timestamp) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(now.0)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<u64> {
+        let r = sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user.to_string())
+            .bind(now.0)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn purge_sessions(&self, before: Timestamp) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+            .bind(before.0)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn put_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO setup_tokens (token_hash, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash.to_owned())
+            .bind(org.to_string())
+            .bind(now.0)
+            .bind(expires_at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::on_write(e, "this setup token", "organization"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn peek_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>> {
+        let row = sqlx::query(
+            "SELECT org_id FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash.to_owned())
+        .bind(now.0)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| get_id(&r, "org_id")).transpose()
+    }
+
+    async fn consume_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>> {
+        let mut tx = self.pool().begin().await?;
+        // The conditional UPDATE is the single point of truth: of two
+        // concurrent uses, exactly one changes a row.
+        let r = sqlx::query(
+            "UPDATE setup_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash.to_owned())
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT org_id FROM setup_tokens WHERE token_hash = $1")
+            .bind(token_hash.to_owned())
+            .fetch_one(&mut *tx)
+            .await?;
+        let org = get_id(&row, "org_id")?;
+        tx.commit().await?;
+        Ok(Some(org))
+    }
+}

@@ -1,0 +1,327 @@
+//! The storage conformance suite: every test runs on SQLite and on
+//! PostgreSQL (each in a schema of its own, so runs never collide).
+//!
+//! PostgreSQL is taken from `PORTCULLIS_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). Where it cannot be reached the
+//! PostgreSQL half is skipped with a notice, unless
+//! `PORTCULLIS_REQUIRE_POSTGRES=1` (as in CI), which makes that a failure.
+
+mod support;
+
+use portcullis_domain::*;
+use portcullis_storage::*;
+use support::{each_backend, TestDb};
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp(ms)
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser { email: email.into(), display_name: email.into(), password_hash: Some("$argon2id$x".into()), factory_admin: false }
+}
+
+async fn org_with_owner(s: &SqlStore, name: &str) -> (Organization, User) {
+    let org = s.create_org(name, t(1)).await.unwrap();
+    let owner = s.create_user(new_user(&format!("owner@{}.test", name.to_lowercase().replace(' ', ""))), t(1)).await.unwrap();
+    let role = s.predefined_role(org.id, RoleKind::Owner).await.unwrap();
+    s.add_member(org.id, owner.id, role.id, t(1)).await.unwrap();
+    (org, owner)
+}
+
+each_backend!(organizations_have_unique_case_insensitive_names, |db: TestDb| async move {
+    let s = &db.store;
+    let org = s.create_org("Acme", t(1)).await.unwrap();
+    assert!(matches!(s.create_org("acme", t(2)).await, Err(StoreError::Conflict { .. })));
+    assert_eq!(s.count_orgs().await.unwrap(), 1);
+    let roles = s.list_roles(org.id).await.unwrap();
+    assert_eq!(roles.len(), 2);
+    assert_eq!(s.predefined_role(org.id, RoleKind::Member).await.unwrap().permissions, FeaturePermissions::member());
+    assert_eq!(s.get_org(org.id).await.unwrap().unwrap(), org);
+});
+
+each_backend!(concurrent_creates_with_one_name_yield_exactly_one, |db: TestDb| async move {
+    let s = db.store.clone();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.create_org(if i % 2 == 0 { "Race" } else { "RACE" }, t(i)).await }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(s.count_orgs().await.unwrap(), 1);
+    // The same for roles inside one organization.
+    let org = s.list_orgs().await.unwrap()[0].clone();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.create_role(org.id, "Developer", FeaturePermissions::none(), t(i)).await }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        if task.await.unwrap().is_ok() {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(s.list_roles(org.id).await.unwrap().len(), 3);
+});
+
+each_backend!(roles_custom_lifecycle_and_predefined_protection, |db: TestDb| async move {
+    let s = &db.store;
+    let (org, owner) = org_with_owner(s, "Roles").await;
+    let mut perms = FeaturePermissions::none();
+    perms.set(Feature::CrewsDashboards, Level::Write).unwrap();
+    let dev = s.create_role(org.id, "Developer", perms, t(2)).await.unwrap();
+    assert_eq!(s.get_role(org.id, dev.id).await.unwrap().unwrap().permissions, perms);
+    assert!(matches!(s.create_role(org.id, "developer", perms, t(2)).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(s.create_role(org.id, "Owner", perms, t(2)).await, Err(StoreError::Conflict { .. })));
+    let renamed = s.update_role(org.id, dev.id, Some("Dev"), None, t(3)).await.unwrap();
+    assert_eq!(renamed.name, "Dev");
+    assert_eq!(renamed.permissions, perms);
+
+    let owner_role = s.predefined_role(org.id, RoleKind::Owner).await.unwrap();
+    assert!(matches!(s.update_role(org.id, owner_role.id, None, Some(perms), t(3)).await, Err(StoreError::Predefined)));
+    assert!(matches!(s.delete_role(org.id, owner_role.id).await, Err(StoreError::Predefined)));
+    let member_role = s.predefined_role(org.id, RoleKind::Member).await.unwrap();
+    assert!(matches!(s.delete_role(org.id, member_role.id).await, Err(StoreError::Predefined)));
+
+    // A role in use cannot be deleted.
+    let u = s.create_user(new_user("dev@roles.test"), t(4)).await.unwrap();
+    s.add_member(org.id, u.id, dev.id, t(4)).await.unwrap();
+    let r = s.delete_role(org.id, dev.id).await;
+    assert!(matches!(r, Err(StoreError::InUse { .. })), "{r:?}");
+    s.change_member_role(org.id, u.id, member_role.id, t(5)).await.unwrap();
+    s.delete_role(org.id, dev.id).await.unwrap();
+    assert!(s.get_role(org.id, dev.id).await.unwrap().is_none());
+    assert!(matches!(s.delete_role(org.id, dev.id).await, Err(StoreError::NotFound { .. })));
+    let _ = owner;
+});
+
+each_backend!(a_role_of_another_org_cannot_be_assigned, |db: TestDb| async move {
+    let s = &db.store;
+    let (a, _) = org_with_owner(s, "A").await;
+    let (b, _) = org_with_owner(s, "B").await;
+    let u = s.create_user(new_user("x@a.test"), t(1)).await.unwrap();
+    let b_member = s.predefined_role(b.id, RoleKind::Member).await.unwrap();
+    assert!(s.add_member(a.id, u.id, b_member.id, t(2)).await.is_err());
+    assert!(s.memberships_of(u.id).await.unwrap().is_empty());
+});
+
+each_backend!(last_owner_is_kept, |db: TestDb| async move {
+    let s = &db.store;
+    let (org, owner) = org_with_owner(s, "Keep").await;
+    let member = s.predefined_role(org.id, RoleKind::Member).await.unwrap();
+    let owner_role = s.predefined_role(org.id, RoleKind::Owner).await.unwrap();
+    assert!(matches!(s.change_member_role(org.id, owner.id, member.id, t(2)).await, Err(StoreError::LastOwner)));
+    assert!(matches!(s.remove_member(org.id, owner.id, t(2)).await, Err(StoreError::LastOwner)));
+    assert!(matches!(s.delete_user(owner.id).await, Err(StoreError::LastOwner)));
+    assert_eq!(s.get_member(org.id, owner.id).await.unwrap().unwrap().role.kind, RoleKind::Owner);
+
+    // With a second owner, one may step down; then the other is the last.
+    let second = s.create_user(new_user("second@keep.test"), t(3)).await.unwrap();
+    s.add_member(org.id, second.id, owner_role.id, t(3)).await.unwrap();
+    s.change_member_role(org.id, owner.id, member.id, t(4)).await.unwrap();
+    assert!(matches!(s.change_member_role(org.id, second.id, member.id, t(5)).await, Err(StoreError::LastOwner)));
+});
+
+each_backend!(concurrent_demotions_keep_one_owner, |db: TestDb| async move {
+    let s = db.store.clone();
+    let (org, first) = org_with_owner(&s, "Concurrent").await;
+    let owner_role = s.predefined_role(org.id, RoleKind::Owner).await.unwrap();
+    let member = s.predefined_role(org.id, RoleKind::Member).await.unwrap();
+    let second = s.create_user(new_user("second@c.test"), t(2)).await.unwrap();
+    s.add_member(org.id, second.id, owner_role.id, t(2)).await.unwrap();
+    let (a, b) = tokio::join!(
+        s.change_member_role(org.id, first.id, member.id, t(3)),
+        s.change_member_role(org.id, second.id, member.id, t(3))
+    );
+    assert!(a.is_ok() ^ b.is_ok(), "exactly one demotion may succeed: {a:?} {b:?}");
+    let owners = s.list_members(org.id).await.unwrap().into_iter().filter(|m| m.role.kind == RoleKind::Owner).count();
+    assert_eq!(owners, 1);
+});
+
+each_backend!(users_and_memberships, |db: TestDb| async move {
+    let s = &db.store;
+    let (org, owner) = org_with_owner(s, "Users").await;
+    assert!(matches!(s.create_user(new_user("owner@users.test"), t(2)).await, Err(StoreError::Conflict { .. })));
+    let found = s.get_local_user_by_email("owner@users.test").await.unwrap().unwrap();
+    assert_eq!(found.id, owner.id);
+    assert!(!format!("{found:?}").contains("argon2"), "hash must not appear in Debug");
+    let ms = s.memberships_of(owner.id).await.unwrap();
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0].org.id, org.id);
+    assert_eq!(ms[0].role.kind, RoleKind::Owner);
+    s.set_disabled(owner.id, true, t(5)).await.unwrap();
+    assert_eq!(s.get_user(owner.id).await.unwrap().unwrap().disabled_at, Some(t(5)));
+    s.set_disabled(owner.id, false, t(6)).await.unwrap();
+    s.set_password_hash(owner.id, "$argon2id$new").await.unwrap();
+    assert_eq!(s.get_user(owner.id).await.unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$new"));
+    let member_role = s.predefined_role(org.id, RoleKind::Member).await.unwrap();
+    let m = s.create_user(new_user("m@users.test"), t(7)).await.unwrap();
+    s.add_member(org.id, m.id, member_role.id, t(7)).await.unwrap();
+    assert!(matches!(s.add_member(org.id, m.id, member_role.id, t(7)).await, Err(StoreError::Conflict { .. })));
+    assert_eq!(s.list_members(org.id).await.unwrap().len(), 2);
+    s.delete_user(m.id).await.unwrap();
+    assert_eq!(s.list_members(org.id).await.unwrap().len(), 1);
+    assert_eq!(s.count_users().await.unwrap(), 1);
+});
+
+each_backend!(sessions_lifecycle, |db: TestDb| async move {
+    let s = &db.store;
+    let (_, u) = org_with_owner(s, "Sess").await;
+    let policy = SessionPolicy::default();
+    let id = SessionId::new();
+    s.create_session(NewSession {
+        id,
+        token_hash: "h1".into(),
+        user_id: u.id,
+        times: SessionTimes::start(t(1000), &policy),
+        provider: "local".into(),
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+    })
+    .await
+    .unwrap();
+    // A second session with the same token hash is refused by the constraint.
+    let dup = NewSession {
+        id: SessionId::new(),
+        token_hash: "h1".into(),
+        user_id: u.id,
+        times: SessionTimes::start(t(1000), &policy),
+        provider: "local".into(),
+        ip: None,
+        user_agent: None,
+    };
+    assert!(matches!(s.create_session(dup).await, Err(StoreError::Conflict { .. })));
+    let rec = s.get_session_by_token_hash("h1").await.unwrap().unwrap();
+    assert_eq!(rec.id, id);
+    s.touch_session(id, t(5000)).await.unwrap();
+    assert_eq!(s.get_session_by_token_hash("h1").await.unwrap().unwrap().times.last_seen_at, t(5000));
+    assert_eq!(s.list_sessions(u.id, t(6000)).await.unwrap().len(), 1);
+    let other = UserId::new();
+    assert!(!s.revoke_session(other, id, t(7000)).await.unwrap(), "only the owner's sessions");
+    assert!(s.revoke_session(u.id, id, t(7000)).await.unwrap());
+    assert!(!s.revoke_session(u.id, id, t(7000)).await.unwrap());
+    assert_eq!(s.get_session_by_token_hash("h1").await.unwrap().unwrap().times.revoked_at, Some(t(7000)));
+    assert!(s.list_sessions(u.id, t(8000)).await.unwrap().is_empty());
+    assert_eq!(s.purge_sessions(t(8000)).await.unwrap(), 1);
+    assert!(s.get_session_by_token_hash("h1").await.unwrap().is_none());
+});
+
+each_backend!(setup_token_is_used_once, |db: TestDb| async move {
+    let s = db.store.clone();
+    let org = s.create_org("Setup", t(1)).await.unwrap();
+    s.put_setup_token("tok", org.id, t(1), t(100)).await.unwrap();
+    assert_eq!(s.peek_setup_token("tok", t(2)).await.unwrap(), Some(org.id));
+    assert_eq!(s.peek_setup_token("tok", t(100)).await.unwrap(), None, "expired");
+    let (a, b) = tokio::join!(s.consume_setup_token("tok", t(3)), s.consume_setup_token("tok", t(3)));
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|x| x.is_some()).count(), 1);
+    assert_eq!(s.consume_setup_token("tok", t(4)).await.unwrap(), None);
+    // A new token replaces an unused one.
+    s.put_setup_token("t2", org.id, t(5), t(100)).await.unwrap();
+    s.put_setup_token("t3", org.id, t(6), t(100)).await.unwrap();
+    assert_eq!(s.peek_setup_token("t2", t(7)).await.unwrap(), None);
+    assert_eq!(s.peek_setup_token("t3", t(7)).await.unwrap(), Some(org.id));
+});
+
+fn event(at: i64, action: &str, target: &str, ip: &str, outcome: &str) -> AuditEvent {
+    AuditEvent {
+        id: uuid::Uuid::new_v4(),
+        at: t(at),
+        org_id: None,
+        actor_id: None,
+        actor: Some(target.into()),
+        action: action.into(),
+        target: Some(target.into()),
+        outcome: outcome.into(),
+        ip: Some(ip.into()),
+        request_id: None,
+        detail: serde_json::json!({"reason": "bad_password"}),
+    }
+}
+
+each_backend!(audit_is_append_only_and_filterable, |db: TestDb| async move {
+    let s = &db.store;
+    let org = s.create_org("Audit", t(1)).await.unwrap();
+    let actor = UserId::new();
+    for i in 0..5 {
+        let mut e = event(100 + i, "role.update", "role:x", "10.0.0.1", "success");
+        e.org_id = Some(org.id);
+        e.actor_id = Some(actor);
+        s.append_audit(&e).await.unwrap();
+    }
+    s.append_audit(&event(200, "login.failure", "a@b.test", "10.0.0.2", "failure")).await.unwrap();
+    let all = s.query_audit(&AuditFilter { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0].at, t(200), "newest first");
+    assert_eq!(all[0].detail["reason"], "bad_password");
+    let f = AuditFilter { org_id: Some(org.id), since: Some(t(101)), until: Some(t(104)), actor_id: Some(actor), action: Some("role.update".into()), limit: 100 };
+    assert_eq!(s.query_audit(&f).await.unwrap().len(), 3);
+    assert_eq!(s.query_audit(&AuditFilter { limit: 2, ..Default::default() }).await.unwrap().len(), 2);
+    // The database itself refuses to rewrite history.
+    assert!(sqlx_exec(&db, "UPDATE audit_events SET action = 'x'").await.is_err());
+    assert!(sqlx_exec(&db, "DELETE FROM audit_events").await.is_err());
+    assert_eq!(s.query_audit(&AuditFilter { limit: 100, ..Default::default() }).await.unwrap().len(), 6);
+});
+
+async fn sqlx_exec(db: &TestDb, sql: &str) -> std::result::Result<(), String> {
+    db.raw_execute(sql).await
+}
+
+each_backend!(login_failures_are_counted_per_account_and_address, |db: TestDb| async move {
+    let s = &db.store;
+    for i in 0..3 {
+        s.append_audit(&event(1000 + i, "login.failure", "a@x.test", "10.0.0.1", "failure")).await.unwrap();
+    }
+    s.append_audit(&event(1010, "login.failure", "b@x.test", "10.0.0.1", "failure")).await.unwrap();
+    let a = s.login_failures_for_account("a@x.test", t(0)).await.unwrap();
+    assert_eq!(a, FailureStats { count: 3, last: Some(t(1002)) });
+    assert_eq!(s.login_failures_for_account("a@x.test", t(1002)).await.unwrap().count, 1, "window");
+    assert_eq!(s.login_failures_for_address("10.0.0.1", t(0)).await.unwrap().count, 4);
+    // A success resets the account's count, not the address's.
+    s.append_audit(&event(1020, "login.success", "a@x.test", "10.0.0.1", "success")).await.unwrap();
+    assert_eq!(s.login_failures_for_account("a@x.test", t(0)).await.unwrap().count, 0);
+    assert_eq!(s.login_failures_for_address("10.0.0.1", t(0)).await.unwrap().count, 4);
+    assert_eq!(s.login_failures_for_account("nobody@x.test", t(0)).await.unwrap(), FailureStats::default());
+});
+
+each_backend!(automations_grants_and_acl, |db: TestDb| async move {
+    let s = &db.store;
+    let (org, owner) = org_with_owner(s, "Auto").await;
+    let new = |name: &str| NewAutomation {
+        org_id: org.id,
+        name: name.into(),
+        description: "d".into(),
+        visibility: Visibility::Private,
+        created_by: Some(owner.id),
+    };
+    let a = s.create_automation(new("Research Crew"), t(2)).await.unwrap();
+    assert!(matches!(s.create_automation(new("research crew"), t(2)).await, Err(StoreError::Conflict { .. })));
+    let role = s.predefined_role(org.id, RoleKind::Member).await.unwrap();
+    let u = UserId::new();
+    s.put_grant(org.id, a.id, Subject::User(u), PermSet::of(&[EntityPermission::Run])).await.unwrap();
+    s.put_grant(org.id, a.id, Subject::Role(role.id), PermSet::of(&[EntityPermission::Traces])).await.unwrap();
+    s.put_grant(org.id, a.id, Subject::User(u), PermSet::of(&[EntityPermission::Run, EntityPermission::Traces])).await.unwrap();
+    let acl = s.load_acl(&a).await.unwrap();
+    assert_eq!(acl.visibility, Visibility::Private);
+    assert_eq!(acl.user_grants[&u], PermSet::of(&[EntityPermission::Run, EntityPermission::Traces]));
+    assert_eq!(acl.role_grants[&role.id], PermSet::of(&[EntityPermission::Traces]));
+    s.put_grant(org.id, a.id, Subject::User(u), PermSet::EMPTY).await.unwrap();
+    assert_eq!(s.list_grants(a.id).await.unwrap().len(), 1);
+    // Another organization's id does not reach this automation.
+    let other = s.create_org("Other", t(3)).await.unwrap();
+    assert!(matches!(s.put_grant(other.id, a.id, Subject::User(u), PermSet::of(&[EntityPermission::Run])).await, Err(StoreError::NotFound { .. })));
+    assert!(s.get_automation(other.id, a.id).await.unwrap().is_none());
+    s.set_visibility(org.id, a.id, Visibility::Organization, t(4)).await.unwrap();
+    assert_eq!(s.get_automation(org.id, a.id).await.unwrap().unwrap().visibility, Visibility::Organization);
+    assert_eq!(s.list_automations(org.id).await.unwrap().len(), 1);
+    assert!(s.delete_automation(org.id, a.id).await.unwrap());
+    assert!(s.list_grants(a.id).await.unwrap().is_empty(), "grants go with the automation");
+});
