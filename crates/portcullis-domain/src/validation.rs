@@ -68,9 +68,36 @@ pub fn new_password(raw: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Where to send the browser after sign-in: only same-origin relative paths
+/// (`/x?y`); anything else (`//host`, `/\\host`, `https://host`, control
+/// characters, or more than 2 KiB) becomes `/`, so `return_to` can never be
+/// an open redirect.
+pub fn safe_return_to(raw: Option<&str>) -> String {
+    let Some(r) = raw else { return "/".into() };
+    let ok = r.starts_with('/')
+        && !r.starts_with("//")
+        && r.len() <= 2048
+        && !r.contains('\\')
+        && !r.chars().any(|c| c.is_control() || c.is_whitespace());
+    if ok {
+        r.to_owned()
+    } else {
+        "/".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn return_to_is_same_origin_only() {
+        assert_eq!(safe_return_to(Some("/api/v1/me?x=1")), "/api/v1/me?x=1");
+        assert_eq!(safe_return_to(None), "/");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", "\\\\evil", "evil", "/\tx", "/a b", "javascript:alert(1)", ""] {
+            assert_eq!(safe_return_to(Some(bad)), "/", "{bad}");
+        }
+    }
 
     #[test]
     fn names() {

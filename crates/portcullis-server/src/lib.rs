@@ -1,1 +1,129 @@
+//! The Portcullis HTTP server.
+//!
+//! [`app`] builds the router from an [`AppState`]; [`start`] loads the
+//! configuration's secret, opens and migrates the database, runs the
+//! first-start bootstrap, and returns the state ready to serve.
 
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod pages;
+pub mod password;
+pub mod request_id;
+pub mod state;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use config::{Config, SecretKeySource};
+use portcullis_domain::{Clock, SystemClock};
+use portcullis_storage::{SqlStore, Store};
+use secrecy::ExposeSecret;
+use state::AppState;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Largest request body accepted anywhere (forms and JSON).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(auth::local::landing))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/auth/local/login", get(auth::local::login_page).post(auth::local::login_submit))
+        .route("/auth/logout", post(auth::local::logout))
+        .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))
+        .nest("/api/v1", api::router().fallback(api_not_found))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    match state.store.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ready", "database": "ok" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "status": "not ready", "database": "unreachable" }))).into_response()
+        }
+    }
+}
+
+async fn api_not_found(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no API endpoint at {}; see /api/v1/openapi.json", uri.path()))
+}
+
+async fn not_found() -> axum::response::Response {
+    pages::message(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.", Some(("/", "Home")))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("secret key: {0}")]
+    SecretKey(String),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("database: {0} (check DATABASE_URL and that the database server is running)")]
+    Database(portcullis_storage::StoreError),
+}
+
+/// Loads the secret key, opens and migrates the database. `created_key` is
+/// set when a new key was written into the data directory.
+pub async fn open(config: &Config) -> Result<(SqlStore, keys::Keys, bool), StartError> {
+    let (secret, created) = match &config.secret_key {
+        SecretKeySource::Given(s) => (keys::decode_secret_key(s.expose_secret()).map_err(StartError::SecretKey)?, false),
+        SecretKeySource::DataDir(path) => keys::load_or_create_key_file(path)
+            .map_err(|e| StartError::SecretKey(format!("{}: {e}", path.display())))?,
+    };
+    let url = config.database_url.expose_secret();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::DataDir { path: config.data_dir.display().to_string(), source: e })?;
+    }
+    let store = SqlStore::connect(url, config.db_max_connections).await.map_err(StartError::Database)?;
+    store.migrate().await.map_err(StartError::Database)?;
+    Ok((store, keys::Keys::derive(&secret), created))
+}
+
+/// Everything [`app`] needs, from a configuration.
+pub async fn start(config: Config) -> Result<(AppState, bootstrap::Bootstrap, bool), StartError> {
+    let (store, keys, created_key) = open(&config).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn Store> = Arc::new(store);
+    let state = AppState::new(config, store, clock, keys);
+    let boot = bootstrap::run(&state).await.map_err(StartError::Database)?;
+    Ok((state, boot, created_key))
+}
+
+/// Deletes sessions that ended more than a day ago, every hour.
+pub fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let cutoff = state.clock.now().minus(std::time::Duration::from_secs(86400));
+            match state.store.purge_sessions(cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "removed ended sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session housekeeping failed"),
+            }
+        }
+    });
+}

@@ -113,6 +113,8 @@ pub trait AutomationStore: Send + Sync {
     /// Sets what a subject holds on the automation (an empty set removes the grant).
     async fn put_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()>;
     async fn list_grants(&self, id: AutomationId) -> Result<Vec<Grant>>;
+    /// Replaces visibility and every grant in one transaction.
+    async fn replace_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()>;
     /// The automation's access list, ready for the RBAC decision.
     async fn load_acl(&self, automation: &Automation) -> Result<AutomationAcl>;
 }

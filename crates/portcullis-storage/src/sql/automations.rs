@@ -145,6 +145,34 @@ impl AutomationStore for SqlStore {
         Ok(())
     }
 
+    async fn replace_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query("UPDATE automations SET visibility = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .bind(v.as_str())
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound { what: "automation" });
+        }
+        sqlx::query("DELETE FROM automation_grants WHERE automation_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+        for g in grants.iter().filter(|g| !g.permissions.is_empty()) {
+            let (kind, sid) = subject_parts(g.subject);
+            sqlx::query("INSERT INTO automation_grants (automation_id, subject_type, subject_id, permissions) VALUES ($1, $2, $3, $4)")
+                .bind(id.to_string())
+                .bind(kind)
+                .bind(sid)
+                .bind(g.permissions.bits() as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::on_write(e, "a grant for this subject", "automation"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn list_grants(&self, id: AutomationId) -> Result<Vec<Grant>> {
         let rows = sqlx::query(
             "SELECT subject_type, subject_id, permissions FROM automation_grants WHERE automation_id = $1 \

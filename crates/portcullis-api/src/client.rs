@@ -1,0 +1,244 @@
+//! A typed client for the Portcullis API, keeping the session cookie and the
+//! CSRF token the way a browser would.
+
+use crate::types::*;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use url::Url;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{status}: {} ({})", body.message, body.error)]
+    Api { status: StatusCode, body: ErrorBody },
+    /// The server answered something that is not the expected JSON.
+    #[error("unexpected response {status}: {text}")]
+    Unexpected { status: StatusCode, text: String },
+    #[error("cannot reach the server: {0}")]
+    Transport(#[from] reqwest::Error),
+}
+
+impl ClientError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Api { status, .. } | ClientError::Unexpected { status, .. } => Some(*status),
+            ClientError::Transport(_) => None,
+        }
+    }
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { body, .. } => Some(&body.error),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    csrf: Option<String>,
+    org: Option<Uuid>,
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let base = Url::parse(base).map_err(|e| ClientError::Unexpected {
+            status: StatusCode::BAD_REQUEST,
+            text: format!("bad base URL `{base}`: {e}"),
+        })?;
+        Ok(Self { http, base, csrf: None, org: None })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The organization sent as `X-Organization-Id` with every request.
+    pub fn with_org(mut self, org: Uuid) -> Self {
+        self.org = Some(org);
+        self
+    }
+
+    pub fn set_org(&mut self, org: Option<Uuid>) {
+        self.org = org;
+    }
+
+    pub fn csrf_token(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+
+    /// The underlying HTTP client (it carries the cookies).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn url(&self, path: &str) -> Url {
+        self.base.join(path).expect("valid path")
+    }
+
+    /// Signs in with the local provider's form, as a browser would: fetch
+    /// the form's CSRF token, post the form, then load `/api/v1/me`.
+    pub async fn login_local(&mut self, email: &str, password: &str) -> Result<Me> {
+        let form: LoginForm = decode(
+            self.http.get(self.url("/auth/local/login")).header("accept", "application/json").send().await?,
+        )
+        .await?;
+        let resp = self
+            .http
+            .post(self.url("/auth/local/login"))
+            .header("accept", "application/json")
+            .form(&[("email", email), ("password", password), ("csrf_token", &form.csrf_token), ("return_to", "/")])
+            .send()
+            .await?;
+        let status = resp.status();
+        if !status.is_redirection() {
+            return Err(error_from(resp).await);
+        }
+        self.me().await
+    }
+
+    /// `GET /api/v1/me`; remembers the CSRF token it returns.
+    pub async fn me(&mut self) -> Result<Me> {
+        let me: Me = self.get("/api/v1/me").await?;
+        self.csrf = Some(me.csrf_token.clone());
+        Ok(me)
+    }
+
+    pub async fn logout(&mut self) -> Result<()> {
+        let token = self.csrf.clone().unwrap_or_default();
+        let resp = self
+            .http
+            .post(self.url("/auth/logout"))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        if resp.status().is_redirection() {
+            self.csrf = None;
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
+
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        self.get("/api/v1/me/sessions").await
+    }
+    pub async fn revoke_session(&self, id: Uuid) -> Result<()> {
+        self.send_empty(Method::DELETE, &format!("/api/v1/me/sessions/{id}")).await
+    }
+    pub async fn organizations(&self) -> Result<Vec<OrganizationInfo>> {
+        self.get("/api/v1/organizations").await
+    }
+    pub async fn create_organization(&self, name: &str) -> Result<OrganizationInfo> {
+        self.send(Method::POST, "/api/v1/organizations", &CreateOrganization { name: name.into() }).await
+    }
+    pub async fn members(&self) -> Result<Vec<MemberInfo>> {
+        self.get("/api/v1/users").await
+    }
+    pub async fn create_user(&self, body: &CreateUser) -> Result<MemberInfo> {
+        self.send(Method::POST, "/api/v1/users", body).await
+    }
+    pub async fn update_member(&self, user: Uuid, body: &UpdateMember) -> Result<MemberInfo> {
+        self.send(Method::PATCH, &format!("/api/v1/users/{user}"), body).await
+    }
+    pub async fn remove_member(&self, user: Uuid) -> Result<()> {
+        self.send_empty(Method::DELETE, &format!("/api/v1/users/{user}")).await
+    }
+    pub async fn revoke_user_sessions(&self, user: Uuid) -> Result<RevokedSessions> {
+        self.send(Method::DELETE, &format!("/api/v1/users/{user}/sessions"), &serde_json::json!({})).await
+    }
+    pub async fn roles(&self) -> Result<Vec<RoleInfo>> {
+        self.get("/api/v1/roles").await
+    }
+    pub async fn create_role(&self, body: &CreateRole) -> Result<RoleInfo> {
+        self.send(Method::POST, "/api/v1/roles", body).await
+    }
+    pub async fn update_role(&self, id: Uuid, body: &UpdateRole) -> Result<RoleInfo> {
+        self.send(Method::PATCH, &format!("/api/v1/roles/{id}"), body).await
+    }
+    pub async fn delete_role(&self, id: Uuid) -> Result<()> {
+        self.send_empty(Method::DELETE, &format!("/api/v1/roles/{id}")).await
+    }
+    pub async fn automations(&self) -> Result<Vec<AutomationInfo>> {
+        self.get("/api/v1/automations").await
+    }
+    pub async fn create_automation(&self, body: &CreateAutomation) -> Result<AutomationInfo> {
+        self.send(Method::POST, "/api/v1/automations", body).await
+    }
+    pub async fn automation(&self, id: Uuid) -> Result<AutomationInfo> {
+        self.get(&format!("/api/v1/automations/{id}")).await
+    }
+    pub async fn delete_automation(&self, id: Uuid) -> Result<()> {
+        self.send_empty(Method::DELETE, &format!("/api/v1/automations/{id}")).await
+    }
+    pub async fn automation_access(&self, id: Uuid) -> Result<AutomationAccessInfo> {
+        self.get(&format!("/api/v1/automations/{id}/access")).await
+    }
+    pub async fn set_automation_access(&self, id: Uuid, body: &AutomationAccessInfo) -> Result<AutomationAccessInfo> {
+        self.send(Method::PUT, &format!("/api/v1/automations/{id}/access"), body).await
+    }
+    pub async fn audit(&self, query: &str) -> Result<Vec<AuditEventInfo>> {
+        self.get(&format!("/api/v1/audit{query}")).await
+    }
+
+    /// A request with the session cookie, the organization header and (for
+    /// unsafe methods) the CSRF token.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let mut rb = self.http.request(method, self.url(path));
+        if let Some(org) = self.org {
+            rb = rb.header("x-organization-id", org.to_string());
+        }
+        if unsafe_method {
+            if let Some(t) = &self.csrf {
+                rb = rb.header("x-csrf-token", t);
+            }
+        }
+        rb
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        decode(self.request(Method::GET, path).send().await?).await
+    }
+
+    pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(&self, method: Method, path: &str, body: &B) -> Result<T> {
+        decode(self.request(method, path).json(body).send().await?).await
+    }
+
+    pub async fn send_empty(&self, method: Method, path: &str) -> Result<()> {
+        let resp = self.request(method, path).send().await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
+}
+
+async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(error_from(resp).await);
+    }
+    let text = resp.text().await?;
+    serde_json::from_str(&text).map_err(|e| ClientError::Unexpected { status, text: format!("{e}: {text}") })
+}
+
+async fn error_from(resp: reqwest::Response) -> ClientError {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => ClientError::Api { status, body },
+        Err(_) => ClientError::Unexpected { status, text },
+    }
+}

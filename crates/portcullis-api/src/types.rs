@@ -1,0 +1,195 @@
+//! Request and response bodies of the JSON API (`/api/v1`). Request types
+//! refuse unknown fields, so a typo is an error rather than silently ignored.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Every error response: a stable machine-readable code and a message that
+/// says what was wrong and how to fix it. 5xx bodies carry only a generic
+/// message and the request id under which the detail was logged.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserInfo {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub factory_admin: bool,
+    pub disabled: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RoleInfo {
+    pub id: Uuid,
+    pub name: String,
+    /// `owner`, `member` or `custom`.
+    pub kind: String,
+    /// Level per feature: `none`, `read`, `write` or `manage`.
+    pub permissions: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrgMembershipInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub role: RoleInfo,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub provider: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    /// When the session ends if unused (the earlier of idle and absolute expiry).
+    pub expires_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub current: bool,
+}
+
+/// `GET /api/v1/me`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Me {
+    pub user: UserInfo,
+    pub session: SessionInfo,
+    pub organizations: Vec<OrgMembershipInfo>,
+    /// Send back as `X-CSRF-Token` on state-changing requests made with the
+    /// session cookie.
+    pub csrf_token: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrganizationInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganization {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub user: UserInfo,
+    pub role: RoleInfo,
+    pub joined_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Initial password (local provider). At least 12 characters.
+    pub password: String,
+    /// Role in the organization; the Member role when absent.
+    #[serde(default)]
+    pub role_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMember {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    pub name: String,
+    /// Level per feature; features left out are `none`.
+    #[serde(default)]
+    pub permissions: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRole {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Replaces the whole permission set; features left out are `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RevokedSessions {
+    pub revoked: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AutomationInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// `organization` or `private`.
+    pub visibility: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAutomation {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `organization` (default) or `private`.
+    #[serde(default)]
+    pub visibility: Option<String>,
+}
+
+/// A grant on an automation: `subject_type` is `user` or `role`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GrantInfo {
+    pub subject_type: String,
+    pub subject_id: Uuid,
+    /// Any of `run`, `traces`, `manage_settings`, `human_in_the_loop`, `full_access`.
+    pub permissions: Vec<String>,
+}
+
+/// `GET`/`PUT /api/v1/automations/{id}/access`: the whole access list. A PUT
+/// replaces it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationAccessInfo {
+    pub visibility: String,
+    pub grants: Vec<GrantInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEventInfo {
+    pub id: Uuid,
+    pub at: String,
+    pub organization_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// `GET /auth/local/login` with `Accept: application/json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoginForm {
+    pub csrf_token: String,
+}

@@ -1,0 +1,173 @@
+//! Automations as far as access control goes: registration, visibility and
+//! per-automation grants. Listings show only what the caller may see.
+
+use super::{convert, parse_id, Json};
+use crate::audit::{self, Entry};
+use crate::auth::OrgScope;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use portcullis_api as api;
+use portcullis_domain::{
+    decide, validation, Action, AutomationAccess, AutomationAcl, AutomationId, EntityPermission, Feature, Level,
+    PermSet, RoleId, Subject, UserId, Visibility,
+};
+use portcullis_storage::{Automation, Grant, NewAutomation};
+
+const MAX_DESCRIPTION: usize = 2000;
+
+fn visibility(raw: Option<&str>) -> ApiResult<Visibility> {
+    match raw {
+        None => Ok(Visibility::Organization),
+        Some(v) => Visibility::parse(v).ok_or_else(|| {
+            ApiError::bad_request("invalid_visibility", format!("visibility `{v}` is not valid; use `organization` or `private`"))
+        }),
+    }
+}
+
+/// Loads an automation with its access list and checks `access`; a private
+/// automation the caller cannot see is 404, as if it did not exist.
+async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: AutomationAccess) -> ApiResult<(Automation, AutomationAcl)> {
+    let id: AutomationId = parse_id("automation", raw_id)?;
+    let a = state.store.get_automation(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("automation"))?;
+    let acl = state.store.load_acl(&a).await?;
+    scope.authorize(Action::Automation(&acl, access), &format!("automation `{}`", a.name))?;
+    Ok((a, acl))
+}
+
+/// `GET /api/v1/automations`: those the caller may view.
+pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::AutomationInfo>>> {
+    let mut out = Vec::new();
+    for a in state.store.list_automations(scope.org.id).await? {
+        let acl = state.store.load_acl(&a).await?;
+        if decide(&scope.principal, Action::Automation(&acl, AutomationAccess::View)).is_allowed() {
+            out.push(convert::automation(&a));
+        }
+    }
+    Ok(axum::Json(out))
+}
+
+/// `POST /api/v1/automations` (needs `crews_dashboards: read`). The creator
+/// of a private automation gets `full_access` on it.
+pub async fn create(
+    State(state): State<AppState>,
+    scope: OrgScope,
+    Json(body): Json<api::CreateAutomation>,
+) -> ApiResult<(StatusCode, axum::Json<api::AutomationInfo>)> {
+    scope.authorize(Action::Feature(Feature::CrewsDashboards, Level::Read), "automations")?;
+    let name = validation::name("name", &body.name)?;
+    if body.description.chars().count() > MAX_DESCRIPTION {
+        return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
+    }
+    let vis = visibility(body.visibility.as_deref())?;
+    let actor = &scope.caller.ctx.user;
+    let now = state.clock.now();
+    let a = state
+        .store
+        .create_automation(
+            NewAutomation { org_id: scope.org.id, name: name.clone(), description: body.description, visibility: vis, created_by: Some(actor.id) },
+            now,
+        )
+        .await?;
+    if vis == Visibility::Private {
+        state.store.put_grant(scope.org.id, a.id, Subject::User(actor.id), PermSet::of(&[EntityPermission::FullAccess])).await?;
+    }
+    audit::record(&state, Entry::new("automation.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": name, "visibility": vis.as_str() }))).await;
+    Ok((StatusCode::CREATED, axum::Json(convert::automation(&a))))
+}
+
+pub async fn get_one(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::AutomationInfo>> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::View).await?;
+    Ok(axum::Json(convert::automation(&a)))
+}
+
+/// `DELETE /api/v1/automations/{id}` (needs `manage_settings`).
+pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    state.store.delete_automation(scope.org.id, a.id).await?;
+    let actor = &scope.caller.ctx.user;
+    audit::record(&state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": a.name }))).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn access_info(a: &Automation, grants: &[Grant]) -> api::AutomationAccessInfo {
+    api::AutomationAccessInfo {
+        visibility: a.visibility.as_str().to_owned(),
+        grants: grants
+            .iter()
+            .map(|g| {
+                let (t, id) = match g.subject {
+                    Subject::User(u) => ("user", u.0),
+                    Subject::Role(r) => ("role", r.0),
+                };
+                api::GrantInfo {
+                    subject_type: t.to_owned(),
+                    subject_id: id,
+                    permissions: g.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// `GET /api/v1/automations/{id}/access` (needs `manage_settings`).
+pub async fn get_access(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::AutomationAccessInfo>> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    let grants = state.store.list_grants(a.id).await?;
+    Ok(axum::Json(access_info(&a, &grants)))
+}
+
+/// `PUT /api/v1/automations/{id}/access`: replaces visibility and grants
+/// (needs `manage_settings`). Every subject must belong to the organization.
+pub async fn put_access(
+    State(state): State<AppState>,
+    scope: OrgScope,
+    Path(id): Path<String>,
+    Json(body): Json<api::AutomationAccessInfo>,
+) -> ApiResult<axum::Json<api::AutomationAccessInfo>> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    let vis = visibility(Some(&body.visibility))?;
+    if body.grants.len() > 10_000 {
+        return Err(ApiError::bad_request("too_many_grants", "at most 10000 grants per automation; grant to roles instead of many users"));
+    }
+    let mut grants = Vec::with_capacity(body.grants.len());
+    for g in &body.grants {
+        let subject = match g.subject_type.as_str() {
+            "user" => {
+                let u = UserId(g.subject_id);
+                if state.store.get_member(scope.org.id, u).await?.is_none() {
+                    return Err(ApiError::bad_request("unknown_subject", format!("user {} is not a member of this organization", g.subject_id)));
+                }
+                Subject::User(u)
+            }
+            "role" => {
+                let r = RoleId(g.subject_id);
+                if state.store.get_role(scope.org.id, r).await?.is_none() {
+                    return Err(ApiError::bad_request("unknown_subject", format!("role {} does not exist in this organization", g.subject_id)));
+                }
+                Subject::Role(r)
+            }
+            other => {
+                return Err(ApiError::bad_request("invalid_subject", format!("subject_type `{other}` is not valid; use `user` or `role`")))
+            }
+        };
+        let mut perms = PermSet::EMPTY;
+        for p in &g.permissions {
+            perms = perms.with(p.parse::<EntityPermission>().map_err(|m| ApiError::bad_request("invalid_permission", m))?);
+        }
+        if perms.is_empty() {
+            return Err(ApiError::bad_request("invalid_permission", format!("grant for {} {} lists no permission; leave the grant out instead", g.subject_type, g.subject_id)));
+        }
+        if grants.iter().any(|x: &Grant| x.subject == subject) {
+            return Err(ApiError::bad_request("duplicate_subject", format!("{} {} appears twice; list each subject once", g.subject_type, g.subject_id)));
+        }
+        grants.push(Grant { subject, permissions: perms });
+    }
+    state.store.replace_access(scope.org.id, a.id, vis, &grants, state.clock.now()).await?;
+    let actor = &scope.caller.ctx.user;
+    let updated = Automation { visibility: vis, ..a };
+    let info = access_info(&updated, &grants);
+    audit::record(&state, Entry::new("automation.access", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", updated.id)).detail(serde_json::to_value(&info).unwrap_or_default())).await;
+    Ok(axum::Json(info))
+}

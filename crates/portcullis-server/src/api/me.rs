@@ -1,0 +1,52 @@
+//! The caller's own account and sessions.
+
+use super::{convert, parse_id};
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use portcullis_api as api;
+
+/// `GET /api/v1/me`: who am I, my organizations and roles, and the CSRF
+/// token for state-changing requests.
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Json<api::Me> {
+    let ctx = &caller.ctx;
+    Json(api::Me {
+        user: convert::user(&ctx.user),
+        session: convert::session(&ctx.session, &state.config.session, true),
+        organizations: ctx
+            .memberships
+            .iter()
+            .map(|m| api::OrgMembershipInfo { id: m.org.id.0, name: m.org.name.clone(), role: convert::role(&m.role) })
+            .collect(),
+        csrf_token: caller.csrf_token(&state),
+    })
+}
+
+/// `GET /api/v1/me/sessions`: my active sessions.
+pub async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<api::SessionInfo>>> {
+    let now = state.clock.now();
+    let list = state.store.list_sessions(caller.ctx.user.id, now).await?;
+    Ok(Json(
+        list.iter()
+            .filter(|s| s.times.status(now, &state.config.session) == portcullis_domain::SessionStatus::Active)
+            .map(|s| convert::session(s, &state.config.session, s.id == caller.ctx.session.id))
+            .collect(),
+    ))
+}
+
+/// `DELETE /api/v1/me/sessions/{id}`: end one of my sessions (for example
+/// one left open on another computer).
+pub async fn revoke_session(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let id = parse_id("session", &id)?;
+    let user = &caller.ctx.user;
+    if !state.store.revoke_session(user.id, id, state.clock.now()).await? {
+        return Err(ApiError::not_found("session"));
+    }
+    state.sessions.evict_user(user.id);
+    audit::record(&state, Entry::new("session.revoke", true).actor(user.id, &user.email).target(format!("session:{id}"))).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,153 @@
+//! Members of an organization (users, for the `local` provider).
+
+use super::{convert, parse_id, Json};
+use crate::audit::{self, Entry};
+use crate::auth::OrgScope;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use portcullis_api as api;
+use portcullis_domain::{validation, Action, Feature, Level, RoleId, RoleKind, UserId};
+use portcullis_storage::{Member, NewUser};
+
+fn is_owner_or_admin(scope: &OrgScope) -> bool {
+    scope.principal.factory_admin || scope.principal.org.as_ref().is_some_and(|o| o.is_owner())
+}
+
+fn owners_only() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an owner of the organization can change an owner or make someone an owner")
+}
+
+async fn target_member(state: &AppState, scope: &OrgScope, raw: &str) -> ApiResult<Member> {
+    let id: UserId = parse_id("user", raw)?;
+    state.store.get_member(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("member"))
+}
+
+async fn role_in_org(state: &AppState, scope: &OrgScope, id: uuid::Uuid) -> ApiResult<portcullis_domain::Role> {
+    state.store.get_role(scope.org.id, RoleId(id)).await?.ok_or_else(|| {
+        ApiError::bad_request("unknown_role", format!("role {id} does not exist in this organization; GET /api/v1/roles lists them"))
+    })
+}
+
+/// `GET /api/v1/users` (needs `invitations: read`).
+pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::MemberInfo>>> {
+    scope.authorize(Action::Feature(Feature::Invitations, Level::Read), "members")?;
+    let members = state.store.list_members(scope.org.id).await?;
+    Ok(axum::Json(members.iter().map(convert::member).collect()))
+}
+
+/// `POST /api/v1/users` (needs `invitations: manage`; a role other than
+/// Member also needs `organization_settings: manage`, and Owner needs an owner).
+pub async fn create(
+    State(state): State<AppState>,
+    scope: OrgScope,
+    Json(body): Json<api::CreateUser>,
+) -> ApiResult<(StatusCode, axum::Json<api::MemberInfo>)> {
+    scope.authorize(Action::Feature(Feature::Invitations, Level::Manage), "members")?;
+    let email = validation::email(&body.email)?;
+    validation::new_password(&body.password)?;
+    let display_name = match body.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(n) => validation::name("display_name", n)?,
+        None => email.split('@').next().unwrap_or_default().to_owned(),
+    };
+    let role = match body.role_id {
+        None => state.store.predefined_role(scope.org.id, RoleKind::Member).await?,
+        Some(id) => role_in_org(&state, &scope, id).await?,
+    };
+    if role.kind != RoleKind::Member {
+        scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "role assignment")?;
+    }
+    if role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+        return Err(owners_only());
+    }
+    let hash = state.passwords.hash(body.password).await.map_err(ApiError::internal)?;
+    let now = state.clock.now();
+    let user = state
+        .store
+        .create_user(NewUser { email: email.clone(), display_name, password_hash: Some(hash), factory_admin: false }, now)
+        .await?;
+    if let Err(e) = state.store.add_member(scope.org.id, user.id, role.id, now).await {
+        let _ = state.store.delete_user(user.id).await;
+        return Err(e.into());
+    }
+    let actor = &scope.caller.ctx.user;
+    audit::record(&state, Entry::new("user.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", user.id)).detail(serde_json::json!({ "email": email, "role": role.name }))).await;
+    let member = state.store.get_member(scope.org.id, user.id).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    Ok((StatusCode::CREATED, axum::Json(convert::member(&member))))
+}
+
+/// `PATCH /api/v1/users/{id}`: change the role, or disable / enable the
+/// account (needs `organization_settings: manage`).
+pub async fn update(
+    State(state): State<AppState>,
+    scope: OrgScope,
+    Path(id): Path<String>,
+    Json(body): Json<api::UpdateMember>,
+) -> ApiResult<axum::Json<api::MemberInfo>> {
+    scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "members")?;
+    let target = target_member(&state, &scope, &id).await?;
+    if body.role_id.is_none() && body.disabled.is_none() {
+        return Err(ApiError::bad_request("empty_update", "nothing to change: send role_id and/or disabled"));
+    }
+    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+        return Err(owners_only());
+    }
+    let now = state.clock.now();
+    let actor = &scope.caller.ctx.user;
+    if let Some(role_id) = body.role_id {
+        let role = role_in_org(&state, &scope, role_id).await?;
+        if role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+            return Err(owners_only());
+        }
+        state.store.change_member_role(scope.org.id, target.user.id, role.id, now).await?;
+        audit::record(&state, Entry::new("member.role_change", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "from": target.role.name, "to": role.name }))).await;
+    }
+    if let Some(disabled) = body.disabled {
+        if disabled && target.user.id == actor.id {
+            return Err(ApiError::bad_request("self_disable", "you cannot disable your own account; ask another owner"));
+        }
+        state.store.set_disabled(target.user.id, disabled, now).await?;
+        if disabled {
+            state.store.revoke_all_sessions(target.user.id, now).await?;
+        }
+        audit::record(&state, Entry::new(if disabled { "user.disable" } else { "user.enable" }, true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
+    }
+    state.sessions.evict_user(target.user.id);
+    let member = state.store.get_member(scope.org.id, target.user.id).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    Ok(axum::Json(convert::member(&member)))
+}
+
+/// `DELETE /api/v1/users/{id}`: removes the member from the organization
+/// (needs `organization_settings: manage`; the last owner stays).
+pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "members")?;
+    let target = target_member(&state, &scope, &id).await?;
+    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+        return Err(owners_only());
+    }
+    state.store.remove_member(scope.org.id, target.user.id, state.clock.now()).await?;
+    state.sessions.evict_user(target.user.id);
+    let actor = &scope.caller.ctx.user;
+    audit::record(&state, Entry::new("member.remove", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/users/{id}/sessions`: signs the member out everywhere
+/// (needs `organization_settings: manage`).
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    scope: OrgScope,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<api::RevokedSessions>> {
+    scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "members")?;
+    let target = target_member(&state, &scope, &id).await?;
+    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+        return Err(owners_only());
+    }
+    let revoked = state.store.revoke_all_sessions(target.user.id, state.clock.now()).await?;
+    state.sessions.evict_user(target.user.id);
+    let actor = &scope.caller.ctx.user;
+    audit::record(&state, Entry::new("session.revoke_all", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "revoked": revoked }))).await;
+    Ok(axum::Json(api::RevokedSessions { revoked }))
+}

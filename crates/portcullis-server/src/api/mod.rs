@@ -1,0 +1,61 @@
+//! The JSON API under `/api/v1`. Every handler resolves the caller first and
+//! runs the RBAC decision before it reads or changes anything.
+
+pub mod audit_log;
+pub mod automations;
+pub mod convert;
+pub mod me;
+pub mod members;
+pub mod openapi;
+pub mod orgs;
+pub mod roles;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{FromRequest, Request};
+use axum::routing::{delete, get, patch};
+use axum::Router;
+use serde::de::DeserializeOwned;
+
+/// A JSON body whose rejection (malformed JSON, an unknown or missing field,
+/// a wrong content type) is reported in the common error format, saying
+/// exactly what was wrong.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rej) => Err(ApiError::new(
+                rej.status(),
+                "invalid_body",
+                format!("{}; see /api/v1/openapi.json for the expected body", rej.body_text()),
+            )),
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(me::me))
+        .route("/me/sessions", get(me::sessions))
+        .route("/me/sessions/{id}", delete(me::revoke_session))
+        .route("/organizations", get(orgs::list).post(orgs::create))
+        .route("/users", get(members::list).post(members::create))
+        .route("/users/{id}", patch(members::update).delete(members::remove))
+        .route("/users/{id}/sessions", delete(members::revoke_sessions))
+        .route("/roles", get(roles::list).post(roles::create))
+        .route("/roles/{id}", get(roles::get_one).patch(roles::update).delete(roles::remove))
+        .route("/automations", get(automations::list).post(automations::create))
+        .route("/automations/{id}", get(automations::get_one).delete(automations::remove))
+        .route("/automations/{id}/access", get(automations::get_access).put(automations::put_access))
+        .route("/audit", get(audit_log::query))
+        .route("/openapi.json", get(openapi::document))
+}
+
+/// Parses a path id, with a message naming what was expected.
+pub fn parse_id<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::bad_request("invalid_id", format!("`{raw}` is not a valid {what} id (a UUID)")))
+}

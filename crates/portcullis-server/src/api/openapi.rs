@@ -1,0 +1,121 @@
+//! The OpenAPI 3.1 document at `/api/v1/openapi.json`, built from one table
+//! of routes. A test checks the table against the router, so the document
+//! cannot silently miss an endpoint.
+
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+/// (method, path, summary, what it needs, request schema, response schema)
+pub const ROUTES: &[(&str, &str, &str, &str, Option<&str>, Option<&str>)] = &[
+    ("get", "/api/v1/me", "Who am I: user, session, organizations with roles, CSRF token", "a session", None, Some("Me")),
+    ("get", "/api/v1/me/sessions", "My active sessions", "a session", None, Some("SessionList")),
+    ("delete", "/api/v1/me/sessions/{id}", "End one of my sessions", "a session", None, None),
+    ("get", "/api/v1/organizations", "My organizations (every one for a factory-admin)", "a session", None, Some("OrganizationList")),
+    ("post", "/api/v1/organizations", "Create an organization; the caller becomes its owner", "factory-admin", Some("CreateOrganization"), Some("Organization")),
+    ("get", "/api/v1/users", "Members of the organization", "invitations: read", None, Some("MemberList")),
+    ("post", "/api/v1/users", "Create a local user in the organization", "invitations: manage (+ organization_settings: manage for a role other than Member)", Some("CreateUser"), Some("Member")),
+    ("patch", "/api/v1/users/{id}", "Change a member's role, disable or enable the account", "organization_settings: manage", Some("UpdateMember"), Some("Member")),
+    ("delete", "/api/v1/users/{id}", "Remove a member from the organization", "organization_settings: manage", None, None),
+    ("delete", "/api/v1/users/{id}/sessions", "Revoke every session of a member", "organization_settings: manage", None, Some("RevokedSessions")),
+    ("get", "/api/v1/roles", "Roles of the organization", "invitations: read", None, Some("RoleList")),
+    ("post", "/api/v1/roles", "Create a custom role", "organization_settings: manage", Some("CreateRole"), Some("Role")),
+    ("get", "/api/v1/roles/{id}", "One role", "invitations: read", None, Some("Role")),
+    ("patch", "/api/v1/roles/{id}", "Rename a role or replace its permissions", "organization_settings: manage", Some("UpdateRole"), Some("Role")),
+    ("delete", "/api/v1/roles/{id}", "Delete a custom role nobody holds", "organization_settings: manage", None, None),
+    ("get", "/api/v1/automations", "Automations the caller may view", "a session", None, Some("AutomationList")),
+    ("post", "/api/v1/automations", "Register an automation", "crews_dashboards: read", Some("CreateAutomation"), Some("Automation")),
+    ("get", "/api/v1/automations/{id}", "One automation (404 if private and not granted)", "view access", None, Some("Automation")),
+    ("delete", "/api/v1/automations/{id}", "Delete an automation", "manage_settings", None, None),
+    ("get", "/api/v1/automations/{id}/access", "Visibility and grants of an automation", "manage_settings", None, Some("AutomationAccess")),
+    ("put", "/api/v1/automations/{id}/access", "Replace visibility and grants", "manage_settings", Some("AutomationAccess"), Some("AutomationAccess")),
+    ("get", "/api/v1/audit", "Audit log (filters: since, until, actor, action, limit)", "organization_settings: manage, or factory-admin", None, Some("AuditList")),
+    ("get", "/api/v1/openapi.json", "This document", "nothing", None, None),
+];
+
+fn obj(props: &[(&str, Value)], required: &[&str]) -> Value {
+    let p: Map<String, Value> = props.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    json!({ "type": "object", "properties": p, "required": required, "additionalProperties": false })
+}
+
+fn s() -> Value {
+    json!({ "type": "string" })
+}
+fn uuid() -> Value {
+    json!({ "type": "string", "format": "uuid" })
+}
+fn time() -> Value {
+    json!({ "type": "string", "format": "date-time" })
+}
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+fn list(name: &str) -> Value {
+    json!({ "type": "array", "items": r(name) })
+}
+
+fn schemas() -> Value {
+    let levels = json!({ "type": "object", "additionalProperties": { "enum": ["none", "read", "write", "manage"] },
+        "description": "Level per feature (usage_dashboards, crews_dashboards, invitations, training_ui, tools, agents, environment_variables, llm_connections, default_settings, organization_settings, studio_projects)" });
+    json!({
+        "Error": obj(&[("error", s()), ("message", s()), ("request_id", s())], &["error", "message"]),
+        "User": obj(&[("id", uuid()), ("email", s()), ("display_name", s()), ("factory_admin", json!({"type":"boolean"})), ("disabled", json!({"type":"boolean"}))], &["id", "email"]),
+        "Role": obj(&[("id", uuid()), ("name", s()), ("kind", json!({"enum":["owner","member","custom"]})), ("permissions", levels.clone())], &["id", "name", "kind", "permissions"]),
+        "RoleList": list("Role"),
+        "Session": obj(&[("id", uuid()), ("provider", s()), ("created_at", time()), ("last_seen_at", time()), ("expires_at", time()), ("ip", s()), ("user_agent", s()), ("current", json!({"type":"boolean"}))], &["id"]),
+        "SessionList": list("Session"),
+        "Me": obj(&[("user", r("User")), ("session", r("Session")), ("organizations", json!({"type":"array","items": obj(&[("id", uuid()), ("name", s()), ("role", r("Role"))], &["id","name","role"])})), ("csrf_token", s())], &["user", "session", "organizations", "csrf_token"]),
+        "Organization": obj(&[("id", uuid()), ("name", s()), ("created_at", time())], &["id", "name"]),
+        "OrganizationList": list("Organization"),
+        "CreateOrganization": obj(&[("name", json!({"type":"string","minLength":1,"maxLength":64}))], &["name"]),
+        "Member": obj(&[("user", r("User")), ("role", r("Role")), ("joined_at", time())], &["user", "role"]),
+        "MemberList": list("Member"),
+        "CreateUser": obj(&[("email", s()), ("display_name", s()), ("password", json!({"type":"string","minLength":12})), ("role_id", uuid())], &["email", "password"]),
+        "UpdateMember": obj(&[("role_id", uuid()), ("disabled", json!({"type":"boolean"}))], &[]),
+        "RevokedSessions": obj(&[("revoked", json!({"type":"integer"}))], &["revoked"]),
+        "CreateRole": obj(&[("name", json!({"type":"string","minLength":1,"maxLength":64})), ("permissions", levels.clone())], &["name"]),
+        "UpdateRole": obj(&[("name", s()), ("permissions", levels)], &[]),
+        "Automation": obj(&[("id", uuid()), ("name", s()), ("description", s()), ("visibility", json!({"enum":["organization","private"]})), ("created_at", time()), ("updated_at", time())], &["id", "name"]),
+        "AutomationList": list("Automation"),
+        "CreateAutomation": obj(&[("name", s()), ("description", s()), ("visibility", json!({"enum":["organization","private"]}))], &["name"]),
+        "AutomationAccess": obj(&[("visibility", json!({"enum":["organization","private"]})), ("grants", json!({"type":"array","items": obj(&[("subject_type", json!({"enum":["user","role"]})), ("subject_id", uuid()), ("permissions", json!({"type":"array","items":{"enum":["run","traces","manage_settings","human_in_the_loop","full_access"]}}))], &["subject_type","subject_id","permissions"])}))], &["visibility", "grants"]),
+        "AuditEvent": obj(&[("id", uuid()), ("at", time()), ("organization_id", uuid()), ("actor_id", uuid()), ("actor", s()), ("action", s()), ("target", s()), ("outcome", json!({"enum":["success","failure"]})), ("ip", s()), ("request_id", s()), ("detail", json!({"type":"object"}))], &["id", "at", "action", "outcome"]),
+        "AuditList": list("AuditEvent"),
+    })
+}
+
+pub fn build() -> Value {
+    let mut paths = Map::new();
+    for (method, path, summary, needs, req, resp) in ROUTES {
+        let mut op = json!({
+            "summary": summary,
+            "description": format!("Needs: {needs}. With a session cookie, state-changing requests need the X-CSRF-Token header. X-Organization-Id selects the organization."),
+            "responses": {
+                "default": { "description": "Error", "content": { "application/json": { "schema": r("Error") } } }
+            }
+        });
+        let ok = match resp {
+            Some(name) => json!({ "description": "OK", "content": { "application/json": { "schema": r(name) } } }),
+            None => json!({ "description": "Done" }),
+        };
+        op["responses"][if *method == "post" { "201" } else if resp.is_none() && *method == "delete" { "204" } else { "200" }] = ok;
+        if let Some(name) = req {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": r(name) } } });
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Portcullis API", "version": env!("CARGO_PKG_VERSION") },
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": { "session": { "type": "apiKey", "in": "cookie", "name": "portcullis_session" } }
+        },
+        "security": [{ "session": [] }],
+        "paths": paths,
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}

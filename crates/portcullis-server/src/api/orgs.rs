@@ -1,0 +1,43 @@
+//! Organizations.
+
+use super::{convert, Json};
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use portcullis_api as api;
+use portcullis_domain::{decide, validation, Action, Decision, Principal, RoleKind};
+
+/// `GET /api/v1/organizations`: mine, or every one for a factory-admin.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Vec<api::OrganizationInfo>>> {
+    let orgs = if caller.ctx.user.factory_admin {
+        state.store.list_orgs().await?
+    } else {
+        caller.ctx.memberships.iter().map(|m| m.org.clone()).collect()
+    };
+    Ok(axum::Json(orgs.iter().map(convert::org).collect()))
+}
+
+/// `POST /api/v1/organizations` (factory-admin): creates an organization with
+/// the caller as its first owner.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<api::CreateOrganization>,
+) -> ApiResult<(StatusCode, axum::Json<api::OrganizationInfo>)> {
+    let user = &caller.ctx.user;
+    let principal = Principal { user_id: user.id, factory_admin: user.factory_admin, org: None };
+    if let Decision::Deny(d) = decide(&principal, Action::InstallationAdmin) {
+        return Err(ApiError::forbidden(d));
+    }
+    let name = validation::name("name", &body.name)?;
+    let now = state.clock.now();
+    let org = state.store.create_org(&name, now).await?;
+    let owner = state.store.predefined_role(org.id, RoleKind::Owner).await?;
+    state.store.add_member(org.id, user.id, owner.id, now).await?;
+    state.sessions.evict_user(user.id);
+    audit::record(&state, Entry::new("organization.create", true).org(org.id).actor(user.id, &user.email).target(format!("organization:{}", org.id)).detail(serde_json::json!({ "name": name }))).await;
+    Ok((StatusCode::CREATED, axum::Json(convert::org(&org))))
+}

@@ -1,0 +1,329 @@
+//! The built-in `local` provider: the sign-in form, sign-out, and the
+//! signed-in landing page.
+
+use super::{check_same_origin, clear_cookie, cookie, set_cookie, Caller};
+use crate::audit::{self, Entry};
+use crate::error::{ApiError, ApiResult};
+use crate::keys::{random_token, token_hash};
+use crate::pages;
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use portcullis_domain::validation::{email as valid_email, safe_return_to};
+use portcullis_domain::{SessionId, SessionTimes, Timestamp};
+use portcullis_storage::{NewSession, User};
+use serde::Deserialize;
+
+/// The client's address, as an extractor.
+pub struct ClientIp(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(super::client_ip(state, parts)))
+    }
+}
+
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+/// The pre-session cookie for forms, created when absent. Returns its value
+/// and the `Set-Cookie` to send when it is new.
+pub fn form_cookie(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie(headers, state.form_cookie_name()).filter(|v| v.len() >= 32) {
+        Some(v) => (v.to_owned(), None),
+        None => {
+            let v = random_token();
+            let set = set_cookie(state, state.form_cookie_name(), &v, 3600);
+            (v, Some(set))
+        }
+    }
+}
+
+/// Checks a form's CSRF token against the pre-session cookie.
+pub fn verify_form_csrf(state: &AppState, headers: &HeaderMap, presented: &str) -> bool {
+    check_same_origin(state, headers).is_ok()
+        && cookie(headers, state.form_cookie_name())
+            .is_some_and(|c| state.keys.verify_csrf("form", c, presented))
+}
+
+fn with_cookie(mut resp: Response, set: Option<String>) -> Response {
+    if let Some(c) = set.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// `GET /auth/local/login`: the sign-in form (or, for API clients asking
+/// for JSON, just its CSRF token).
+pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    let (binding, set) = form_cookie(&state, &headers);
+    let csrf = state.keys.csrf_token("form", &binding);
+    let resp = if wants_json(&headers) {
+        Json(portcullis_api::LoginForm { csrf_token: csrf }).into_response()
+    } else {
+        let rt = safe_return_to(q.return_to.as_deref());
+        pages::login(StatusCode::OK, &pages::LoginView { csrf_token: &csrf, return_to: &rt, email: "", error: None })
+    };
+    with_cookie(resp, set)
+}
+
+#[derive(Deserialize)]
+pub struct LoginSubmit {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+    return_to: Option<String>,
+}
+
+/// `POST /auth/local/login`.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<LoginSubmit>,
+) -> Response {
+    let json = wants_json(&headers);
+    let rt = safe_return_to(form.return_to.as_deref());
+    let (binding, set) = form_cookie(&state, &headers);
+    let fail = |status: StatusCode, code: &'static str, msg: String, email: &str, retry: Option<u64>| -> Response {
+        if json {
+            let mut e = ApiError::new(status, code, msg);
+            e.retry_after = retry;
+            return e.into_response();
+        }
+        let csrf = state.keys.csrf_token("form", &binding);
+        let mut resp = pages::login(status, &pages::LoginView { csrf_token: &csrf, return_to: &rt, email, error: Some(&msg) });
+        if let Some(r) = retry {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(r));
+        }
+        resp
+    };
+
+    if !verify_form_csrf(&state, &headers, &form.csrf_token) {
+        let resp = fail(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "This sign-in form expired or was not sent from this site. Reload the page and sign in again.".into(),
+            "",
+            None,
+        );
+        return with_cookie(resp, set);
+    }
+
+    let now = state.clock.now();
+    let account = valid_email(&form.email).unwrap_or_else(|_| form.email.trim().chars().take(254).collect());
+    let entry = |ok: bool, reason: &str| {
+        Entry::new(if ok { "login.success" } else { "login.failure" }, ok)
+            .target(account.clone())
+            .ip(ip.clone())
+            .detail(serde_json::json!({ "provider": "local", "reason": reason }))
+    };
+
+    // Throttle: counted from the audit log, so every replica agrees.
+    let policy = state.throttle;
+    let since = now.minus(policy.window);
+    let (by_account, by_address) = match throttle_stats(&state, &account, ip.as_deref(), since).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let account_retry = policy.retry_at(by_account, policy.per_account, now);
+    let address_retry = policy.retry_at(by_address, policy.per_address, now);
+    if let Some(at) = account_retry.max(address_retry) {
+        let who = if account_retry >= address_retry { "for this account" } else { "from your network address" };
+        let secs = at.since(now).as_secs().max(1);
+        audit::record(
+            &state,
+            Entry::new("login.throttled", false).target(account.clone()).ip(ip.clone()).detail(serde_json::json!({ "provider": "local", "retry_after_secs": secs })),
+        )
+        .await;
+        let msg = format!(
+            "Too many failed sign-ins {who}. Sign-in is paused until {} (in {secs} seconds); try again then, or ask an administrator to reset the password.",
+            crate::api::convert::rfc3339(at)
+        );
+        return fail(StatusCode::TOO_MANY_REQUESTS, "throttled", msg, &form.email, Some(secs));
+    }
+
+    let user = match state.store.get_local_user_by_email(&account).await {
+        Ok(u) => u,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let password_ok = if form.password.len() > portcullis_domain::validation::MAX_PASSWORD_BYTES {
+        false
+    } else {
+        state.passwords.verify(form.password.clone(), hash).await
+    };
+    let wrong = "The e-mail address or the password is wrong. Check both and try again.".to_owned();
+    let user = match (user, password_ok) {
+        (None, _) => {
+            audit::record(&state, entry(false, "unknown_account")).await;
+            return fail(StatusCode::UNAUTHORIZED, "invalid_credentials", wrong, &form.email, None);
+        }
+        (Some(u), false) => {
+            let reason = if u.password_hash.is_none() { "no_password_set" } else { "wrong_password" };
+            audit::record(&state, entry(false, reason).actor(u.id, &u.email)).await;
+            return fail(StatusCode::UNAUTHORIZED, "invalid_credentials", wrong, &form.email, None);
+        }
+        (Some(u), true) if u.is_disabled() => {
+            audit::record(&state, entry(false, "account_disabled").actor(u.id, &u.email)).await;
+            return fail(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "This account is disabled. Ask an owner of your organization to enable it.".into(),
+                &form.email,
+                None,
+            );
+        }
+        (Some(u), true) => u,
+    };
+
+    match start_session(&state, &user, "local", ip.clone(), &headers).await {
+        Ok(cookie) => {
+            audit::record(&state, entry(true, "password").actor(user.id, &user.email)).await;
+            let mut resp = Redirect::to(&rt).into_response();
+            *resp.status_mut() = StatusCode::SEE_OTHER;
+            resp.headers_mut().append(header::SET_COOKIE, cookie);
+            if let Ok(c) = HeaderValue::from_str(&clear_cookie(&state, state.form_cookie_name())) {
+                resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn throttle_stats(
+    state: &AppState,
+    account: &str,
+    ip: Option<&str>,
+    since: Timestamp,
+) -> ApiResult<(portcullis_domain::FailureStats, portcullis_domain::FailureStats)> {
+    let a = state.store.login_failures_for_account(account, since).await?;
+    let b = match ip {
+        Some(ip) => state.store.login_failures_for_address(ip, since).await?,
+        None => Default::default(),
+    };
+    Ok((a, b))
+}
+
+/// Starts a new session for `user` and returns its `Set-Cookie` header.
+/// The session the browser had before (if any) is revoked: the id always
+/// changes at sign-in, so a planted cookie cannot be upgraded.
+pub async fn start_session(
+    state: &AppState,
+    user: &User,
+    provider: &str,
+    ip: Option<String>,
+    headers: &HeaderMap,
+) -> ApiResult<HeaderValue> {
+    let now = state.clock.now();
+    if let Some(old) = cookie(headers, state.session_cookie_name()) {
+        let old_hash = token_hash(old);
+        if let Some(rec) = state.store.get_session_by_token_hash(&old_hash).await? {
+            state.store.revoke_session(rec.user_id, rec.id, now).await?;
+        }
+        state.sessions.evict(&old_hash);
+    }
+    let token = random_token();
+    let policy = state.config.session;
+    state
+        .store
+        .create_session(NewSession {
+            id: SessionId::new(),
+            token_hash: token_hash(&token),
+            user_id: user.id,
+            times: SessionTimes::start(now, &policy),
+            provider: provider.to_owned(),
+            ip,
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(256).collect()),
+        })
+        .await?;
+    let cookie = set_cookie(state, state.session_cookie_name(), &token, policy.absolute_lifetime.as_secs());
+    HeaderValue::from_str(&cookie).map_err(ApiError::internal)
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /auth/logout`: ends the session (CSRF-protected: form field
+/// `csrf_token` or header `X-CSRF-Token`).
+pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let form = serde_urlencoded::from_bytes::<LogoutForm>(&body).ok();
+    let to_login = || {
+        let mut resp = Redirect::to("/auth/local/login").into_response();
+        *resp.status_mut() = StatusCode::SEE_OTHER;
+        if let Ok(c) = HeaderValue::from_str(&clear_cookie(&state, state.session_cookie_name())) {
+            resp.headers_mut().append(header::SET_COOKIE, c);
+        }
+        resp
+    };
+    let caller = match Caller::from_headers(&state, &headers).await {
+        Ok(c) => c,
+        // No valid session: nothing to end.
+        Err(_) => return to_login(),
+    };
+    let presented = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(form.map(|f| f.csrf_token))
+        .unwrap_or_default();
+    if check_same_origin(&state, &headers).is_err()
+        || !state.keys.verify_csrf("session", &caller.ctx.session.id.to_string(), &presented)
+    {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            "Sign-out refused",
+            "The sign-out request did not come from a Portcullis page (missing or wrong CSRF token). Use the Sign out button.",
+            Some(("/", "Back")),
+        );
+    }
+    let user = &caller.ctx.user;
+    if let Err(e) = state.store.revoke_session(user.id, caller.ctx.session.id, state.clock.now()).await {
+        return ApiError::from(e).into_response();
+    }
+    state.sessions.evict(&caller.token_hash);
+    audit::record(&state, Entry::new("logout", true).actor(user.id, &user.email).target(format!("session:{}", caller.ctx.session.id)).ip(ip)).await;
+    to_login()
+}
+
+/// `GET /`: who you are, or the way to sign in.
+pub async fn landing(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let caller = match Caller::from_headers(&state, &headers).await {
+        Ok(c) => c,
+        Err(_) => return Redirect::to("/auth/local/login").into_response(),
+    };
+    let ctx = &caller.ctx;
+    let csrf = caller.csrf_token(&state);
+    let ends = crate::api::convert::rfc3339(ctx.session.times.ends_at(&state.config.session));
+    pages::landing(&pages::LandingView {
+        display_name: &ctx.user.display_name,
+        email: &ctx.user.email,
+        factory_admin: ctx.user.factory_admin,
+        orgs: ctx.memberships.iter().map(|m| pages::OrgRow { name: m.org.name.clone(), role: m.role.name.clone() }).collect(),
+        csrf_token: &csrf,
+        session_ends: &ends,
+    })
+}
