@@ -104,8 +104,12 @@ pub async fn open(config: &Config) -> Result<(SqlStore, keys::Keys, bool), Start
 
 /// Everything [`app`] needs, from a configuration.
 pub async fn start(config: Config) -> Result<(AppState, bootstrap::Bootstrap, bool), StartError> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`start`], with the clock injected (tests drive a manual one).
+pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<(AppState, bootstrap::Bootstrap, bool), StartError> {
     let (store, keys, created_key) = open(&config).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store: Arc<dyn Store> = Arc::new(store);
     let state = AppState::new(config, store, clock, keys);
     let boot = bootstrap::run(&state).await.map_err(StartError::Database)?;

@@ -126,3 +126,6 @@ pub trait Store: OrgStore + UserStore + SessionStore + AuditStore + AutomationSt
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;
 }
+
+#[cfg(feature = "testing")]
+pub mod testing;
