@@ -45,7 +45,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        // `same-origin`, not `no-referrer`: with no-referrer, browsers send
+        // `Origin: null` on form posts, which the CSRF origin check refuses.
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
@@ -87,6 +89,10 @@ pub enum StartError {
 /// Loads the secret key, opens and migrates the database. `created_key` is
 /// set when a new key was written into the data directory.
 pub async fn open(config: &Config) -> Result<(SqlStore, keys::Keys, bool), StartError> {
+    if matches!(config.secret_key, SecretKeySource::DataDir(_)) {
+        create_private_dir(&config.data_dir)
+            .map_err(|e| StartError::DataDir { path: config.data_dir.display().to_string(), source: e })?;
+    }
     let (secret, created) = match &config.secret_key {
         SecretKeySource::Given(s) => (keys::decode_secret_key(s.expose_secret()).map_err(StartError::SecretKey)?, false),
         SecretKeySource::DataDir(path) => keys::load_or_create_key_file(path)
@@ -94,12 +100,28 @@ pub async fn open(config: &Config) -> Result<(SqlStore, keys::Keys, bool), Start
     };
     let url = config.database_url.expose_secret();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
+        create_private_dir(&config.data_dir)
             .map_err(|e| StartError::DataDir { path: config.data_dir.display().to_string(), source: e })?;
     }
     let store = SqlStore::connect(url, config.db_max_connections).await.map_err(StartError::Database)?;
     store.migrate().await.map_err(StartError::Database)?;
     Ok((store, keys::Keys::derive(&secret), created))
+}
+
+/// Creates the data directory readable by its owner only (it holds the
+/// database and the secret key); an existing one is left as the operator made it.
+fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
 }
 
 /// Everything [`app`] needs, from a configuration.

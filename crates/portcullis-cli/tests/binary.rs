@@ -1,0 +1,119 @@
+//! The real `portcullis` binary: help, configuration errors, migrate, and
+//! `serve` on its embedded defaults up to a signed-in owner.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+fn temp_dir() -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("portcullis-bin-{}", std::process::id() as u128 * 1000 + rand_suffix()));
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1000
+}
+
+/// A command with a clean environment (only PATH), run in `dir`.
+fn portcullis(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(dir);
+    c
+}
+
+#[test]
+fn help_explains_every_command_and_the_exit_codes() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for s in ["serve", "migrate", "Exit codes", "configuration error", "docs/configuration.md"] {
+        assert!(text.contains(s), "--help lacks `{s}`:\n{text}");
+    }
+}
+
+#[test]
+fn a_bad_variable_stops_start_up_with_one_line_naming_it() {
+    let dir = temp_dir();
+    let out = portcullis(&dir).arg("serve").env("PORTCULLIS_LISTEN", "localhost").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("PORTCULLIS_LISTEN: `localhost` is not an address and port; example: PORTCULLIS_LISTEN=127.0.0.1:8080"), "{err}");
+    assert!(!dir.join("portcullis-data").exists(), "nothing is written on a configuration error");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn migrate_creates_the_embedded_database() {
+    let dir = temp_dir();
+    let out = portcullis(&dir).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.join("portcullis-data/portcullis.db").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn serve_on_embedded_defaults_prints_a_setup_link_that_makes_an_owner() {
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = portcullis(&dir)
+        .arg("serve")
+        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("http://") {
+                if line.contains("/setup?token=") {
+                    let _ = tx.send(line[at..].trim().to_owned());
+                }
+            }
+        }
+    });
+    let link = rx.recv_timeout(Duration::from_secs(30)).expect("a setup link on stdout");
+    assert!(link.starts_with(&format!("http://127.0.0.1:{port}/setup?token=")), "{link}");
+
+    // Complete the setup as a browser would.
+    let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let started = Instant::now();
+    let page = loop {
+        match http.get(&link).send().await {
+            Ok(r) => break r.text().await.unwrap(),
+            Err(_) if started.elapsed() < Duration::from_secs(10) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("server not reachable: {e}"),
+        }
+    };
+    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let token = link.split("token=").nth(1).unwrap();
+    let r = http
+        .post(format!("http://127.0.0.1:{port}/setup"))
+        .form(&[("token", token), ("csrf_token", csrf), ("email", "first@example.com"), ("display_name", "First"), ("password", "first owner passphrase"), ("password_confirm", "first owner passphrase")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let me: serde_json::Value = http.get(format!("http://127.0.0.1:{port}/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["user"]["email"], "first@example.com");
+    assert_eq!(me["organizations"][0]["role"]["kind"], "owner");
+    assert_eq!(me["user"]["factory_admin"], true);
+
+    // The secret key was generated once, private to the owner.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("portcullis-data/secret.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(dir).unwrap();
+}

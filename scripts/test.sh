@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole Portcullis test suite, from a fresh clone:
+#   - installs what the tests need (Debian's chromium, the npm packages of tests/browser),
+#   - runs every Rust test (domain, storage conformance and HTTP API, each on SQLite and PostgreSQL),
+#   - runs the browser tests in headless Chromium against the real binary.
+#
+# PostgreSQL is taken from PORTCULLIS_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+# Without a reachable PostgreSQL the PostgreSQL half is skipped, and this script says so;
+# with PORTCULLIS_REQUIRE_POSTGRES=1 (as CI sets) that is a failure instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# --- what the tests need -----------------------------------------------------
+chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium_bin" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian's chromium for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: the browser tests need Chromium at $chromium_bin; install Debian's package 'chromium' (sudo apt-get install chromium) or set CHROMIUM" >&2
+    exit 1
+  fi
+fi
+say "installing the browser tests' npm packages (tests/browser)"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- PostgreSQL ----------------------------------------------------------------
+pg_url="${PORTCULLIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+pg_hostport=$(printf '%s' "$pg_url" | sed -E 's#^[a-z]+://([^@/]*@)?([^/?]+).*#\2#')
+pg_host="${pg_hostport%:*}"; pg_port="${pg_hostport##*:}"; [ "$pg_port" = "$pg_hostport" ] && pg_port=5432
+if (exec 3<>"/dev/tcp/$pg_host/$pg_port") 2>/dev/null; then
+  echo "PostgreSQL reachable at $pg_host:$pg_port: storage and API tests run on SQLite and PostgreSQL"
+  pg_note=""
+else
+  if [ "${PORTCULLIS_REQUIRE_POSTGRES:-}" = 1 ] || [ "${CI:-}" = true ]; then
+    echo "error: PostgreSQL is required but not reachable at $pg_host:$pg_port ($pg_url)" >&2
+    exit 1
+  fi
+  pg_note="NOTE: PostgreSQL was not reachable at $pg_host:$pg_port, so the PostgreSQL half of the storage and API tests was SKIPPED (only SQLite ran). Start PostgreSQL or set PORTCULLIS_TEST_POSTGRES_URL to run it."
+  echo "$pg_note"
+fi
+export PORTCULLIS_TEST_POSTGRES_URL="$pg_url"
+
+# --- Rust ----------------------------------------------------------------------
+say "building"
+cargo build --workspace --all-targets --locked
+say "Rust tests"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+rust_passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+rust_failed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{s+=$6} END {print s+0}')
+
+# --- browser -------------------------------------------------------------------
+say "browser tests (headless Chromium)"
+blog=$(mktemp)
+(cd tests/browser && PORTCULLIS_BIN="$PWD/../../target/debug/portcullis" CHROMIUM="$chromium_bin" npm test 2>&1) | tee "$blog"
+browser_passed=$(grep -E '^# pass ' "$blog" | awk '{print $3}')
+browser_failed=$(grep -E '^# fail ' "$blog" | awk '{print $3}')
+rm -f "$blog"
+
+[ -n "$pg_note" ] && printf '\n%s\n' "$pg_note"
+total_passed=$((rust_passed + browser_passed))
+total_failed=$((rust_failed + browser_failed))
+printf '\nRust: %s passed, %s failed; browser: %s passed, %s failed\n' "$rust_passed" "$rust_failed" "$browser_passed" "$browser_failed"
+echo "total: $total_passed passed, $total_failed failed"
+[ "$total_failed" = 0 ]

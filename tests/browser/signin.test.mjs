@@ -1,0 +1,143 @@
+// Portcullis's pages in a real browser: the one-time setup link, the
+// signed-in landing page, sign-out, a failed and a good sign-in.
+//
+// Runs the real `portcullis serve` binary (PORTCULLIS_BIN, default
+// target/debug/portcullis) on a free loopback port with a fresh data
+// directory, and drives Debian's Chromium (CHROMIUM, default
+// /usr/bin/chromium) headless through playwright-core.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.PORTCULLIS_BIN || resolve(import.meta.dirname, '../../target/debug/portcullis');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const EMAIL = 'ada@example.com';
+const PASSWORD = 'a long browser passphrase';
+
+let server, browser, base, setupLink, dataDir;
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+    s.on('error', fail);
+  });
+}
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'portcullis-browser-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(BIN, ['serve'], {
+    env: { PATH: process.env.PATH, PORTCULLIS_LISTEN: `127.0.0.1:${port}`, PORTCULLIS_DATA_DIR: dataDir, PORTCULLIS_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  setupLink = await new Promise((ok, fail) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error(`no setup link printed; output so far: ${out}`)), 20000);
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/(http:\/\/\S+\/setup\?token=\S+)/);
+      if (m) { clearTimeout(timer); ok(m[1]); }
+    });
+    server.on('exit', (code) => fail(new Error(`portcullis exited with ${code}: ${out}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('the setup link creates the owner and signs them in', async () => {
+  const page = await browser.newPage();
+  await page.goto(setupLink);
+  assert.match(await page.locator('h1').innerText(), /Set up Portcullis/);
+  await page.fill('#email', EMAIL);
+  await page.fill('#display_name', 'Ada Lovelace');
+  await page.fill('#password', PASSWORD);
+  await page.fill('#password_confirm', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/`);
+  assert.equal(await page.locator('#who').innerText(), 'Ada Lovelace');
+  const table = await page.locator('table').innerText();
+  assert.match(table, /Default/);
+  assert.match(table, /Owner/);
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'portcullis_session');
+  assert.ok(session, 'session cookie set');
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Lax');
+  await page.screenshot({ path: join(dataDir, 'landing.png') });
+
+  // The link works only once.
+  const again = await browser.newPage();
+  const resp = await again.goto(setupLink);
+  assert.equal(resp.status(), 404);
+  assert.match(await again.locator('body').innerText(), /already used/);
+  await again.close();
+
+  // Sign out with the button: back at the sign-in page, the API refuses the old cookie.
+  await page.click('text=Sign out');
+  await page.waitForURL(/\/auth\/local\/login$/);
+  const me = await page.request.get(`${base}/api/v1/me`);
+  assert.equal(me.status(), 401);
+  await page.close();
+});
+
+test('a wrong password shows why, the right one signs in', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${base}/auth/local/login?return_to=/api/v1/me`);
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', 'not the password at all');
+  await page.click('button[type=submit]');
+  assert.match(await page.locator('.error').innerText(), /e-mail address or the password is wrong/);
+  // The e-mail address is kept, the password is not.
+  assert.equal(await page.inputValue('#email'), EMAIL);
+  assert.equal(await page.inputValue('#password'), '');
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/api/v1/me`);
+  const me = JSON.parse(await page.locator('body').innerText());
+  assert.equal(me.user.email, EMAIL);
+  assert.equal(me.organizations[0].role.kind, 'owner');
+  await ctx.close();
+});
+
+test('a form posted from another site is refused', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  // A page on another origin that auto-submits a sign-in form to Portcullis.
+  const evil = createServer();
+  const port = await freePort();
+  const http = await import('node:http');
+  const evilServer = http.createServer((req, res) => {
+    res.setHeader('content-type', 'text/html');
+    res.end(`<form id=f method=post action="${base}/auth/local/login"><input name=email value="${EMAIL}"><input name=password value="${PASSWORD}"></form><script>document.getElementById('f').submit()</script>`);
+  });
+  await new Promise((ok) => evilServer.listen(port, '127.0.0.2', ok));
+  const responses = [];
+  page.on('response', (r) => { if (r.url().startsWith(`${base}/auth/local/login`)) responses.push(r.status()); });
+  await page.goto(`http://127.0.0.2:${port}/`);
+  await page.waitForLoadState('networkidle');
+  assert.deepEqual(responses, [403]);
+  const cookies = await ctx.cookies(base);
+  assert.equal(cookies.find((c) => c.name === 'portcullis_session'), undefined);
+  evilServer.close();
+  evil.close();
+  await ctx.close();
+});
