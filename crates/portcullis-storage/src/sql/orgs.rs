@@ -39,6 +39,24 @@ fn org_from_row(row: &AnyRow, prefix: &str) -> Result<Organization> {
     })
 }
 
+fn member_from_row(row: &AnyRow) -> Result<Member> {
+    Ok(Member {
+        user: super::users::user_from_row(row)?,
+        role: role_from_row(row, "r_")?,
+        joined_at: Timestamp(get_i64(row, "joined_at")?),
+    })
+}
+
+/// Members of `$1` (an organization), with `suffix` appended (more
+/// conditions, an order).
+fn member_query(suffix: &str) -> String {
+    format!(
+        "SELECT {USER_COLS}, m.created_at AS joined_at, {ROLE_COLS} FROM memberships m \
+         JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id WHERE m.org_id = $1 {suffix}",
+        USER_COLS = super::users::USER_COLS
+    )
+}
+
 const ROLE_COLS: &str = "r.id AS r_id, r.org_id AS r_org_id, r.name AS r_name, r.kind AS r_kind, r.permissions AS r_permissions";
 
 async fn insert_role(
@@ -310,45 +328,20 @@ impl OrgStore for SqlStore {
     }
 
     async fn list_members(&self, org: OrgId) -> Result<Vec<Member>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLS}, m.created_at AS joined_at, {ROLE_COLS} FROM memberships m \
-             JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id \
-             WHERE m.org_id = $1 ORDER BY u.email, u.id",
-            USER_COLS = super::users::USER_COLS
-        ))
+        let rows = sqlx::query(&member_query("ORDER BY u.email, u.id"))
         .bind(org.to_string())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Member {
-                    user: super::users::user_from_row(row)?,
-                    role: role_from_row(row, "r_")?,
-                    joined_at: Timestamp(get_i64(row, "joined_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(member_from_row).collect()
     }
 
     async fn get_member(&self, org: OrgId, user: UserId) -> Result<Option<Member>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLS}, m.created_at AS joined_at, {ROLE_COLS} FROM memberships m \
-             JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id \
-             WHERE m.org_id = $1 AND m.user_id = $2",
-            USER_COLS = super::users::USER_COLS
-        ))
+        let row = sqlx::query(&member_query("AND m.user_id = $2"))
         .bind(org.to_string())
         .bind(user.to_string())
         .fetch_optional(self.pool())
         .await?;
-        row.map(|row| {
-            Ok(Member {
-                user: super::users::user_from_row(&row)?,
-                role: role_from_row(&row, "r_")?,
-                joined_at: Timestamp(get_i64(&row, "joined_at")?),
-            })
-        })
-        .transpose()
+        row.as_ref().map(member_from_row).transpose()
     }
 
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>> {
