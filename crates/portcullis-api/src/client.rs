@@ -187,6 +187,39 @@ impl Client {
     pub async fn set_automation_access(&self, id: Uuid, body: &AutomationAccessInfo) -> Result<AutomationAccessInfo> {
         self.send(Method::PUT, &format!("/api/v1/automations/{id}/access"), body).await
     }
+    pub async fn update_automation(&self, id: Uuid, body: &UpdateAutomation) -> Result<AutomationInfo> {
+        self.send(Method::PATCH, &format!("/api/v1/automations/{id}"), body).await
+    }
+    pub async fn automation_inputs(&self, id: Uuid) -> Result<serde_json::Value> {
+        self.get(&format!("/api/v1/automations/{id}/inputs")).await
+    }
+    pub async fn kickoff(&self, id: Uuid, inputs: &serde_json::Value) -> Result<serde_json::Value> {
+        self.send(Method::POST, &format!("/api/v1/automations/{id}/kickoff"), &serde_json::json!({ "inputs": inputs })).await
+    }
+    pub async fn kickoff_status(&self, id: Uuid, kickoff_id: &str) -> Result<serde_json::Value> {
+        self.get(&format!("/api/v1/automations/{id}/status/{kickoff_id}")).await
+    }
+    pub async fn executions(&self, id: Uuid) -> Result<Vec<ExecutionInfo>> {
+        self.get(&format!("/api/v1/automations/{id}/executions")).await
+    }
+    pub async fn env_list(&self) -> Result<Vec<EnvVarInfo>> {
+        self.get("/api/v1/env").await
+    }
+    pub async fn env_put(&self, body: &PutEnvVar) -> Result<EnvVarInfo> {
+        self.send(Method::PUT, "/api/v1/env", body).await
+    }
+    pub async fn env_value(&self, id: Uuid) -> Result<EnvVarValue> {
+        self.get(&format!("/api/v1/env/{id}/value")).await
+    }
+    pub async fn env_delete(&self, id: Uuid) -> Result<()> {
+        self.send_empty(Method::DELETE, &format!("/api/v1/env/{id}")).await
+    }
+    pub async fn usage(&self, query: &str) -> Result<UsageReport> {
+        self.get(&format!("/api/v1/usage{query}")).await
+    }
+    pub async fn automations_dashboard(&self) -> Result<Vec<DashboardAutomation>> {
+        self.get("/api/v1/dashboard/automations").await
+    }
     pub async fn audit(&self, query: &str) -> Result<Vec<AuditEventInfo>> {
         self.get(&format!("/api/v1/audit{query}")).await
     }

@@ -133,6 +133,14 @@ pub struct RevokedSessions {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HealthInfo {
+    /// `unknown`, `healthy` or `unhealthy`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub checked_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AutomationInfo {
     pub id: Uuid,
     pub name: String,
@@ -141,6 +149,11 @@ pub struct AutomationInfo {
     pub visibility: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Base URL of the deployed automation's own API.
+    pub upstream_url: String,
+    /// Whether an upstream token is stored (the token itself is never returned).
+    pub has_upstream_token: bool,
+    pub health: HealthInfo,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -152,6 +165,103 @@ pub struct CreateAutomation {
     /// `organization` (default) or `private`.
     #[serde(default)]
     pub visibility: Option<String>,
+    /// Base URL of the deployed automation (http or https).
+    pub upstream_url: String,
+    /// The automation's own bearer token; stored sealed, never returned.
+    pub upstream_token: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAutomation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_token: Option<String>,
+}
+
+/// One run through the kickoff proxy.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExecutionInfo {
+    pub id: Uuid,
+    pub automation_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub started_at: String,
+    pub inputs_bytes: i64,
+    pub kickoff_id: Option<String>,
+    pub state: String,
+    pub upstream_latency_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EnvVarInfo {
+    pub id: Uuid,
+    pub name: String,
+    /// `None` for organization-wide variables.
+    pub automation_id: Option<Uuid>,
+    /// Never the value: a fixed mask.
+    pub masked_value: String,
+    pub value_bytes: i64,
+    pub updated_by: Option<Uuid>,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PutEnvVar {
+    pub name: String,
+    pub value: String,
+    /// Set for a variable of one automation; absent for organization-wide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EnvVarValue {
+    pub id: Uuid,
+    pub name: String,
+    pub value: String,
+}
+
+/// `GET /api/v1/usage`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UsageReport {
+    pub from: String,
+    pub to: String,
+    pub bucket_seconds: i64,
+    pub buckets: Vec<UsageBucket>,
+    /// Totals over the whole range.
+    pub total: UsageBucket,
+    pub kickoffs_by_automation: BTreeMap<String, i64>,
+    pub kickoffs_by_user: BTreeMap<String, i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct UsageBucket {
+    pub start: String,
+    pub signins_success: i64,
+    pub signins_failure: i64,
+    pub signins_by_provider: BTreeMap<String, i64>,
+    pub api_calls: i64,
+    pub kickoffs: i64,
+    pub upstream_errors: i64,
+    /// Upstream latency percentiles (from a histogram with ~19 % wide buckets), `None` without kickoffs.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+}
+
+/// One line of `GET /api/v1/dashboard/automations`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DashboardAutomation {
+    pub automation: AutomationInfo,
+    pub last_execution: Option<ExecutionInfo>,
+    pub executions_24h: i64,
+    pub failures_24h: i64,
 }
 
 /// A grant on an automation: `subject_type` is `user` or `role`.

@@ -111,6 +111,7 @@ async fn serve(config: Config) -> ExitCode {
         }
     };
     portcullis_server::spawn_housekeeping(state.clone());
+    portcullis_server::health::spawn(state.clone());
     let app = portcullis_server::app(state);
     tracing::info!(address = %listen, public_url = %public, ready_in_ms = started.elapsed().as_millis() as u64, "Portcullis is ready");
     match boot {

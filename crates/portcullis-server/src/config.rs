@@ -23,6 +23,12 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "PORTCULLIS_DATA_DIR",
     "PORTCULLIS_SECRET_KEY",
     "PORTCULLIS_SECRET_KEY_FILE",
+    "PORTCULLIS_SECRET_KEY_PREVIOUS",
+    "PORTCULLIS_SECRET_KEY_PREVIOUS_FILE",
+    "PORTCULLIS_UPSTREAM_CONNECT_TIMEOUT",
+    "PORTCULLIS_UPSTREAM_TIMEOUT",
+    "PORTCULLIS_UPSTREAM_MAX_BODY_BYTES",
+    "PORTCULLIS_HEALTH_CHECK_INTERVAL",
     "PORTCULLIS_SESSION_IDLE_TIMEOUT",
     "PORTCULLIS_SESSION_LIFETIME",
     "PORTCULLIS_SESSION_CACHE_TTL",
@@ -75,6 +81,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: SecretString,
     pub secret_key: SecretKeySource,
+    /// The key before the current one, during a rotation: values it sealed
+    /// still open until `portcullis secrets rotate-key` has re-sealed them.
+    pub previous_secret_key: Option<SecretString>,
+    pub upstream: UpstreamConfig,
+    /// How often each automation's `GET /` is checked.
+    pub health_check_interval: Duration,
     pub session: SessionPolicy,
     /// How long a session lookup may be served from memory; this bounds how
     /// long a revoked session keeps working on another replica.
@@ -86,6 +98,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Unknown `PORTCULLIS_*` variables, to be warned about.
     pub unknown_variables: Vec<String>,
+}
+
+/// Calls to automations' own APIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// Largest request body forwarded to, and response body accepted from, an upstream.
+    pub max_body_bytes: usize,
 }
 
 /// Variables as read from the environment (a map, so that tests need not
@@ -161,6 +182,26 @@ impl Config {
             }
             None => SecretKeySource::DataDir(data_dir.join("secret.key")),
         };
+
+        let previous_secret_key = match secret(env, "PORTCULLIS_SECRET_KEY_PREVIOUS", "$(cat old-secret.key)")? {
+            Some(k) => {
+                crate::keys::decode_secret_key(k.expose_secret())
+                    .map_err(|problem| err("PORTCULLIS_SECRET_KEY_PREVIOUS", problem, "$(cat old-secret.key)"))?;
+                Some(k)
+            }
+            None => None,
+        };
+        let upstream = UpstreamConfig {
+            connect_timeout: duration(env, "PORTCULLIS_UPSTREAM_CONNECT_TIMEOUT", Duration::from_secs(5), "5s")?,
+            timeout: duration(env, "PORTCULLIS_UPSTREAM_TIMEOUT", Duration::from_secs(30), "30s")?,
+            max_body_bytes: match get("PORTCULLIS_UPSTREAM_MAX_BODY_BYTES") {
+                None => 1024 * 1024,
+                Some(v) => v.parse::<usize>().ok().filter(|n| (1024..=64 * 1024 * 1024).contains(n)).ok_or_else(|| {
+                    err("PORTCULLIS_UPSTREAM_MAX_BODY_BYTES", format!("`{v}` is not a number of bytes from 1024 to 67108864"), "1048576")
+                })?,
+            },
+        };
+        let health_check_interval = duration(env, "PORTCULLIS_HEALTH_CHECK_INTERVAL", Duration::from_secs(60), "60s")?;
 
         let session = SessionPolicy {
             idle_timeout: duration(env, "PORTCULLIS_SESSION_IDLE_TIMEOUT", Duration::from_secs(8 * 3600), "8h")?,
@@ -238,6 +279,9 @@ impl Config {
             data_dir,
             database_url,
             secret_key,
+            previous_secret_key,
+            upstream,
+            health_check_interval,
             session,
             session_cache_ttl,
             bootstrap_admin,

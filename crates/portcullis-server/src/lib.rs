@@ -8,13 +8,17 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod compat;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod pages;
 pub mod password;
 pub mod request_id;
 pub mod state;
+pub mod usage;
+pub mod health;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
@@ -41,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/logout", post(auth::local::logout))
         .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))
         .nest("/api/v1", api::router().fallback(api_not_found))
+        .nest("/crewai_plus/api/v1", compat::router())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
@@ -84,11 +89,13 @@ pub enum StartError {
     DataDir { path: String, source: std::io::Error },
     #[error("database: {0} (check DATABASE_URL and that the database server is running)")]
     Database(portcullis_storage::StoreError),
+    #[error("PORTCULLIS_SECRET_KEY is not the key this database's secrets were sealed with ({0}); start with the key it was set up with, or during a rotation give the old one as PORTCULLIS_SECRET_KEY_PREVIOUS")]
+    WrongKey(String),
 }
 
 /// Loads the secret key, opens and migrates the database. `created_key` is
 /// set when a new key was written into the data directory.
-pub async fn open(config: &Config) -> Result<(SqlStore, keys::Keys, bool), StartError> {
+pub async fn open(config: &Config) -> Result<(SqlStore, keys::Keys, crypto::Sealer, bool), StartError> {
     if matches!(config.secret_key, SecretKeySource::DataDir(_)) {
         create_private_dir(&config.data_dir)
             .map_err(|e| StartError::DataDir { path: config.data_dir.display().to_string(), source: e })?;
@@ -105,7 +112,26 @@ pub async fn open(config: &Config) -> Result<(SqlStore, keys::Keys, bool), Start
     }
     let store = SqlStore::connect(url, config.db_max_connections).await.map_err(StartError::Database)?;
     store.migrate().await.map_err(StartError::Database)?;
-    Ok((store, keys::Keys::derive(&secret), created))
+    let previous = match &config.previous_secret_key {
+        Some(p) => Some(keys::decode_secret_key(p.expose_secret()).map_err(StartError::SecretKey)?),
+        None => None,
+    };
+    let sealer = crypto::Sealer::new(&secret, previous.as_deref());
+    check_key(&store, &sealer).await?;
+    Ok((store, keys::Keys::derive(&secret), sealer, created))
+}
+
+/// Detects a wrong secret key at start-up: the database keeps a known value
+/// sealed with the key it was set up with (or last rotated to).
+pub async fn check_key(store: &SqlStore, sealer: &crypto::Sealer) -> Result<(), StartError> {
+    use portcullis_storage::EnvStore;
+    let fresh = sealer.seal(crypto::KEY_CHECK, crypto::KEY_CHECK_AAD);
+    let stored = store.init_key_check(&fresh).await.map_err(StartError::Database)?;
+    match sealer.open(&stored, crypto::KEY_CHECK_AAD) {
+        Ok(v) if v == crypto::KEY_CHECK => Ok(()),
+        Ok(_) => Err(StartError::WrongKey("the key check value is corrupt".into())),
+        Err(e) => Err(StartError::WrongKey(e.to_string())),
+    }
 }
 
 /// Creates the data directory readable by its owner only (it holds the
@@ -131,9 +157,9 @@ pub async fn start(config: Config) -> Result<(AppState, bootstrap::Bootstrap, bo
 
 /// [`start`], with the clock injected (tests drive a manual one).
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<(AppState, bootstrap::Bootstrap, bool), StartError> {
-    let (store, keys, created_key) = open(&config).await?;
+    let (store, keys, sealer, created_key) = open(&config).await?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let state = AppState::new(config, store, clock, keys);
+    let state = AppState::new(config, store, clock, keys, sealer);
     let boot = bootstrap::run(&state).await.map_err(StartError::Database)?;
     Ok((state, boot, created_key))
 }

@@ -2,7 +2,9 @@
 
 use crate::config::Config;
 use crate::keys::Keys;
+use crate::crypto::Sealer;
 use crate::password::Passwords;
+use crate::usage::UsageRecorder;
 use portcullis_domain::{Clock, ThrottlePolicy, UserId};
 use portcullis_storage::{Membership, SessionRecord, Store, User};
 use std::collections::HashMap;
@@ -22,11 +24,24 @@ pub struct Inner {
     pub sessions: SessionCache,
     pub throttle: ThrottlePolicy,
     pub passwords: Passwords,
+    pub sealer: Sealer,
+    /// For calls to automations' own APIs: no redirects (the bearer token
+    /// must never follow one to another host), the configured timeouts.
+    pub upstream: reqwest::Client,
+    pub usage: UsageRecorder,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys) -> Self {
+    pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Self {
         let sessions = SessionCache::new(config.session_cache_ttl, 100_000);
+        let upstream = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.upstream.connect_timeout)
+            .timeout(config.upstream.timeout)
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("HTTP client with default TLS settings");
+        let usage = UsageRecorder::start(store.clone());
         Self(Arc::new(Inner {
             config,
             store,
@@ -35,6 +50,9 @@ impl AppState {
             sessions,
             throttle: ThrottlePolicy::default(),
             passwords: Passwords::new(),
+            sealer,
+            upstream,
+            usage,
         }))
     }
 

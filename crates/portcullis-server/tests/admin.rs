@@ -169,8 +169,8 @@ each_backend!(private_automations_are_invisible_without_a_grant, |srv| async mov
     let owner = srv.owner().await;
     let (alice, alice_m) = member(&srv, &owner, "alice@example.com", None).await;
     let (bob, _) = member(&srv, &owner, "bob@example.com", None).await;
-    let public = owner.create_automation(&CreateAutomation { name: "Public Crew".into(), description: "for all".into(), visibility: None }).await.unwrap();
-    let secret = owner.create_automation(&CreateAutomation { name: "Secret Crew".into(), description: "".into(), visibility: Some("private".into()) }).await.unwrap();
+    let public = owner.create_automation(&CreateAutomation { name: "Public Crew".into(), description: "for all".into(), visibility: None, upstream_url: "http://127.0.0.1:9".into(), upstream_token: "t0ken".into() }).await.unwrap();
+    let secret = owner.create_automation(&CreateAutomation { name: "Secret Crew".into(), description: "".into(), visibility: Some("private".into()), upstream_url: "http://127.0.0.1:9".into(), upstream_token: "t0ken".into() }).await.unwrap();
     let names = |v: Vec<AutomationInfo>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
     assert_eq!(names(owner.automations().await.unwrap()), vec!["Public Crew", "Secret Crew"]);
     assert_eq!(names(bob.automations().await.unwrap()), vec!["Public Crew"]);
@@ -216,10 +216,10 @@ each_backend!(private_automations_are_invisible_without_a_grant, |srv| async mov
     expected.grants.sort_by_key(|g| g.subject_type.clone());
     assert_eq!(now, expected);
     // Duplicate names are refused.
-    let e = owner.create_automation(&CreateAutomation { name: "public crew".into(), description: "".into(), visibility: None }).await.unwrap_err();
+    let e = owner.create_automation(&CreateAutomation { name: "public crew".into(), description: "".into(), visibility: None, upstream_url: "http://127.0.0.1:9".into(), upstream_token: "t0ken".into() }).await.unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::CONFLICT));
     // A member who creates a private automation can see it.
-    let mine = bob.create_automation(&CreateAutomation { name: "Bob's".into(), description: "".into(), visibility: Some("private".into()) }).await.unwrap();
+    let mine = bob.create_automation(&CreateAutomation { name: "Bob's".into(), description: "".into(), visibility: Some("private".into()), upstream_url: "http://127.0.0.1:9".into(), upstream_token: "t0ken".into() }).await.unwrap();
     assert!(names(bob.automations().await.unwrap()).contains(&"Bob's".to_string()));
     assert_eq!(alice.automation(mine.id).await.unwrap_err().status(), Some(StatusCode::NOT_FOUND));
     owner.delete_automation(mine.id).await.unwrap();
@@ -272,7 +272,7 @@ each_backend!(audit_log_filters, |srv| async move {
 each_backend!(internal_errors_are_generic_and_carry_a_request_id, |srv| async move {
     let owner = srv.owner().await;
     srv.db.raw_execute("DROP TABLE automation_grants").await.unwrap();
-    owner.create_automation(&CreateAutomation { name: "X".into(), description: "".into(), visibility: None }).await.unwrap();
+    owner.create_automation(&CreateAutomation { name: "X".into(), description: "".into(), visibility: None, upstream_url: "http://127.0.0.1:9".into(), upstream_token: "t0ken".into() }).await.unwrap();
     let r = owner.request(Method::GET, "/api/v1/automations").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let rid = r.headers()["x-request-id"].to_str().unwrap().to_owned();
@@ -289,7 +289,7 @@ each_backend!(every_documented_route_exists, |srv| async move {
     assert_eq!(doc["openapi"], "3.1.0");
     for (method, path, ..) in portcullis_server::api::openapi::ROUTES {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from the document");
-        let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string()).replace("{kickoff_id}", "k1");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let r = owner.request(m, &concrete).json(&serde_json::json!({})).send().await.unwrap();
         let s = r.status();

@@ -117,11 +117,53 @@ pub trait AutomationStore: Send + Sync {
     async fn replace_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()>;
     /// The automation's access list, ready for the RBAC decision.
     async fn load_acl(&self, automation: &Automation) -> Result<AutomationAcl>;
+    async fn update_automation(&self, org: OrgId, id: AutomationId, update: AutomationUpdate, now: Timestamp) -> Result<Automation>;
+    /// Every automation of the installation (for the health checker).
+    async fn list_all_automations(&self) -> Result<Vec<Automation>>;
+    async fn set_health(&self, id: AutomationId, state: &str, reason: Option<&str>, now: Timestamp) -> Result<()>;
+    /// Every sealed upstream token, for key rotation.
+    async fn reseal_automation_token(&self, id: AutomationId, old_sealed: &str, new_sealed: &str) -> Result<bool>;
+
+    async fn insert_execution(&self, e: &Execution) -> Result<()>;
+    /// Records the outcome of the kickoff call.
+    async fn finish_kickoff(&self, id: uuid::Uuid, kickoff_id: Option<&str>, state: &str, latency_ms: i64, error: Option<&str>, now: Timestamp) -> Result<()>;
+    /// Records a state reported by the upstream's status endpoint.
+    async fn update_execution_state(&self, automation: AutomationId, kickoff_id: &str, state: &str, now: Timestamp) -> Result<()>;
+    async fn list_executions(&self, automation: AutomationId, limit: i64) -> Result<Vec<Execution>>;
+    /// Executions and failures since `since`, and the last execution, per automation of the organization.
+    async fn execution_stats(&self, org: OrgId, since: Timestamp) -> Result<std::collections::HashMap<AutomationId, ExecutionStats>>;
+}
+
+#[async_trait]
+pub trait EnvStore: Send + Sync {
+    /// Creates or replaces a variable (unique per organization, scope and name).
+    async fn put_env(&self, var: &EnvVar) -> Result<EnvVar>;
+    async fn list_env(&self, org: OrgId) -> Result<Vec<EnvVar>>;
+    async fn get_env(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<EnvVar>>;
+    async fn delete_env(&self, org: OrgId, id: uuid::Uuid) -> Result<bool>;
+    /// Every variable of the installation (for key rotation).
+    async fn all_env(&self) -> Result<Vec<EnvVar>>;
+    /// Replaces a sealed value if it is still `old` (compare-and-swap, so a
+    /// concurrent write is never overwritten by a rotation).
+    async fn reseal_env(&self, id: uuid::Uuid, old: &str, new: &str) -> Result<bool>;
+    async fn get_key_check(&self) -> Result<Option<String>>;
+    /// Stores the key check value unless one exists; returns the stored one.
+    async fn init_key_check(&self, sealed: &str) -> Result<String>;
+    async fn set_key_check(&self, sealed: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Appends events and updates the hourly roll-ups in one transaction.
+    async fn record_usage(&self, events: &[UsageEvent]) -> Result<()>;
+    /// Roll-up rows of `org` (`None`: installation-wide events) for hours in `[from, to)`.
+    async fn usage_counts(&self, org: Option<OrgId>, from: Timestamp, to: Timestamp) -> Result<Vec<UsageCount>>;
+    async fn usage_latency(&self, org: Option<OrgId>, from: Timestamp, to: Timestamp) -> Result<Vec<LatencyCount>>;
 }
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + UserStore + SessionStore + AuditStore + AutomationStore {
+pub trait Store: OrgStore + UserStore + SessionStore + AuditStore + AutomationStore + EnvStore + UsageStore {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;

@@ -122,14 +122,29 @@ pub struct AuditFilter {
 
 #[derive(Clone, Debug)]
 pub struct NewAutomation {
+    /// Chosen by the caller, who needs it to seal the token for this row.
+    pub id: AutomationId,
     pub org_id: OrgId,
     pub name: String,
     pub description: String,
     pub visibility: Visibility,
     pub created_by: Option<UserId>,
+    /// Base URL of the deployed automation's own API.
+    pub upstream_url: String,
+    /// Its bearer token, sealed by the server (storage never sees it in clear).
+    pub upstream_token_sealed: Option<String>,
 }
 
+/// The last known health of an automation's upstream.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    /// `unknown`, `healthy` or `unhealthy`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub checked_at: Option<Timestamp>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
 pub struct Automation {
     pub id: AutomationId,
     pub org_id: OrgId,
@@ -139,6 +154,119 @@ pub struct Automation {
     pub created_by: Option<UserId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    pub upstream_url: String,
+    pub upstream_token_sealed: Option<String>,
+    pub health: Health,
+}
+
+impl std::fmt::Debug for Automation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Automation")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("name", &self.name)
+            .field("visibility", &self.visibility)
+            .field("upstream_url", &self.upstream_url)
+            .field("upstream_token_sealed", &self.upstream_token_sealed.as_ref().map(|_| "[sealed]"))
+            .field("health", &self.health)
+            .finish()
+    }
+}
+
+/// Changes to an automation; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct AutomationUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub upstream_url: Option<String>,
+    pub upstream_token_sealed: Option<String>,
+}
+
+/// One run of an automation through the kickoff proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    pub id: uuid::Uuid,
+    pub automation_id: AutomationId,
+    pub org_id: OrgId,
+    pub user_id: Option<UserId>,
+    pub started_at: Timestamp,
+    pub inputs_bytes: i64,
+    pub kickoff_id: Option<String>,
+    /// `pending` (sent), `running`, `completed`, `failed`, ... as the upstream reports.
+    pub state: String,
+    pub upstream_latency_ms: Option<i64>,
+    pub error: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+/// Per-automation execution figures since a point in time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionStats {
+    pub executions: i64,
+    pub failures: i64,
+    pub last: Option<Execution>,
+}
+
+/// An environment variable, its value sealed by the server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub id: uuid::Uuid,
+    pub org_id: OrgId,
+    pub automation_id: Option<AutomationId>,
+    pub name: String,
+    pub sealed_value: String,
+    pub value_bytes: i64,
+    pub updated_by: Option<UserId>,
+    pub updated_at: Timestamp,
+}
+
+impl std::fmt::Debug for EnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvVar")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("automation_id", &self.automation_id)
+            .field("name", &self.name)
+            .field("sealed_value", &"[sealed]")
+            .finish()
+    }
+}
+
+/// One recorded usage event (a sign-in, an API call, a kickoff, an upstream error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageEvent {
+    pub at: Timestamp,
+    pub org_id: Option<OrgId>,
+    /// `signin`, `api_call`, `kickoff`, `upstream_error`.
+    pub kind: String,
+    pub provider: Option<String>,
+    pub success: Option<bool>,
+    pub automation_id: Option<AutomationId>,
+    pub user_id: Option<UserId>,
+    pub latency_ms: Option<i64>,
+    /// Latency histogram bucket, computed by the server (see its usage module).
+    pub latency_bucket: Option<i64>,
+}
+
+/// A row of the hourly roll-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageCount {
+    pub hour: Timestamp,
+    pub kind: String,
+    pub provider: String,
+    pub success: bool,
+    pub automation_id: Option<AutomationId>,
+    pub user_id: Option<UserId>,
+    pub count: i64,
+}
+
+/// A row of the hourly latency histogram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LatencyCount {
+    pub hour: Timestamp,
+    pub automation_id: Option<AutomationId>,
+    pub bucket: i64,
+    pub count: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -296,6 +296,9 @@ each_backend!(automations_grants_and_acl, |db: TestDb| async move {
     let s = &db.store;
     let (org, owner) = org_with_owner(s, "Auto").await;
     let new = |name: &str| NewAutomation {
+        id: AutomationId::new(),
+        upstream_url: "http://127.0.0.1:9".into(),
+        upstream_token_sealed: Some("v1.sealed".into()),
         org_id: org.id,
         name: name.into(),
         description: "d".into(),

@@ -16,6 +16,39 @@ use portcullis_domain::{
 use portcullis_storage::{Automation, Grant, NewAutomation};
 
 const MAX_DESCRIPTION: usize = 2000;
+const MAX_TOKEN_BYTES: usize = 4096;
+
+/// The associated data that binds a sealed upstream token to its automation.
+pub fn token_aad(id: AutomationId) -> String {
+    crate::crypto::aad(&["automation-token", &id.to_string()])
+}
+
+/// An upstream base URL: http or https, a host, no credentials, query or fragment.
+fn upstream_url(raw: &str) -> ApiResult<String> {
+    const EX: &str = "e.g. https://research-crew.internal.example.com";
+    let u = url::Url::parse(raw.trim())
+        .map_err(|e| ApiError::bad_request("invalid_upstream_url", format!("upstream_url `{raw}` is not a URL ({e}); {EX}")))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(ApiError::bad_request("invalid_upstream_url", format!("upstream_url `{raw}` must be an http:// or https:// URL with a host; {EX}")));
+    }
+    if !u.username().is_empty() || u.password().is_some() || u.query().is_some() || u.fragment().is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_upstream_url",
+            format!("upstream_url must not carry credentials, a query or a fragment; give the token as upstream_token; {EX}"),
+        ));
+    }
+    Ok(u.as_str().trim_end_matches('/').to_owned())
+}
+
+fn upstream_token(raw: &str) -> ApiResult<&str> {
+    if raw.trim().is_empty() || raw.len() > MAX_TOKEN_BYTES || raw.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(ApiError::bad_request(
+            "invalid_upstream_token",
+            format!("upstream_token must be the automation's bearer token: 1 to {MAX_TOKEN_BYTES} bytes, no spaces or control characters"),
+        ));
+    }
+    Ok(raw)
+}
 
 fn visibility(raw: Option<&str>) -> ApiResult<Visibility> {
     match raw {
@@ -28,7 +61,7 @@ fn visibility(raw: Option<&str>) -> ApiResult<Visibility> {
 
 /// Loads an automation with its access list and checks `access`; a private
 /// automation the caller cannot see is 404, as if it did not exist.
-async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: AutomationAccess) -> ApiResult<(Automation, AutomationAcl)> {
+pub async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: AutomationAccess) -> ApiResult<(Automation, AutomationAcl)> {
     let id: AutomationId = parse_id("automation", raw_id)?;
     let a = state.store.get_automation(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("automation"))?;
     let acl = state.store.load_acl(&a).await?;
@@ -61,12 +94,24 @@ pub async fn create(
         return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
     }
     let vis = visibility(body.visibility.as_deref())?;
+    let url = upstream_url(&body.upstream_url)?;
+    let token = upstream_token(&body.upstream_token)?;
     let actor = &scope.caller.ctx.user;
     let now = state.clock.now();
+    let id = AutomationId::new();
     let a = state
         .store
         .create_automation(
-            NewAutomation { org_id: scope.org.id, name: name.clone(), description: body.description, visibility: vis, created_by: Some(actor.id) },
+            NewAutomation {
+                id,
+                org_id: scope.org.id,
+                name: name.clone(),
+                description: body.description,
+                visibility: vis,
+                created_by: Some(actor.id),
+                upstream_url: url,
+                upstream_token_sealed: Some(state.sealer.seal(token.as_bytes(), &token_aad(id))),
+            },
             now,
         )
         .await?;
@@ -80,6 +125,45 @@ pub async fn create(
 pub async fn get_one(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::AutomationInfo>> {
     let (a, _) = load(&state, &scope, &id, AutomationAccess::View).await?;
     Ok(axum::Json(convert::automation(&a)))
+}
+
+/// `PATCH /api/v1/automations/{id}` (needs `manage_settings`).
+pub async fn update(
+    State(state): State<AppState>,
+    scope: OrgScope,
+    Path(id): Path<String>,
+    Json(body): Json<api::UpdateAutomation>,
+) -> ApiResult<axum::Json<api::AutomationInfo>> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    let name = body.name.as_deref().map(|n| validation::name("name", n)).transpose()?;
+    if body.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+        return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
+    }
+    let url = body.upstream_url.as_deref().map(upstream_url).transpose()?;
+    let sealed = match body.upstream_token.as_deref() {
+        Some(t) => Some(state.sealer.seal(upstream_token(t)?.as_bytes(), &token_aad(a.id))),
+        None => None,
+    };
+    let changed: Vec<&str> = [("name", name.is_some()), ("description", body.description.is_some()), ("upstream_url", url.is_some()), ("upstream_token", sealed.is_some())]
+        .iter()
+        .filter(|(_, c)| *c)
+        .map(|(n, _)| *n)
+        .collect();
+    if changed.is_empty() {
+        return Err(ApiError::bad_request("empty_update", "nothing to change: send name, description, upstream_url and/or upstream_token"));
+    }
+    let updated = state
+        .store
+        .update_automation(
+            scope.org.id,
+            a.id,
+            portcullis_storage::AutomationUpdate { name, description: body.description, upstream_url: url, upstream_token_sealed: sealed },
+            state.clock.now(),
+        )
+        .await?;
+    let actor = &scope.caller.ctx.user;
+    audit::record(&state, Entry::new("automation.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "changed": changed }))).await;
+    Ok(axum::Json(convert::automation(&updated)))
 }
 
 /// `DELETE /api/v1/automations/{id}` (needs `manage_settings`).

@@ -2,7 +2,7 @@
 
 use portcullis_api as api;
 use portcullis_domain::{FeaturePermissions, Role, SessionPolicy, Timestamp};
-use portcullis_storage::{Automation, Member, Organization, SessionRecord, User};
+use portcullis_storage::{Automation, Execution, Member, Organization, SessionRecord, User};
 use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -77,6 +77,27 @@ pub fn automation(a: &Automation) -> api::AutomationInfo {
         visibility: a.visibility.as_str().to_owned(),
         created_at: rfc3339(a.created_at),
         updated_at: rfc3339(a.updated_at),
+        upstream_url: a.upstream_url.clone(),
+        has_upstream_token: a.upstream_token_sealed.is_some(),
+        health: api::HealthInfo {
+            state: a.health.state.clone(),
+            reason: a.health.reason.clone(),
+            checked_at: a.health.checked_at.map(rfc3339),
+        },
+    }
+}
+
+pub fn execution(e: &Execution) -> api::ExecutionInfo {
+    api::ExecutionInfo {
+        id: e.id,
+        automation_id: e.automation_id.0,
+        user_id: e.user_id.map(|u| u.0),
+        started_at: rfc3339(e.started_at),
+        inputs_bytes: e.inputs_bytes,
+        kickoff_id: e.kickoff_id.clone(),
+        state: e.state.clone(),
+        upstream_latency_ms: e.upstream_latency_ms,
+        error: e.error.clone(),
     }
 }
 

@@ -3,6 +3,9 @@
 
 pub mod audit_log;
 pub mod automations;
+pub mod dashboard;
+pub mod env;
+pub mod proxy;
 pub mod convert;
 pub mod me;
 pub mod members;
@@ -13,7 +16,7 @@ pub mod roles;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{FromRequest, Request};
-use axum::routing::{delete, get, patch};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 
@@ -49,7 +52,16 @@ pub fn router() -> Router<AppState> {
         .route("/roles", get(roles::list).post(roles::create))
         .route("/roles/{id}", get(roles::get_one).patch(roles::update).delete(roles::remove))
         .route("/automations", get(automations::list).post(automations::create))
-        .route("/automations/{id}", get(automations::get_one).delete(automations::remove))
+        .route("/automations/{id}", get(automations::get_one).patch(automations::update).delete(automations::remove))
+        .route("/automations/{id}/inputs", get(proxy::inputs))
+        .route("/automations/{id}/kickoff", post(proxy::kickoff))
+        .route("/automations/{id}/status/{kickoff_id}", get(proxy::status))
+        .route("/automations/{id}/executions", get(proxy::executions))
+        .route("/env", get(env::list).put(env::put))
+        .route("/env/{id}", delete(env::remove))
+        .route("/env/{id}/value", get(env::value))
+        .route("/usage", get(dashboard::usage))
+        .route("/dashboard/automations", get(dashboard::automations))
         .route("/automations/{id}/access", get(automations::get_access).put(automations::put_access))
         .route("/audit", get(audit_log::query))
         .route("/openapi.json", get(openapi::document))

@@ -173,11 +173,13 @@ pub async fn login_submit(
     let user = match (user, password_ok) {
         (None, _) => {
             audit::record(&state, entry(false, "unknown_account")).await;
+            crate::usage::record_signin(&state, None, "local", false).await;
             return fail(StatusCode::UNAUTHORIZED, "invalid_credentials", wrong, &form.email, None);
         }
         (Some(u), false) => {
             let reason = if u.password_hash.is_none() { "no_password_set" } else { "wrong_password" };
             audit::record(&state, entry(false, reason).actor(u.id, &u.email)).await;
+            crate::usage::record_signin(&state, Some(u.id), "local", false).await;
             return fail(StatusCode::UNAUTHORIZED, "invalid_credentials", wrong, &form.email, None);
         }
         (Some(u), true) if u.is_disabled() => {
@@ -196,6 +198,7 @@ pub async fn login_submit(
     match start_session(&state, &user, "local", ip.clone(), &headers).await {
         Ok(cookie) => {
             audit::record(&state, entry(true, "password").actor(user.id, &user.email)).await;
+            crate::usage::record_signin(&state, Some(user.id), "local", true).await;
             let mut resp = Redirect::to(&rt).into_response();
             *resp.status_mut() = StatusCode::SEE_OTHER;
             resp.headers_mut().append(header::SET_COOKIE, cookie);

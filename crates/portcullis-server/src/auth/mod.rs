@@ -260,6 +260,10 @@ impl FromRequestParts<AppState> for OrgScope {
             factory_admin: caller.ctx.user.factory_admin,
             org: Some(OrgContext { org_id: org.id, roles }),
         };
+        let mut e = crate::usage::event("api_call", state.clock.now());
+        e.org_id = Some(org.id);
+        e.user_id = Some(caller.ctx.user.id);
+        state.usage.record(e);
         Ok(OrgScope { caller, org, principal })
     }
 }

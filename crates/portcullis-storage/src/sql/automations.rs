@@ -1,12 +1,17 @@
 //! Automations, their visibility and their grants.
 
-use super::{get_i64, get_id, get_opt_id, get_str, name_key, SqlStore};
-use crate::{Automation, AutomationStore, Grant, NewAutomation, Result, StoreError};
+use super::{get_i64, get_id, get_opt_i64, get_opt_id, get_opt_str, get_str, name_key, SqlStore};
+use crate::{
+    Automation, AutomationStore, AutomationUpdate, Execution, ExecutionStats, Grant, Health, NewAutomation, Result,
+    StoreError,
+};
+use std::collections::HashMap;
 use async_trait::async_trait;
 use portcullis_domain::{AutomationAcl, AutomationId, OrgId, PermSet, Subject, Timestamp, Visibility};
 use sqlx::any::AnyRow;
 
-const COLS: &str = "id, org_id, name, description, visibility, created_by, created_at, updated_at";
+const COLS: &str = "id, org_id, name, description, visibility, created_by, created_at, updated_at, \
+     upstream_url, upstream_token, health, health_reason, health_checked_at";
 
 fn automation_from_row(row: &AnyRow) -> Result<Automation> {
     let v = get_str(row, "visibility")?;
@@ -18,6 +23,32 @@ fn automation_from_row(row: &AnyRow) -> Result<Automation> {
         visibility: Visibility::parse(&v).ok_or_else(|| StoreError::Corrupt(format!("visibility `{v}`")))?,
         created_by: get_opt_id(row, "created_by")?,
         created_at: Timestamp(get_i64(row, "created_at")?),
+        updated_at: Timestamp(get_i64(row, "updated_at")?),
+        upstream_url: get_str(row, "upstream_url")?,
+        upstream_token_sealed: get_opt_str(row, "upstream_token")?,
+        health: Health {
+            state: get_str(row, "health")?,
+            reason: get_opt_str(row, "health_reason")?,
+            checked_at: get_opt_i64(row, "health_checked_at")?.map(Timestamp),
+        },
+    })
+}
+
+const EXECUTION_COLS: &str = "id, automation_id, org_id, user_id, started_at, inputs_bytes, kickoff_id, state, \
+     upstream_latency_ms, error, updated_at";
+
+fn execution_from_row(row: &AnyRow) -> Result<Execution> {
+    Ok(Execution {
+        id: get_id(row, "id")?,
+        automation_id: get_id(row, "automation_id")?,
+        org_id: get_id(row, "org_id")?,
+        user_id: get_opt_id(row, "user_id")?,
+        started_at: Timestamp(get_i64(row, "started_at")?),
+        inputs_bytes: get_i64(row, "inputs_bytes")?,
+        kickoff_id: get_opt_str(row, "kickoff_id")?,
+        state: get_str(row, "state")?,
+        upstream_latency_ms: get_opt_i64(row, "upstream_latency_ms")?,
+        error: get_opt_str(row, "error")?,
         updated_at: Timestamp(get_i64(row, "updated_at")?),
     })
 }
@@ -42,10 +73,10 @@ fn subject_parts(s: Subject) -> (&'static str, String) {
 #[async_trait]
 impl AutomationStore for SqlStore {
     async fn create_automation(&self, new: NewAutomation, now: Timestamp) -> Result<Automation> {
-        let id = AutomationId::new();
+        let id = new.id;
         sqlx::query(
-            "INSERT INTO automations (id, org_id, name, name_key, description, visibility, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            "INSERT INTO automations (id, org_id, name, name_key, description, visibility, created_by, created_at, updated_at, \
+             upstream_url, upstream_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
         )
         .bind(id.to_string())
         .bind(new.org_id.to_string())
@@ -55,6 +86,8 @@ impl AutomationStore for SqlStore {
         .bind(new.visibility.as_str())
         .bind(new.created_by.map(|u| u.to_string()))
         .bind(now.0)
+        .bind(new.upstream_url.clone())
+        .bind(new.upstream_token_sealed.clone())
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::on_write(e, "an automation with this name", "organization"))?;
@@ -67,6 +100,9 @@ impl AutomationStore for SqlStore {
             created_by: new.created_by,
             created_at: now,
             updated_at: now,
+            upstream_url: new.upstream_url,
+            upstream_token_sealed: new.upstream_token_sealed,
+            health: Health { state: "unknown".into(), reason: None, checked_at: None },
         })
     }
 
@@ -190,5 +226,149 @@ impl AutomationStore for SqlStore {
             acl.grant(g.subject, g.permissions);
         }
         Ok(acl)
+    }
+
+    async fn update_automation(&self, org: OrgId, id: AutomationId, u: AutomationUpdate, now: Timestamp) -> Result<Automation> {
+        let cur = self.get_automation(org, id).await?.ok_or(StoreError::NotFound { what: "automation" })?;
+        let name = u.name.unwrap_or(cur.name);
+        let description = u.description.unwrap_or(cur.description);
+        let url = u.upstream_url.unwrap_or(cur.upstream_url);
+        let token = u.upstream_token_sealed.or(cur.upstream_token_sealed);
+        let r = sqlx::query(
+            "UPDATE automations SET name = $3, name_key = $4, description = $5, upstream_url = $6, upstream_token = $7, \
+             updated_at = $8 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(name.clone())
+        .bind(name_key(&name))
+        .bind(description)
+        .bind(url)
+        .bind(token)
+        .bind(now.0)
+        .execute(self.pool())
+        .await
+        .map_err(|e| StoreError::on_write(e, "an automation with this name", "automation"))?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound { what: "automation" });
+        }
+        self.get_automation(org, id).await?.ok_or(StoreError::NotFound { what: "automation" })
+    }
+
+    async fn list_all_automations(&self) -> Result<Vec<Automation>> {
+        let rows = sqlx::query(&format!("SELECT {COLS} FROM automations ORDER BY id")).fetch_all(self.pool()).await?;
+        rows.iter().map(automation_from_row).collect()
+    }
+
+    async fn set_health(&self, id: AutomationId, state: &str, reason: Option<&str>, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE automations SET health = $2, health_reason = $3, health_checked_at = $4 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(state.to_owned())
+            .bind(reason.map(str::to_owned))
+            .bind(now.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn reseal_automation_token(&self, id: AutomationId, old: &str, new: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE automations SET upstream_token = $3 WHERE id = $1 AND upstream_token = $2")
+            .bind(id.to_string())
+            .bind(old.to_owned())
+            .bind(new.to_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn insert_execution(&self, e: &Execution) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO executions ({EXECUTION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(e.id.to_string())
+        .bind(e.automation_id.to_string())
+        .bind(e.org_id.to_string())
+        .bind(e.user_id.map(|u| u.to_string()))
+        .bind(e.started_at.0)
+        .bind(e.inputs_bytes)
+        .bind(e.kickoff_id.clone())
+        .bind(e.state.clone())
+        .bind(e.upstream_latency_ms)
+        .bind(e.error.clone())
+        .bind(e.updated_at.0)
+        .execute(self.pool())
+        .await
+        .map_err(|err| StoreError::on_write(err, "an execution with this kickoff id", "automation"))?;
+        Ok(())
+    }
+
+    async fn finish_kickoff(&self, id: uuid::Uuid, kickoff_id: Option<&str>, state: &str, latency_ms: i64, error: Option<&str>, now: Timestamp) -> Result<()> {
+        sqlx::query(
+            "UPDATE executions SET kickoff_id = $2, state = $3, upstream_latency_ms = $4, error = $5, updated_at = $6 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(kickoff_id.map(str::to_owned))
+        .bind(state.to_owned())
+        .bind(latency_ms)
+        .bind(error.map(str::to_owned))
+        .bind(now.0)
+        .execute(self.pool())
+        .await
+        .map_err(|err| StoreError::on_write(err, "an execution with this kickoff id", "automation"))?;
+        Ok(())
+    }
+
+    async fn update_execution_state(&self, automation: AutomationId, kickoff_id: &str, state: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE executions SET state = $3, updated_at = $4 WHERE automation_id = $1 AND kickoff_id = $2")
+            .bind(automation.to_string())
+            .bind(kickoff_id.to_owned())
+            .bind(state.to_owned())
+            .bind(now.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn list_executions(&self, automation: AutomationId, limit: i64) -> Result<Vec<Execution>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLS} FROM executions WHERE automation_id = $1 ORDER BY started_at DESC, id LIMIT {}",
+            limit.clamp(1, 1000)
+        ))
+        .bind(automation.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(execution_from_row).collect()
+    }
+
+    async fn execution_stats(&self, org: OrgId, since: Timestamp) -> Result<HashMap<AutomationId, ExecutionStats>> {
+        let rows = sqlx::query(
+            "SELECT automation_id, COUNT(*) AS n, \
+             SUM(CASE WHEN error IS NOT NULL OR state = 'failed' THEN 1 ELSE 0 END) AS failures \
+             FROM executions WHERE org_id = $1 AND started_at >= $2 GROUP BY automation_id",
+        )
+        .bind(org.to_string())
+        .bind(since.0)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: HashMap<AutomationId, ExecutionStats> = HashMap::new();
+        for row in &rows {
+            let e = out.entry(get_id(row, "automation_id")?).or_default();
+            e.executions = get_i64(row, "n")?;
+            e.failures = get_opt_i64(row, "failures")?.unwrap_or(0);
+        }
+        // The last execution of each automation (whenever it was).
+        let rows = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLS} FROM executions e WHERE org_id = $1 AND started_at = \
+             (SELECT MAX(started_at) FROM executions x WHERE x.automation_id = e.automation_id)"
+        ))
+        .bind(org.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        for row in &rows {
+            let ex = execution_from_row(row)?;
+            let id = ex.automation_id;
+            out.entry(id).or_default().last = Some(ex);
+        }
+        Ok(out)
     }
 }

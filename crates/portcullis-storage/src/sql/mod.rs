@@ -6,8 +6,10 @@
 
 mod audit;
 mod automations;
+mod env;
 mod orgs;
 mod sessions;
+mod usage;
 mod users;
 
 use crate::{Result, Store, StoreError};

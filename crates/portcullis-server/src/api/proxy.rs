@@ -1,0 +1,193 @@
+//! The kickoff proxy: Portcullis is the one door to a deployed automation.
+//! Callers present their own session; Portcullis checks RBAC, then calls the
+//! automation's API with the automation's token, which callers never see.
+//! Nothing of the caller's request (cookies, headers, tokens) is forwarded.
+
+use super::automations::{load, token_aad};
+use super::convert;
+use crate::auth::OrgScope;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::usage::{event, latency_bucket};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use portcullis_api as api;
+use portcullis_domain::AutomationAccess;
+use portcullis_storage::{Automation, Execution};
+use reqwest::Method;
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// What an upstream answered.
+struct Upstream {
+    json: serde_json::Value,
+    latency_ms: i64,
+}
+
+/// Calls `path` of the automation's API with its token.
+async fn call(state: &AppState, a: &Automation, method: Method, path: &str, body: Option<Bytes>) -> (Result<Upstream, ApiError>, i64) {
+    let started = Instant::now();
+    let elapsed = |s: Instant| s.elapsed().as_millis() as i64;
+    let result = async {
+        let sealed = a.upstream_token_sealed.as_deref().ok_or_else(|| {
+            ApiError::new(StatusCode::CONFLICT, "no_upstream_token", format!("automation `{}` has no upstream token; set one with PATCH /api/v1/automations/{}", a.name, a.id))
+        })?;
+        let token = state.sealer.open(sealed, &token_aad(a.id)).map_err(|e| ApiError::internal(format!("opening the token of automation {}: {e}", a.id)))?;
+        let token = String::from_utf8(token).map_err(|_| ApiError::internal("automation token is not UTF-8"))?;
+        let url = format!("{}/{}", a.upstream_url.trim_end_matches('/'), path);
+        let mut req = state.upstream.request(method, &url).bearer_auth(token).header("accept", "application/json");
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let timeout = state.config.upstream.timeout.as_secs_f64();
+        let mut resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", format!("automation `{}` did not answer /{path} within {timeout} s (PORTCULLIS_UPSTREAM_TIMEOUT)", a.name))
+            } else if e.is_connect() {
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", format!("automation `{}` is unreachable at {}: the connection failed; check that it is running and that upstream_url is right", a.name, a.upstream_url))
+            } else {
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", format!("the call to automation `{}` (/{path}) failed before an answer came", a.name))
+            }
+        })?;
+        let status = resp.status();
+        let max = state.config.upstream.max_body_bytes;
+        let mut buf = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    if buf.len() + c.len() > max {
+                        return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_too_large", format!("automation `{}` answered /{path} with more than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)", a.name)));
+                    }
+                    buf.extend_from_slice(&c);
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => {
+                    return Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", format!("automation `{}` did not finish answering /{path} within {timeout} s", a.name)))
+                }
+                Err(_) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", format!("automation `{}` broke off its answer to /{path}", a.name))),
+            }
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_rejected_token", format!("automation `{}` refused Portcullis's token (it answered {status}); update it with PATCH /api/v1/automations/{} and a new upstream_token", a.name, a.id)));
+        }
+        if status == StatusCode::NOT_FOUND && path.starts_with("status/") {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("automation `{}` knows no such kickoff", a.name)));
+        }
+        if !status.is_success() {
+            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", format!("automation `{}` answered {status} to /{path}", a.name)));
+        }
+        let json = serde_json::from_slice(&buf).map_err(|_| {
+            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_invalid", format!("automation `{}` answered /{path} with something that is not JSON", a.name))
+        })?;
+        Ok(Upstream { json, latency_ms: elapsed(started) })
+    }
+    .await;
+    (result, elapsed(started))
+}
+
+fn record(state: &AppState, scope: &OrgScope, a: &Automation, kind: &str, ok: bool, latency: i64) {
+    let mut e = event(kind, state.clock.now());
+    e.org_id = Some(scope.org.id);
+    e.automation_id = Some(a.id);
+    e.user_id = Some(scope.caller.ctx.user.id);
+    e.success = Some(ok);
+    e.latency_ms = Some(latency);
+    e.latency_bucket = Some(latency_bucket(latency));
+    state.usage.record(e.clone());
+    if !ok {
+        state.usage.record(portcullis_storage::UsageEvent { kind: "upstream_error".into(), latency_bucket: None, ..e });
+    }
+}
+
+/// `GET /api/v1/automations/{id}/inputs` (needs `run`).
+pub async fn inputs(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<serde_json::Value>> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::Run).await?;
+    let (r, _) = call(&state, &a, Method::GET, "inputs", None).await;
+    Ok(axum::Json(r?.json))
+}
+
+/// `POST /api/v1/automations/{id}/kickoff` (needs `run`): body
+/// `{"inputs": {...}}`, forwarded as is; the execution is recorded.
+pub async fn kickoff(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>, body: Body) -> ApiResult<axum::Json<serde_json::Value>> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::Run).await?;
+    let max = state.config.upstream.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the kickoff body is larger than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)"))
+    })?;
+    let parsed: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("the kickoff body is not JSON ({e}); send {{\"inputs\": {{...}}}}")))?;
+    if !parsed.get("inputs").is_some_and(|i| i.is_object()) {
+        return Err(ApiError::bad_request("invalid_body", "the kickoff body must be {\"inputs\": {...}} with an object of input names and values"));
+    }
+    let now = state.clock.now();
+    let exec = Execution {
+        id: uuid::Uuid::new_v4(),
+        automation_id: a.id,
+        org_id: scope.org.id,
+        user_id: Some(scope.caller.ctx.user.id),
+        started_at: now,
+        inputs_bytes: bytes.len() as i64,
+        kickoff_id: None,
+        state: "pending".into(),
+        upstream_latency_ms: None,
+        error: None,
+        updated_at: now,
+    };
+    state.store.insert_execution(&exec).await?;
+    let (r, latency) = call(&state, &a, Method::POST, "kickoff", Some(bytes)).await;
+    let done = state.clock.now();
+    match r {
+        Ok(up) => {
+            let kickoff_id = up.json.get("kickoff_id").and_then(|k| k.as_str()).filter(|k| valid_kickoff_id(k)).map(str::to_owned);
+            let (st, err) = match &kickoff_id {
+                Some(_) => ("running", None),
+                None => ("failed", Some("the automation answered without a kickoff_id")),
+            };
+            state.store.finish_kickoff(exec.id, kickoff_id.as_deref(), st, up.latency_ms, err, done).await?;
+            record(&state, &scope, &a, "kickoff", kickoff_id.is_some(), up.latency_ms);
+            Ok(axum::Json(up.json))
+        }
+        Err(e) => {
+            state.store.finish_kickoff(exec.id, None, "failed", latency, Some(&e.message), done).await?;
+            record(&state, &scope, &a, "kickoff", false, latency);
+            Err(e)
+        }
+    }
+}
+
+/// Kickoff ids go into the upstream URL's path: letters, digits, `-` and `_` only.
+fn valid_kickoff_id(k: &str) -> bool {
+    !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `GET /api/v1/automations/{id}/status/{kickoff_id}` (needs `traces`).
+pub async fn status(State(state): State<AppState>, scope: OrgScope, Path((id, kickoff_id)): Path<(String, String)>) -> ApiResult<axum::Json<serde_json::Value>> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::Traces).await?;
+    if !valid_kickoff_id(&kickoff_id) {
+        return Err(ApiError::bad_request("invalid_kickoff_id", "a kickoff id has 1 to 128 letters, digits, `-` or `_`"));
+    }
+    let (r, _) = call(&state, &a, Method::GET, &format!("status/{kickoff_id}"), None).await;
+    let up = r?;
+    if let Some(st) = up.json.get("state").or_else(|| up.json.get("status")).and_then(|s| s.as_str()) {
+        let st: String = st.chars().take(64).collect();
+        state.store.update_execution_state(a.id, &kickoff_id, &st, state.clock.now()).await?;
+    }
+    Ok(axum::Json(up.json))
+}
+
+/// `GET /api/v1/automations/{id}/executions?limit=` (needs `traces`).
+pub async fn executions(
+    State(state): State<AppState>,
+    scope: OrgScope,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<axum::Json<Vec<api::ExecutionInfo>>> {
+    let (a, _) = load(&state, &scope, &id, AutomationAccess::Traces).await?;
+    let limit = match q.get("limit") {
+        None => 100,
+        Some(v) => v.parse::<i64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::bad_request("invalid_query", format!("limit: `{v}` is not a number from 1 to 1000")))?,
+    };
+    let list = state.store.list_executions(a.id, limit).await?;
+    Ok(axum::Json(list.iter().map(convert::execution).collect()))
+}

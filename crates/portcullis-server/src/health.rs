@@ -1,0 +1,67 @@
+//! Periodic health checks of every automation's `GET /`.
+
+use crate::api::automations::token_aad;
+use crate::state::AppState;
+use portcullis_storage::Automation;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Checks one automation and stores the result.
+pub async fn check(state: &AppState, a: &Automation) {
+    let (health, reason) = probe(state, a).await;
+    if let Err(e) = state.store.set_health(a.id, health, reason.as_deref(), state.clock.now()).await {
+        tracing::warn!(automation = %a.id, error = %e, "could not store a health result");
+    }
+}
+
+async fn probe(state: &AppState, a: &Automation) -> (&'static str, Option<String>) {
+    let Some(sealed) = a.upstream_token_sealed.as_deref() else {
+        return ("unhealthy", Some("no upstream token is set".into()));
+    };
+    let token = match state.sealer.open(sealed, &token_aad(a.id)) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) => return ("unhealthy", Some(format!("the stored token does not open: {e}"))),
+    };
+    let url = format!("{}/", a.upstream_url.trim_end_matches('/'));
+    match state.upstream.get(&url).bearer_auth(token).send().await {
+        Ok(r) if r.status().is_success() => ("healthy", None),
+        Ok(r) => ("unhealthy", Some(format!("GET / answered {}", r.status()))),
+        Err(e) if e.is_timeout() => ("unhealthy", Some("GET / timed out".into())),
+        Err(e) if e.is_connect() => ("unhealthy", Some("connection failed".into())),
+        Err(_) => ("unhealthy", Some("the request failed".into())),
+    }
+}
+
+/// Checks every automation, at most 16 at a time.
+pub async fn check_all(state: &AppState) {
+    let automations = match state.store.list_all_automations().await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "health checks: could not list automations");
+            return;
+        }
+    };
+    let limit = Arc::new(Semaphore::new(16));
+    let mut tasks = tokio::task::JoinSet::new();
+    for a in automations {
+        let state = state.clone();
+        let permit = limit.clone().acquire_owned().await.expect("semaphore open");
+        tasks.spawn(async move {
+            check(&state, &a).await;
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Runs [`check_all`] every `PORTCULLIS_HEALTH_CHECK_INTERVAL`.
+pub fn spawn(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.config.health_check_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            check_all(&state).await;
+        }
+    });
+}

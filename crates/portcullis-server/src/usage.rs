@@ -1,0 +1,145 @@
+//! Recording usage events without slowing requests down, and the latency
+//! histogram they are summarised with.
+//!
+//! Handlers hand events to a bounded channel; one task writes them in
+//! batches (with the hourly roll-ups, in one transaction). When the channel
+//! is full an event is dropped and counted in the log rather than making a
+//! request wait.
+
+use portcullis_domain::Timestamp;
+use portcullis_storage::{Store, UsageEvent};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+enum Msg {
+    Event(UsageEvent),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Latency histogram buckets: four per doubling (about ±10 %), so that
+/// percentiles over any period can be computed from hourly counts.
+pub fn latency_bucket(ms: i64) -> i64 {
+    ((ms.max(0) as f64 + 1.0).log2() * 4.0).floor() as i64
+}
+
+/// The upper bound (ms) of a bucket: what a percentile falling in it is reported as.
+pub fn bucket_upper_ms(bucket: i64) -> f64 {
+    (2f64.powf((bucket + 1) as f64 / 4.0) - 1.0).max(0.0)
+}
+
+#[derive(Clone)]
+pub struct UsageRecorder {
+    tx: mpsc::Sender<Msg>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl UsageRecorder {
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Msg>(10_000);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped_w = dropped.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(500);
+            let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+            loop {
+                let first = match rx.recv().await {
+                    Some(m) => m,
+                    None => break,
+                };
+                let take = |m: Msg, batch: &mut Vec<UsageEvent>, waiters: &mut Vec<oneshot::Sender<()>>| match m {
+                    Msg::Event(e) => batch.push(e),
+                    Msg::Flush(w) => waiters.push(w),
+                };
+                take(first, &mut batch, &mut waiters);
+                // Gather what arrives within a short window, up to 500 events.
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+                while batch.len() < 500 && waiters.is_empty() {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(m)) => take(m, &mut batch, &mut waiters),
+                        _ => break,
+                    }
+                }
+                if !batch.is_empty() {
+                    if let Err(e) = store.record_usage(&batch).await {
+                        tracing::error!(error = %e, events = batch.len(), "could not record usage events");
+                    }
+                    batch.clear();
+                }
+                let d = dropped_w.swap(0, Ordering::Relaxed);
+                if d > 0 {
+                    tracing::warn!(dropped = d, "usage events dropped: the recorder could not keep up");
+                }
+                for w in waiters.drain(..) {
+                    let _ = w.send(());
+                }
+            }
+        });
+        Self { tx, dropped }
+    }
+
+    pub fn record(&self, e: UsageEvent) {
+        if self.tx.try_send(Msg::Event(e)).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until everything recorded so far is written.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Records a sign-in attempt for each organization the user belongs to
+/// (installation-wide when the account is unknown).
+pub async fn record_signin(state: &crate::state::AppState, user: Option<portcullis_domain::UserId>, provider: &str, success: bool) {
+    let orgs = match user {
+        Some(u) => state.store.memberships_of(u).await.map(|ms| ms.into_iter().map(|m| Some(m.org.id)).collect()).unwrap_or_default(),
+        None => vec![],
+    };
+    let orgs = if orgs.is_empty() { vec![None] } else { orgs };
+    for org in orgs {
+        let mut e = event("signin", state.clock.now());
+        e.org_id = org;
+        e.user_id = user;
+        e.provider = Some(provider.to_owned());
+        e.success = Some(success);
+        state.usage.record(e);
+    }
+}
+
+/// An event with nothing but its kind and time set.
+pub fn event(kind: &str, at: Timestamp) -> UsageEvent {
+    UsageEvent {
+        at,
+        org_id: None,
+        kind: kind.to_owned(),
+        provider: None,
+        success: None,
+        automation_id: None,
+        user_id: None,
+        latency_ms: None,
+        latency_bucket: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotonic_and_bound_their_values() {
+        let mut last = -1;
+        for ms in [0, 1, 2, 3, 5, 10, 50, 100, 250, 1000, 30_000] {
+            let b = latency_bucket(ms);
+            assert!(b >= last);
+            last = b;
+            assert!(bucket_upper_ms(b) >= ms as f64, "{ms} > upper of {b}");
+            assert!(bucket_upper_ms(b) <= (ms as f64 + 1.0) * 1.19 + 1.0, "{ms}: {}", bucket_upper_ms(b));
+        }
+    }
+}

@@ -1,0 +1,83 @@
+-- Automations as proxied upstreams, their executions, and encrypted environment variables.
+-- Keep in step with ../sqlite/0002_automation_upstreams.sql.
+
+ALTER TABLE automations ADD COLUMN upstream_url TEXT NOT NULL DEFAULT '';
+-- AEAD-sealed bearer token of the upstream (never clear text).
+ALTER TABLE automations ADD COLUMN upstream_token TEXT;
+ALTER TABLE automations ADD COLUMN health TEXT NOT NULL DEFAULT 'unknown' CHECK (health IN ('unknown', 'healthy', 'unhealthy'));
+ALTER TABLE automations ADD COLUMN health_reason TEXT;
+ALTER TABLE automations ADD COLUMN health_checked_at BIGINT;
+
+CREATE TABLE executions (
+    id                   TEXT PRIMARY KEY,
+    automation_id        TEXT NOT NULL REFERENCES automations (id) ON DELETE CASCADE,
+    org_id               TEXT NOT NULL,
+    user_id              TEXT,
+    started_at           BIGINT NOT NULL,
+    inputs_bytes         BIGINT NOT NULL,
+    kickoff_id           TEXT,
+    state                TEXT NOT NULL,
+    upstream_latency_ms  BIGINT,
+    error                TEXT,
+    updated_at           BIGINT NOT NULL
+);
+CREATE INDEX executions_automation_started ON executions (automation_id, started_at);
+CREATE UNIQUE INDEX executions_automation_kickoff ON executions (automation_id, kickoff_id) WHERE kickoff_id IS NOT NULL;
+
+CREATE TABLE env_vars (
+    id             TEXT PRIMARY KEY,
+    org_id         TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    automation_id  TEXT REFERENCES automations (id) ON DELETE CASCADE,
+    -- '' for organization-wide variables, else the automation id: NULLs are never equal in UNIQUE
+    scope_key      TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    sealed_value   TEXT NOT NULL,
+    value_bytes    BIGINT NOT NULL,
+    updated_by     TEXT,
+    updated_at     BIGINT NOT NULL,
+    UNIQUE (org_id, scope_key, name)
+);
+
+-- A value sealed with the current secret key at first start: a wrong key is
+-- detected at start-up instead of producing garbage later.
+CREATE TABLE key_check (
+    id      BIGINT PRIMARY KEY CHECK (id = 1),
+    sealed  TEXT NOT NULL
+);
+
+-- Usage events, and hourly roll-ups maintained in the same transaction so
+-- that dashboards stay fast over a year of data.
+CREATE TABLE usage_events (
+    id             TEXT PRIMARY KEY,
+    at             BIGINT NOT NULL,
+    org_id         TEXT,
+    kind           TEXT NOT NULL,
+    provider       TEXT,
+    success        BIGINT,
+    automation_id  TEXT,
+    user_id        TEXT,
+    latency_ms     BIGINT
+);
+CREATE INDEX usage_events_org_at ON usage_events (org_id, at);
+
+CREATE TABLE usage_hourly (
+    org_id         TEXT NOT NULL,
+    hour           BIGINT NOT NULL,
+    kind           TEXT NOT NULL,
+    provider       TEXT NOT NULL,
+    success        BIGINT NOT NULL,
+    automation_id  TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    count          BIGINT NOT NULL,
+    PRIMARY KEY (org_id, hour, kind, provider, success, automation_id, user_id)
+);
+
+-- Latency histogram per hour and automation (log-scale buckets, see the server's usage module).
+CREATE TABLE usage_latency_hourly (
+    org_id         TEXT NOT NULL,
+    hour           BIGINT NOT NULL,
+    automation_id  TEXT NOT NULL,
+    bucket         BIGINT NOT NULL,
+    count          BIGINT NOT NULL,
+    PRIMARY KEY (org_id, hour, automation_id, bucket)
+);
