@@ -34,6 +34,21 @@ enum Command {
     /// Apply pending database migrations, then exit.
     #[command(after_help = EXIT_CODES)]
     Migrate,
+    /// Manage the secrets Portcullis stores (automation tokens, environment variables).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-seal every stored secret under PORTCULLIS_SECRET_KEY.
+    ///
+    /// Rotation without downtime: (1) give every replica the new key as
+    /// PORTCULLIS_SECRET_KEY and the old one as PORTCULLIS_SECRET_KEY_PREVIOUS;
+    /// (2) run this command with the same settings; (3) remove
+    /// PORTCULLIS_SECRET_KEY_PREVIOUS.
+    #[command(after_help = EXIT_CODES)]
+    RotateKey,
 }
 
 fn load_config() -> Result<Config, ExitCode> {
@@ -77,6 +92,28 @@ fn main() -> ExitCode {
                 }
             },
             Command::Serve => serve(config).await,
+            Command::Secrets(SecretsCommand::RotateKey) => {
+                let (state, _, _) = match portcullis_server::start(config).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        eprintln!("portcullis: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
+                match portcullis_server::secrets::rotate(&state).await {
+                    Ok(r) => {
+                        println!(
+                            "portcullis: re-sealed {} environment variables and {} automation tokens under key {} ({} were already current)",
+                            r.env_vars, r.automation_tokens, state.sealer.key_id(), r.already_current
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("portcullis: key rotation stopped: {e}");
+                        ExitCode::from(1)
+                    }
+                }
+            }
         }
     })
 }

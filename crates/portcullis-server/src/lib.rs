@@ -16,6 +16,7 @@ pub mod keys;
 pub mod pages;
 pub mod password;
 pub mod request_id;
+pub mod secrets;
 pub mod state;
 pub mod usage;
 pub mod health;

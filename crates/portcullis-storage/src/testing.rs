@@ -77,6 +77,16 @@ impl TestDb {
         r
     }
 
+    /// Column `v` of every row `sql` returns, as text.
+    pub async fn raw_fetch_strings(&self, sql: &str) -> Vec<String> {
+        use sqlx::any::AnyPoolOptions;
+        use sqlx::Row;
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&self.url).await.unwrap();
+        let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows.iter().map(|r| r.try_get::<Option<String>, _>("v").unwrap().unwrap_or_default()).collect()
+    }
+
     pub async fn cleanup(self) {
         self.store.close().await;
         if let Some((base, schema)) = self.pg_schema {
