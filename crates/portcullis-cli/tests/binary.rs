@@ -117,3 +117,54 @@ async fn serve_on_embedded_defaults_prints_a_setup_link_that_makes_an_owner() {
     let _ = child.wait();
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The upstream token and environment values never reach a log line, even at debug level.
+#[tokio::test]
+async fn secrets_stay_out_of_the_logs() {
+    const TOKEN: &str = "tok-LOGCHECK-51d2";
+    const VALUE: &str = "val-LOGCHECK-a9e0";
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let log = std::fs::File::create(dir.join("log")).unwrap();
+    let mut child = portcullis(&dir)
+        .arg("serve")
+        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_LOG", "debug")
+        .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", "admin@example.com")
+        .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", "admin passphrase 1")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut c = portcullis_api::Client::new(&base).unwrap();
+    let started = Instant::now();
+    loop {
+        match c.login_local("admin@example.com", "admin passphrase 1").await {
+            Ok(_) => break,
+            Err(_) if started.elapsed() < Duration::from_secs(20) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let a = c
+        .create_automation(&portcullis_api::CreateAutomation {
+            name: "Crew".into(),
+            description: String::new(),
+            visibility: None,
+            upstream_url: format!("http://{closed}"),
+            upstream_token: TOKEN.into(),
+        })
+        .await
+        .unwrap();
+    let _ = c.kickoff(a.id, &serde_json::json!({"x": 1})).await;
+    let _ = c.automation_inputs(a.id).await;
+    let v = c.env_put(&portcullis_api::PutEnvVar { name: "K".into(), value: VALUE.into(), automation_id: None }).await.unwrap();
+    assert_eq!(c.env_value(v.id).await.unwrap().value, VALUE);
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert!(text.contains("audit"), "debug logs were written");
+    assert!(!text.contains(TOKEN) && !text.contains(VALUE) && !text.contains("admin passphrase"), "a secret reached the log");
+    std::fs::remove_dir_all(dir).unwrap();
+}

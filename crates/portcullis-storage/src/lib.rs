@@ -125,8 +125,6 @@ pub trait AutomationStore: Send + Sync {
     async fn reseal_automation_token(&self, id: AutomationId, old_sealed: &str, new_sealed: &str) -> Result<bool>;
 
     async fn insert_execution(&self, e: &Execution) -> Result<()>;
-    /// Records the outcome of the kickoff call.
-    async fn finish_kickoff(&self, id: uuid::Uuid, kickoff_id: Option<&str>, state: &str, latency_ms: i64, error: Option<&str>, now: Timestamp) -> Result<()>;
     /// Records a state reported by the upstream's status endpoint.
     async fn update_execution_state(&self, automation: AutomationId, kickoff_id: &str, state: &str, now: Timestamp) -> Result<()>;
     async fn list_executions(&self, automation: AutomationId, limit: i64) -> Result<Vec<Execution>>;
@@ -154,11 +152,10 @@ pub trait EnvStore: Send + Sync {
 
 #[async_trait]
 pub trait UsageStore: Send + Sync {
-    /// Appends events and updates the hourly roll-ups in one transaction.
+    /// Appends events and updates the hourly and daily roll-ups in one transaction.
     async fn record_usage(&self, events: &[UsageEvent]) -> Result<()>;
-    /// Roll-up rows of `org` (`None`: installation-wide events) for hours in `[from, to)`.
-    async fn usage_counts(&self, org: Option<OrgId>, from: Timestamp, to: Timestamp) -> Result<Vec<UsageCount>>;
-    async fn usage_latency(&self, org: Option<OrgId>, from: Timestamp, to: Timestamp) -> Result<Vec<LatencyCount>>;
+    /// The roll-ups of a range, aggregated into report buckets by the database.
+    async fn usage_rows(&self, q: &UsageQuery) -> Result<UsageRows>;
 }
 
 /// Everything the server needs from storage.

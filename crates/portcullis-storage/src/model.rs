@@ -248,25 +248,50 @@ pub struct UsageEvent {
     pub latency_bucket: Option<i64>,
 }
 
-/// A row of the hourly roll-up.
+/// What a usage report reads: organization (`None`: installation-wide
+/// events), the range `[from, to)` (aligned to the period), the period of the
+/// roll-ups to read (`daily` or hourly), and the report's bucket size.
+#[derive(Clone, Debug)]
+pub struct UsageQuery {
+    pub org_id: Option<OrgId>,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub daily: bool,
+    pub bucket_ms: i64,
+}
+
+/// Counts per report bucket (index from `from`), kind, provider and outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UsageCount {
-    pub hour: Timestamp,
+pub struct UsageKindRow {
+    pub bucket: i64,
     pub kind: String,
     pub provider: String,
     pub success: bool,
-    pub automation_id: Option<AutomationId>,
-    pub user_id: Option<UserId>,
     pub count: i64,
 }
 
-/// A row of the hourly latency histogram.
+/// Kickoffs per automation or user over the whole range.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LatencyCount {
-    pub hour: Timestamp,
-    pub automation_id: Option<AutomationId>,
-    pub bucket: i64,
+pub struct UsageSubjectRow {
+    /// `automation` or `user`.
+    pub subject_type: String,
+    pub subject_id: String,
     pub count: i64,
+}
+
+/// Latency histogram counts per report bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageLatencyRow {
+    pub bucket: i64,
+    pub latency_bucket: i64,
+    pub count: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageRows {
+    pub kinds: Vec<UsageKindRow>,
+    pub subjects: Vec<UsageSubjectRow>,
+    pub latency: Vec<UsageLatencyRow>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,11 +8,13 @@ use crate::state::AppState;
 use crate::usage::bucket_upper_ms;
 use axum::extract::{Query, State};
 use portcullis_api as api;
-use portcullis_domain::{decide, Action, AutomationAccess, Feature, Level, Timestamp};
+use portcullis_domain::{decide, Action, AutomationAccess, Feature, Level, OrgId, Timestamp};
+use portcullis_storage::UsageQuery;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
 const PARAMS: &str = "from, to (RFC 3339), bucket (a whole number of hours: 1h, 6h, 1d, 7d)";
 
 /// Percentile from histogram counts (bucket → count).
@@ -59,23 +61,31 @@ pub async fn usage(State(state): State<AppState>, scope: OrgScope, Query(q): Que
     if from >= to {
         return Err(ApiError::bad_request("invalid_query", "`from` must be before `to`"));
     }
-    let bucket_ms = bucket.as_millis() as i64;
-    if (to.0 - from.0) / bucket_ms > 10_000 {
+    if (to.0 - from.0) / (bucket.as_millis() as i64) > 10_000 {
         return Err(ApiError::bad_request("invalid_query", "that range has more than 10000 buckets; choose a larger bucket"));
     }
-    let counts = state.store.usage_counts(Some(scope.org.id), from, to).await?;
-    let latency = state.store.usage_latency(Some(scope.org.id), from, to).await?;
+    Ok(axum::Json(report(&state, Some(scope.org.id), from, to, bucket).await?))
+}
 
-    let n = ((to.0 - from.0 + bucket_ms - 1) / bucket_ms) as usize;
+/// The usage report of `org` for `[from, to)` in buckets of whole hours.
+/// Buckets of whole days read the daily roll-ups (and widen the range to
+/// whole days); others the hourly ones. The database sums the roll-ups into
+/// buckets, so the cost follows the number of buckets, not of events.
+pub async fn report(state: &AppState, org: Option<OrgId>, from: Timestamp, to: Timestamp, bucket: Duration) -> ApiResult<api::UsageReport> {
+    let bucket_ms = bucket.as_millis() as i64;
+    let daily = bucket_ms % DAY_MS == 0;
+    let unit = if daily { DAY_MS } else { HOUR_MS };
+    let from = Timestamp(from.0.div_euclid(unit) * unit);
+    let to = Timestamp((to.0 + unit - 1).div_euclid(unit) * unit);
+    let rows = state.store.usage_rows(&UsageQuery { org_id: org, from, to, daily, bucket_ms }).await?;
+
+    let n = ((to.0 - from.0 + bucket_ms - 1) / bucket_ms).max(1) as usize;
     let mut buckets: Vec<api::UsageBucket> = (0..n)
         .map(|i| api::UsageBucket { start: convert::rfc3339(Timestamp(from.0 + i as i64 * bucket_ms)), ..Default::default() })
         .collect();
     let mut total = api::UsageBucket { start: convert::rfc3339(from), ..Default::default() };
-    let mut by_automation = BTreeMap::new();
-    let mut by_user = BTreeMap::new();
-    let index = |hour: Timestamp| ((hour.0 - from.0) / bucket_ms) as usize;
-    for c in &counts {
-        let i = index(c.hour);
+    for c in &rows.kinds {
+        let i = (c.bucket.max(0) as usize).min(n - 1);
         for b in [&mut buckets[i], &mut total] {
             match c.kind.as_str() {
                 "signin" => {
@@ -92,20 +102,21 @@ pub async fn usage(State(state): State<AppState>, scope: OrgScope, Query(q): Que
                 _ => {}
             }
         }
-        if c.kind == "kickoff" {
-            if let Some(a) = c.automation_id {
-                *by_automation.entry(a.to_string()).or_default() += c.count;
-            }
-            if let Some(u) = c.user_id {
-                *by_user.entry(u.to_string()).or_default() += c.count;
-            }
-        }
+    }
+    let mut by_automation = BTreeMap::new();
+    let mut by_user = BTreeMap::new();
+    for s in &rows.subjects {
+        match s.subject_type.as_str() {
+            "automation" => by_automation.insert(s.subject_id.clone(), s.count),
+            _ => by_user.insert(s.subject_id.clone(), s.count),
+        };
     }
     let mut hists: Vec<BTreeMap<i64, i64>> = vec![BTreeMap::new(); n];
     let mut all = BTreeMap::new();
-    for l in &latency {
-        *hists[index(l.hour)].entry(l.bucket).or_default() += l.count;
-        *all.entry(l.bucket).or_default() += l.count;
+    for l in &rows.latency {
+        let i = (l.bucket.max(0) as usize).min(n - 1);
+        *hists[i].entry(l.latency_bucket).or_default() += l.count;
+        *all.entry(l.latency_bucket).or_default() += l.count;
     }
     for (b, h) in buckets.iter_mut().zip(&hists) {
         b.latency_p50_ms = percentile(h, 0.50);
@@ -113,7 +124,7 @@ pub async fn usage(State(state): State<AppState>, scope: OrgScope, Query(q): Que
     }
     total.latency_p50_ms = percentile(&all, 0.50);
     total.latency_p95_ms = percentile(&all, 0.95);
-    Ok(axum::Json(api::UsageReport {
+    Ok(api::UsageReport {
         from: convert::rfc3339(from),
         to: convert::rfc3339(to),
         bucket_seconds: bucket.as_secs() as i64,
@@ -121,7 +132,7 @@ pub async fn usage(State(state): State<AppState>, scope: OrgScope, Query(q): Que
         total,
         kickoffs_by_automation: by_automation,
         kickoffs_by_user: by_user,
-    }))
+    })
 }
 
 /// `GET /api/v1/dashboard/automations` (needs `crews_dashboards: read`, or

@@ -120,36 +120,37 @@ pub async fn kickoff(State(state): State<AppState>, scope: OrgScope, Path(id): P
     if !parsed.get("inputs").is_some_and(|i| i.is_object()) {
         return Err(ApiError::bad_request("invalid_body", "the kickoff body must be {\"inputs\": {...}} with an object of input names and values"));
     }
-    let now = state.clock.now();
-    let exec = Execution {
+    let started = state.clock.now();
+    let (r, latency) = call(&state, &a, Method::POST, "kickoff", Some(bytes.clone())).await;
+    // One write per kickoff, once the outcome is known.
+    let mut exec = Execution {
         id: uuid::Uuid::new_v4(),
         automation_id: a.id,
         org_id: scope.org.id,
         user_id: Some(scope.caller.ctx.user.id),
-        started_at: now,
+        started_at: started,
         inputs_bytes: bytes.len() as i64,
         kickoff_id: None,
-        state: "pending".into(),
-        upstream_latency_ms: None,
+        state: "failed".into(),
+        upstream_latency_ms: Some(latency),
         error: None,
-        updated_at: now,
+        updated_at: state.clock.now(),
     };
-    state.store.insert_execution(&exec).await?;
-    let (r, latency) = call(&state, &a, Method::POST, "kickoff", Some(bytes)).await;
-    let done = state.clock.now();
     match r {
         Ok(up) => {
-            let kickoff_id = up.json.get("kickoff_id").and_then(|k| k.as_str()).filter(|k| valid_kickoff_id(k)).map(str::to_owned);
-            let (st, err) = match &kickoff_id {
-                Some(_) => ("running", None),
-                None => ("failed", Some("the automation answered without a kickoff_id")),
-            };
-            state.store.finish_kickoff(exec.id, kickoff_id.as_deref(), st, up.latency_ms, err, done).await?;
-            record(&state, &scope, &a, "kickoff", kickoff_id.is_some(), up.latency_ms);
+            exec.kickoff_id = up.json.get("kickoff_id").and_then(|k| k.as_str()).filter(|k| valid_kickoff_id(k)).map(str::to_owned);
+            exec.upstream_latency_ms = Some(up.latency_ms);
+            match exec.kickoff_id {
+                Some(_) => exec.state = "running".into(),
+                None => exec.error = Some("the automation answered without a valid kickoff_id".into()),
+            }
+            state.store.insert_execution(&exec).await?;
+            record(&state, &scope, &a, "kickoff", exec.kickoff_id.is_some(), up.latency_ms);
             Ok(axum::Json(up.json))
         }
         Err(e) => {
-            state.store.finish_kickoff(exec.id, None, "failed", latency, Some(&e.message), done).await?;
+            exec.error = Some(e.message.clone());
+            state.store.insert_execution(&exec).await?;
             record(&state, &scope, &a, "kickoff", false, latency);
             Err(e)
         }

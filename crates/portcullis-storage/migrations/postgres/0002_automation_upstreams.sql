@@ -60,24 +60,35 @@ CREATE TABLE usage_events (
 );
 CREATE INDEX usage_events_org_at ON usage_events (org_id, at);
 
-CREATE TABLE usage_hourly (
-    org_id         TEXT NOT NULL,
-    hour           BIGINT NOT NULL,
-    kind           TEXT NOT NULL,
-    provider       TEXT NOT NULL,
-    success        BIGINT NOT NULL,
-    automation_id  TEXT NOT NULL,
-    user_id        TEXT NOT NULL,
-    count          BIGINT NOT NULL,
-    PRIMARY KEY (org_id, hour, kind, provider, success, automation_id, user_id)
+-- Roll-ups, hourly and daily, each narrow enough that a year of one
+-- organization is a few thousand rows per table. A report over whole days
+-- reads the daily tables, anything finer the hourly ones.
+CREATE TABLE usage_rollup (
+    period     TEXT NOT NULL CHECK (period IN ('hour', 'day')),
+    org_id     TEXT NOT NULL,
+    start      BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    provider   TEXT NOT NULL,
+    success    BIGINT NOT NULL,
+    count      BIGINT NOT NULL,
+    PRIMARY KEY (period, org_id, start, kind, provider, success)
 );
-
--- Latency histogram per hour and automation (log-scale buckets, see the server's usage module).
-CREATE TABLE usage_latency_hourly (
-    org_id         TEXT NOT NULL,
-    hour           BIGINT NOT NULL,
-    automation_id  TEXT NOT NULL,
-    bucket         BIGINT NOT NULL,
-    count          BIGINT NOT NULL,
-    PRIMARY KEY (org_id, hour, automation_id, bucket)
+-- Kickoffs per automation and per user (subject_type 'automation' or 'user').
+CREATE TABLE usage_rollup_subject (
+    period        TEXT NOT NULL CHECK (period IN ('hour', 'day')),
+    org_id        TEXT NOT NULL,
+    start         BIGINT NOT NULL,
+    subject_type  TEXT NOT NULL,
+    subject_id    TEXT NOT NULL,
+    count         BIGINT NOT NULL,
+    PRIMARY KEY (period, org_id, start, subject_type, subject_id)
+);
+-- Upstream latency histogram (log-scale buckets, see the server's usage module).
+CREATE TABLE usage_rollup_latency (
+    period     TEXT NOT NULL CHECK (period IN ('hour', 'day')),
+    org_id     TEXT NOT NULL,
+    start      BIGINT NOT NULL,
+    bucket     BIGINT NOT NULL,
+    count      BIGINT NOT NULL,
+    PRIMARY KEY (period, org_id, start, bucket)
 );

@@ -302,22 +302,6 @@ impl AutomationStore for SqlStore {
         Ok(())
     }
 
-    async fn finish_kickoff(&self, id: uuid::Uuid, kickoff_id: Option<&str>, state: &str, latency_ms: i64, error: Option<&str>, now: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE executions SET kickoff_id = $2, state = $3, upstream_latency_ms = $4, error = $5, updated_at = $6 WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(kickoff_id.map(str::to_owned))
-        .bind(state.to_owned())
-        .bind(latency_ms)
-        .bind(error.map(str::to_owned))
-        .bind(now.0)
-        .execute(self.pool())
-        .await
-        .map_err(|err| StoreError::on_write(err, "an execution with this kickoff id", "automation"))?;
-        Ok(())
-    }
-
     async fn update_execution_state(&self, automation: AutomationId, kickoff_id: &str, state: &str, now: Timestamp) -> Result<()> {
         sqlx::query("UPDATE executions SET state = $3, updated_at = $4 WHERE automation_id = $1 AND kickoff_id = $2")
             .bind(automation.to_string())

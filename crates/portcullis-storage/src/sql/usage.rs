@@ -1,22 +1,19 @@
-//! Usage events and their hourly roll-ups.
+//! Usage events and their roll-ups.
+//!
+//! A batch of events is first summed in memory per roll-up key, so that a
+//! burst of API calls costs a handful of upserts rather than one per event.
 
 use super::{get_i64, get_str, SqlStore};
-use crate::{LatencyCount, Result, UsageCount, UsageEvent, UsageStore};
+use crate::{Result, UsageEvent, UsageKindRow, UsageLatencyRow, UsageQuery, UsageRows, UsageStore, UsageSubjectRow};
 use async_trait::async_trait;
-use portcullis_domain::{OrgId, Timestamp};
+use std::collections::HashMap;
 
 const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+const PERIODS: [(&str, i64); 2] = [("hour", HOUR_MS), ("day", DAY_MS)];
 
-fn opt(s: Option<String>) -> String {
+fn key(s: Option<String>) -> String {
     s.unwrap_or_default()
-}
-
-fn none_if_empty<T: std::str::FromStr>(s: String) -> Option<T> {
-    if s.is_empty() {
-        None
-    } else {
-        s.parse().ok()
-    }
 }
 
 #[async_trait]
@@ -25,12 +22,31 @@ impl UsageStore for SqlStore {
         if events.is_empty() {
             return Ok(());
         }
+        let mut kinds: HashMap<(&str, String, i64, String, String, i64), i64> = HashMap::new();
+        let mut subjects: HashMap<(&str, String, i64, &str, String), i64> = HashMap::new();
+        let mut latency: HashMap<(&str, String, i64, i64), i64> = HashMap::new();
+        for e in events {
+            let org = key(e.org_id.map(|o| o.to_string()));
+            for (period, ms) in PERIODS {
+                let start = e.at.0.div_euclid(ms) * ms;
+                *kinds
+                    .entry((period, org.clone(), start, e.kind.clone(), key(e.provider.clone()), e.success.unwrap_or(true) as i64))
+                    .or_default() += 1;
+                if e.kind == "kickoff" {
+                    if let Some(a) = e.automation_id {
+                        *subjects.entry((period, org.clone(), start, "automation", a.to_string())).or_default() += 1;
+                    }
+                    if let Some(u) = e.user_id {
+                        *subjects.entry((period, org.clone(), start, "user", u.to_string())).or_default() += 1;
+                    }
+                }
+                if let Some(b) = e.latency_bucket {
+                    *latency.entry((period, org.clone(), start, b)).or_default() += 1;
+                }
+            }
+        }
         let mut tx = self.pool().begin().await?;
         for e in events {
-            let org = opt(e.org_id.map(|o| o.to_string()));
-            let automation = opt(e.automation_id.map(|a| a.to_string()));
-            let user = opt(e.user_id.map(|u| u.to_string()));
-            let hour = e.at.0.div_euclid(HOUR_MS) * HOUR_MS;
             sqlx::query(
                 "INSERT INTO usage_events (id, at, org_id, kind, provider, success, automation_id, user_id, latency_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -46,82 +62,106 @@ impl UsageStore for SqlStore {
             .bind(e.latency_ms)
             .execute(&mut *tx)
             .await?;
+        }
+        for ((period, org, start, kind, provider, success), n) in kinds {
             sqlx::query(
-                "INSERT INTO usage_hourly (org_id, hour, kind, provider, success, automation_id, user_id, count) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1) \
-                 ON CONFLICT (org_id, hour, kind, provider, success, automation_id, user_id) \
-                 DO UPDATE SET count = usage_hourly.count + 1",
+                "INSERT INTO usage_rollup (period, org_id, start, kind, provider, success, count) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (period, org_id, start, kind, provider, success) DO UPDATE SET count = usage_rollup.count + excluded.count",
             )
-            .bind(org.clone())
-            .bind(hour)
-            .bind(e.kind.clone())
-            .bind(opt(e.provider.clone()))
-            .bind(e.success.unwrap_or(true) as i64)
-            .bind(automation.clone())
-            .bind(user)
+            .bind(period)
+            .bind(org)
+            .bind(start)
+            .bind(kind)
+            .bind(provider)
+            .bind(success)
+            .bind(n)
             .execute(&mut *tx)
             .await?;
-            if let Some(bucket) = e.latency_bucket {
-                sqlx::query(
-                    "INSERT INTO usage_latency_hourly (org_id, hour, automation_id, bucket, count) VALUES ($1, $2, $3, $4, 1) \
-                     ON CONFLICT (org_id, hour, automation_id, bucket) DO UPDATE SET count = usage_latency_hourly.count + 1",
-                )
-                .bind(org)
-                .bind(hour)
-                .bind(automation)
-                .bind(bucket)
-                .execute(&mut *tx)
-                .await?;
-            }
+        }
+        for ((period, org, start, st, sid), n) in subjects {
+            sqlx::query(
+                "INSERT INTO usage_rollup_subject (period, org_id, start, subject_type, subject_id, count) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (period, org_id, start, subject_type, subject_id) DO UPDATE SET count = usage_rollup_subject.count + excluded.count",
+            )
+            .bind(period)
+            .bind(org)
+            .bind(start)
+            .bind(st)
+            .bind(sid)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((period, org, start, b), n) in latency {
+            sqlx::query(
+                "INSERT INTO usage_rollup_latency (period, org_id, start, bucket, count) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (period, org_id, start, bucket) DO UPDATE SET count = usage_rollup_latency.count + excluded.count",
+            )
+            .bind(period)
+            .bind(org)
+            .bind(start)
+            .bind(b)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn usage_counts(&self, org: Option<OrgId>, from: Timestamp, to: Timestamp) -> Result<Vec<UsageCount>> {
-        let rows = sqlx::query(
-            "SELECT hour, kind, provider, success, automation_id, user_id, count FROM usage_hourly \
-             WHERE org_id = $1 AND hour >= $2 AND hour < $3",
+    async fn usage_rows(&self, q: &UsageQuery) -> Result<UsageRows> {
+        let period = if q.daily { "day" } else { "hour" };
+        let org = key(q.org_id.map(|o| o.to_string()));
+        let bucket_ms = q.bucket_ms.max(1);
+        let kinds = sqlx::query(
+            "SELECT (start - $3) / $5 AS b, kind, provider, success, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup \
+             WHERE period = $1 AND org_id = $2 AND start >= $3 AND start < $4 GROUP BY 1, 2, 3, 4",
         )
-        .bind(opt(org.map(|o| o.to_string())))
-        .bind(from.0.div_euclid(HOUR_MS) * HOUR_MS)
-        .bind(to.0)
+        .bind(period)
+        .bind(org.clone())
+        .bind(q.from.0)
+        .bind(q.to.0)
+        .bind(bucket_ms)
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(UsageCount {
-                    hour: Timestamp(get_i64(r, "hour")?),
-                    kind: get_str(r, "kind")?,
-                    provider: get_str(r, "provider")?,
-                    success: get_i64(r, "success")? != 0,
-                    automation_id: none_if_empty(get_str(r, "automation_id")?),
-                    user_id: none_if_empty(get_str(r, "user_id")?),
-                    count: get_i64(r, "count")?,
-                })
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(UsageKindRow {
+                bucket: get_i64(r, "b")?,
+                kind: get_str(r, "kind")?,
+                provider: get_str(r, "provider")?,
+                success: get_i64(r, "success")? != 0,
+                count: get_i64(r, "n")?,
             })
-            .collect()
-    }
-
-    async fn usage_latency(&self, org: Option<OrgId>, from: Timestamp, to: Timestamp) -> Result<Vec<LatencyCount>> {
-        let rows = sqlx::query(
-            "SELECT hour, automation_id, bucket, count FROM usage_latency_hourly \
-             WHERE org_id = $1 AND hour >= $2 AND hour < $3",
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let subjects = sqlx::query(
+            "SELECT subject_type, subject_id, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup_subject \
+             WHERE period = $1 AND org_id = $2 AND start >= $3 AND start < $4 GROUP BY 1, 2",
         )
-        .bind(opt(org.map(|o| o.to_string())))
-        .bind(from.0.div_euclid(HOUR_MS) * HOUR_MS)
-        .bind(to.0)
+        .bind(period)
+        .bind(org.clone())
+        .bind(q.from.0)
+        .bind(q.to.0)
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LatencyCount {
-                    hour: Timestamp(get_i64(r, "hour")?),
-                    automation_id: none_if_empty(get_str(r, "automation_id")?),
-                    bucket: get_i64(r, "bucket")?,
-                    count: get_i64(r, "count")?,
-                })
-            })
-            .collect()
+        .await?
+        .iter()
+        .map(|r| Ok(UsageSubjectRow { subject_type: get_str(r, "subject_type")?, subject_id: get_str(r, "subject_id")?, count: get_i64(r, "n")? }))
+        .collect::<Result<Vec<_>>>()?;
+        let latency = sqlx::query(
+            "SELECT (start - $3) / $5 AS b, bucket, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup_latency \
+             WHERE period = $1 AND org_id = $2 AND start >= $3 AND start < $4 GROUP BY 1, 2",
+        )
+        .bind(period)
+        .bind(org)
+        .bind(q.from.0)
+        .bind(q.to.0)
+        .bind(bucket_ms)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| Ok(UsageLatencyRow { bucket: get_i64(r, "b")?, latency_bucket: get_i64(r, "bucket")?, count: get_i64(r, "n")? }))
+        .collect::<Result<Vec<_>>>()?;
+        Ok(UsageRows { kinds, subjects, latency })
     }
 }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Kickoff proxy overhead (see docs/benchmarks.md): wrk against a stand-in
+# automation directly, then through Portcullis, side by side on loopback.
+# Usage: scripts/bench-proxy.sh [duration, default 15s] [upstream delay in ms, default 0]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-15s}"
+delay="${2:-0}"
+command -v wrk >/dev/null || { echo "error: install wrk (apt-get install wrk)" >&2; exit 1; }
+cargo build --release --locked --bin portcullis >/dev/null
+cargo build --release --locked -p portcullis-server --example bench_upstream >/dev/null
+dir=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+up_port=$(free_port); port=$(free_port)
+token="bench-upstream-token"
+cleanup() { kill ${up_pid:-} ${pid:-} 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+target/release/examples/bench_upstream "$up_port" "$token" "$delay" & up_pid=$!
+PORTCULLIS_LISTEN="127.0.0.1:$port" PORTCULLIS_DATA_DIR="$dir/data" PORTCULLIS_LOG=warn \
+PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL=bench@example.com PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD="bench passphrase 123" \
+  target/release/portcullis serve >/dev/null 2>"$dir/err" & pid=$!
+base="http://127.0.0.1:$port"
+until curl -fsS "$base/readyz" >/dev/null 2>&1 && curl -fsS -H "authorization: Bearer $token" "http://127.0.0.1:$up_port/" >/dev/null 2>&1; do sleep 0.05; done
+
+jar="$dir/jar"
+csrf=$(curl -fsS -c "$jar" -H 'accept: application/json' "$base/auth/local/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
+curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "email=bench@example.com" --data-urlencode "password=bench passphrase 123" --data-urlencode "csrf_token=$csrf" "$base/auth/local/login"
+session=$(awk '$6 == "portcullis_session" {print $7}' "$jar")
+api_csrf=$(curl -fsS -H "cookie: portcullis_session=$session" "$base/api/v1/me" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
+id=$(curl -fsS -H "cookie: portcullis_session=$session" -H "x-csrf-token: $api_csrf" -H 'content-type: application/json' \
+  -d "{\"name\":\"Bench Crew\",\"upstream_url\":\"http://127.0.0.1:$up_port\",\"upstream_token\":\"$token\"}" "$base/api/v1/automations" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+
+body='{"inputs":{"topic":"benchmarks","audience":"operators"}}'
+cat > "$dir/direct.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+cat > "$dir/proxy.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Cookie"] = "portcullis_session=$session"
+wrk.headers["X-CSRF-Token"] = "$api_csrf"
+LUA
+curl -fsS -H "cookie: portcullis_session=$session" -H "x-csrf-token: $api_csrf" -H 'content-type: application/json' -d "$body" "$base/api/v1/automations/$id/kickoff" >/dev/null
+
+echo "== direct: POST http://127.0.0.1:$up_port/kickoff (upstream delay ${delay} ms), wrk -t2 -c64 -d$duration"
+wrk -t2 -c64 -d"$duration" --latency -s "$dir/direct.lua" "http://127.0.0.1:$up_port/kickoff"
+echo "== through Portcullis: POST $base/api/v1/automations/$id/kickoff"
+wrk -t2 -c64 -d"$duration" --latency -s "$dir/proxy.lua" "$base/api/v1/automations/$id/kickoff"
+echo "executions recorded: $(curl -fsS -H "cookie: portcullis_session=$session" "$base/api/v1/automations/$id/executions?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') (listing capped at 1000)"
