@@ -71,7 +71,7 @@ async fn by_name(state: &AppState, scope: &OrgScope, name: &str, access: Automat
         .into_iter()
         .find(|a| a.name.to_lowercase() == key)
         .ok_or_else(|| ApiError::not_found("crew"))?;
-    load(state, scope, &a.id.to_string(), access).await.map(|(a, _)| a)
+    load(state, scope, &a.id.to_string(), access).await
 }
 
 fn status_body(a: &Automation) -> Value {
@@ -79,7 +79,7 @@ fn status_body(a: &Automation) -> Value {
 }
 
 async fn status(State(state): State<AppState>, scope: OrgScope, Path(uuid): Path<String>) -> ApiResult<Json<Value>> {
-    let (a, _) = load(&state, &scope, &uuid, AutomationAccess::View).await?;
+    let a = load(&state, &scope, &uuid, AutomationAccess::View).await?;
     Ok(Json(status_body(&a)))
 }
 
@@ -90,20 +90,22 @@ async fn status_by_name(State(state): State<AppState>, scope: OrgScope, Path(nam
 
 /// Logs of a crew: Portcullis knows the executions it proxied (needs `traces`).
 async fn logs(State(state): State<AppState>, scope: OrgScope, Path((uuid, log_type)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    let (a, _) = load(&state, &scope, &uuid, AutomationAccess::Traces).await?;
+    let a = load(&state, &scope, &uuid, AutomationAccess::Traces).await?;
+    state.usage.flush().await;
     let execs = state.store.list_executions(a.id, 100).await?;
     Ok(Json(json!({ "log_type": log_type, "executions": execs.iter().map(convert::execution).collect::<Vec<_>>() })))
 }
 
 async fn delete_automation(state: &AppState, scope: &OrgScope, a: &Automation) -> ApiResult<StatusCode> {
     state.store.delete_automation(scope.org.id, a.id).await?;
+    state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
     audit::record(state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(json!({ "name": a.name, "via": "crewai_plus" }))).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn remove(State(state): State<AppState>, scope: OrgScope, Path(uuid): Path<String>) -> ApiResult<StatusCode> {
-    let (a, _) = load(&state, &scope, &uuid, AutomationAccess::ManageSettings).await?;
+    let a = load(&state, &scope, &uuid, AutomationAccess::ManageSettings).await?;
     delete_automation(&state, &scope, &a).await
 }
 

@@ -12,6 +12,7 @@ pub async fn check(state: &AppState, a: &Automation) {
     if let Err(e) = state.store.set_health(a.id, health, reason.as_deref(), state.clock.now()).await {
         tracing::warn!(automation = %a.id, error = %e, "could not store a health result");
     }
+    state.automations.evict(&a.id);
 }
 
 async fn probe(state: &AppState, a: &Automation) -> (&'static str, Option<String>) {

@@ -5,8 +5,8 @@ use crate::keys::Keys;
 use crate::crypto::Sealer;
 use crate::password::Passwords;
 use crate::usage::UsageRecorder;
-use portcullis_domain::{Clock, ThrottlePolicy, UserId};
-use portcullis_storage::{Membership, SessionRecord, Store, User};
+use portcullis_domain::{AutomationAcl, AutomationId, Clock, ThrottlePolicy, UserId};
+use portcullis_storage::{Automation, Membership, SessionRecord, Store, User};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::AtomicI64;
@@ -22,6 +22,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub keys: Keys,
     pub sessions: SessionCache,
+    /// Automations and their access lists, by id, for the same short time as sessions.
+    pub automations: TtlCache<AutomationId, CachedAutomation>,
     pub throttle: ThrottlePolicy,
     pub passwords: Passwords,
     pub sealer: Sealer,
@@ -34,6 +36,7 @@ pub struct Inner {
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Self {
         let sessions = SessionCache::new(config.session_cache_ttl, 100_000);
+        let config_ttl = config.session_cache_ttl;
         let upstream = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.upstream.connect_timeout)
@@ -48,6 +51,7 @@ impl AppState {
             clock,
             keys,
             sessions,
+            automations: TtlCache::new(config_ttl, 100_000),
             throttle: ThrottlePolicy::default(),
             passwords: Passwords::new(),
             sealer,
@@ -88,59 +92,91 @@ pub struct CachedSession {
     pub session: SessionRecord,
     pub user: User,
     pub memberships: Vec<Membership>,
-    loaded: Instant,
     /// Last time `last_seen_at` was written back (ms), so that a cached
     /// session is touched once per interval, not once per request.
     pub touched_at: AtomicI64,
 }
 
-/// Session lookups served from memory for at most `ttl` (default 1 s).
-/// Revocation on this replica evicts at once; on other replicas it takes
-/// effect when their entry expires, so within `ttl`.
-pub struct SessionCache {
+/// A bounded map whose entries are served for at most `ttl`. Used for
+/// sessions and automations: changes on this replica evict at once, changes
+/// on another replica take effect within `ttl`.
+pub struct TtlCache<K, V> {
     ttl: Duration,
     max_entries: usize,
-    map: Mutex<HashMap<String, Arc<CachedSession>>>,
+    map: Mutex<HashMap<K, (Arc<V>, Instant)>>,
 }
 
-impl SessionCache {
+impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
         Self { ttl, max_entries, map: Mutex::new(HashMap::new()) }
     }
 
-    pub fn get(&self, token_hash: &str) -> Option<Arc<CachedSession>> {
-        let map = self.map.lock().expect("session cache lock");
-        map.get(token_hash).filter(|c| c.loaded.elapsed() < self.ttl).cloned()
+    pub fn get(&self, k: &K) -> Option<Arc<V>> {
+        let map = self.map.lock().expect("cache lock");
+        map.get(k).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
     }
 
-    pub fn insert(&self, token_hash: String, session: SessionRecord, user: User, memberships: Vec<Membership>) -> Arc<CachedSession> {
-        let touched = session.times.last_seen_at.0;
-        let entry = Arc::new(CachedSession { session, user, memberships, loaded: Instant::now(), touched_at: AtomicI64::new(touched) });
-        let mut map = self.map.lock().expect("session cache lock");
+    pub fn insert(&self, k: K, v: V) -> Arc<V> {
+        let v = Arc::new(v);
+        let mut map = self.map.lock().expect("cache lock");
         if map.len() >= self.max_entries {
             // Bounded memory: drop what has expired, and everything if that
-            // was not enough (the cost is one database read per session).
+            // was not enough (the cost is one database read per entry).
             let ttl = self.ttl;
-            map.retain(|_, c| c.loaded.elapsed() < ttl);
+            map.retain(|_, (_, at)| at.elapsed() < ttl);
             if map.len() >= self.max_entries {
                 map.clear();
             }
         }
-        map.insert(token_hash, entry.clone());
-        entry
+        map.insert(k, (v.clone(), Instant::now()));
+        v
+    }
+
+    pub fn evict(&self, k: &K) {
+        self.map.lock().expect("cache lock").remove(k);
+    }
+
+    pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
+        self.map.lock().expect("cache lock").retain(|_, (v, _)| keep(v));
+    }
+
+    pub fn clear(&self) {
+        self.map.lock().expect("cache lock").clear();
+    }
+}
+
+/// Session lookups, served from memory for at most
+/// `PORTCULLIS_SESSION_CACHE_TTL` (default 1 s), keyed by token hash.
+pub struct SessionCache(TtlCache<String, CachedSession>);
+
+impl SessionCache {
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self(TtlCache::new(ttl, max_entries))
+    }
+
+    pub fn get(&self, token_hash: &str) -> Option<Arc<CachedSession>> {
+        self.0.get(&token_hash.to_owned())
+    }
+
+    pub fn insert(&self, token_hash: String, session: SessionRecord, user: User, memberships: Vec<Membership>) -> Arc<CachedSession> {
+        let touched = session.times.last_seen_at.0;
+        self.0.insert(token_hash, CachedSession { session, user, memberships, touched_at: AtomicI64::new(touched) })
     }
 
     pub fn evict(&self, token_hash: &str) {
-        self.map.lock().expect("session cache lock").remove(token_hash);
+        self.0.evict(&token_hash.to_owned())
     }
 
     pub fn evict_user(&self, user: UserId) {
-        self.map.lock().expect("session cache lock").retain(|_, c| c.user.id != user);
+        self.0.retain(|c| c.user.id != user)
     }
 
     /// Forgets everything (after role or membership changes, which any
     /// cached session may reflect).
     pub fn clear(&self) {
-        self.map.lock().expect("session cache lock").clear();
+        self.0.clear()
     }
 }
+
+/// An automation with its access list, as the RBAC decision needs them.
+pub type CachedAutomation = (Automation, AutomationAcl);

@@ -1,13 +1,15 @@
-//! Recording usage events without slowing requests down, and the latency
-//! histogram they are summarised with.
+//! Recording usage events and executions without slowing requests down, and
+//! the latency histogram usage is summarised with.
 //!
-//! Handlers hand events to a bounded channel; one task writes them in
-//! batches (with the hourly roll-ups, in one transaction). When the channel
-//! is full an event is dropped and counted in the log rather than making a
-//! request wait.
+//! Handlers hand records to a bounded channel; one task writes them in
+//! batches, in order, in one transaction each (with the roll-ups). So the
+//! kickoff path has no synchronous database write, and SQLite sees one
+//! writer instead of many competing for its lock. Usage events are dropped
+//! (and counted in the log) when the channel is full rather than making a
+//! request wait; executions are never dropped: their sender waits.
 
 use portcullis_domain::Timestamp;
-use portcullis_storage::{Store, UsageEvent};
+use portcullis_storage::{ExecutionOp, Store, UsageEvent};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 enum Msg {
     Event(UsageEvent),
+    Execution(ExecutionOp),
     Flush(oneshot::Sender<()>),
 }
 
@@ -42,30 +45,33 @@ impl UsageRecorder {
         let dropped_w = dropped.clone();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(500);
+            let mut execs: Vec<ExecutionOp> = Vec::new();
             let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
             loop {
                 let first = match rx.recv().await {
                     Some(m) => m,
                     None => break,
                 };
-                let take = |m: Msg, batch: &mut Vec<UsageEvent>, waiters: &mut Vec<oneshot::Sender<()>>| match m {
+                let take = |m: Msg, batch: &mut Vec<UsageEvent>, execs: &mut Vec<ExecutionOp>, waiters: &mut Vec<oneshot::Sender<()>>| match m {
                     Msg::Event(e) => batch.push(e),
+                    Msg::Execution(x) => execs.push(x),
                     Msg::Flush(w) => waiters.push(w),
                 };
-                take(first, &mut batch, &mut waiters);
-                // Gather what arrives within a short window, up to 500 events.
-                let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
-                while batch.len() < 500 && waiters.is_empty() {
+                take(first, &mut batch, &mut execs, &mut waiters);
+                // Gather what arrives within a short window, up to 1000 records.
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+                while batch.len() + execs.len() < 1000 && waiters.is_empty() {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(m)) => take(m, &mut batch, &mut waiters),
+                        Ok(Some(m)) => take(m, &mut batch, &mut execs, &mut waiters),
                         _ => break,
                     }
                 }
-                if !batch.is_empty() {
-                    if let Err(e) = store.record_usage(&batch).await {
-                        tracing::error!(error = %e, events = batch.len(), "could not record usage events");
+                if !batch.is_empty() || !execs.is_empty() {
+                    if let Err(e) = store.write_batch(&batch, &execs).await {
+                        tracing::error!(error = %e, events = batch.len(), executions = execs.len(), "could not record usage events and executions");
                     }
                     batch.clear();
+                    execs.clear();
                 }
                 let d = dropped_w.swap(0, Ordering::Relaxed);
                 if d > 0 {
@@ -82,6 +88,13 @@ impl UsageRecorder {
     pub fn record(&self, e: UsageEvent) {
         if self.tx.try_send(Msg::Event(e)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues an execution change; waits for room rather than dropping it.
+    pub async fn execution(&self, op: ExecutionOp) {
+        if self.tx.send(Msg::Execution(op)).await.is_err() {
+            tracing::error!("the execution recorder has stopped");
         }
     }
 

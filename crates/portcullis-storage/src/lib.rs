@@ -124,9 +124,8 @@ pub trait AutomationStore: Send + Sync {
     /// Every sealed upstream token, for key rotation.
     async fn reseal_automation_token(&self, id: AutomationId, old_sealed: &str, new_sealed: &str) -> Result<bool>;
 
-    async fn insert_execution(&self, e: &Execution) -> Result<()>;
-    /// Records a state reported by the upstream's status endpoint.
-    async fn update_execution_state(&self, automation: AutomationId, kickoff_id: &str, state: &str, now: Timestamp) -> Result<()>;
+    /// Applies usage events and execution changes, in order, in one transaction.
+    async fn write_batch(&self, usage: &[UsageEvent], executions: &[ExecutionOp]) -> Result<()>;
     async fn list_executions(&self, automation: AutomationId, limit: i64) -> Result<Vec<Execution>>;
     /// Executions and failures since `since`, and the last execution, per automation of the organization.
     async fn execution_stats(&self, org: OrgId, since: Timestamp) -> Result<std::collections::HashMap<AutomationId, ExecutionStats>>;

@@ -299,3 +299,12 @@ pub struct Grant {
     pub subject: Subject,
     pub permissions: PermSet,
 }
+
+/// A change to the executions table, applied in order by the server's
+/// background writer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExecutionOp {
+    Insert(Execution),
+    /// A state the upstream's status endpoint reported for a kickoff.
+    State { automation_id: AutomationId, kickoff_id: String, state: String, at: Timestamp },
+}

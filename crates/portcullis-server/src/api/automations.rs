@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::{
-    decide, validation, Action, AutomationAccess, AutomationAcl, AutomationId, EntityPermission, Feature, Level,
+    decide, validation, Action, AutomationAccess, AutomationId, EntityPermission, Feature, Level,
     PermSet, RoleId, Subject, UserId, Visibility,
 };
 use portcullis_storage::{Automation, Grant, NewAutomation};
@@ -61,12 +61,22 @@ fn visibility(raw: Option<&str>) -> ApiResult<Visibility> {
 
 /// Loads an automation with its access list and checks `access`; a private
 /// automation the caller cannot see is 404, as if it did not exist.
-pub async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: AutomationAccess) -> ApiResult<(Automation, AutomationAcl)> {
+pub async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: AutomationAccess) -> ApiResult<Automation> {
     let id: AutomationId = parse_id("automation", raw_id)?;
-    let a = state.store.get_automation(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("automation"))?;
-    let acl = state.store.load_acl(&a).await?;
-    scope.authorize(Action::Automation(&acl, access), &format!("automation `{}`", a.name))?;
-    Ok((a, acl))
+    let cached = match state.automations.get(&id) {
+        Some(c) => c,
+        None => {
+            let a = state.store.get_automation(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("automation"))?;
+            let acl = state.store.load_acl(&a).await?;
+            state.automations.insert(id, (a, acl))
+        }
+    };
+    let (a, acl) = &*cached;
+    if a.org_id != scope.org.id {
+        return Err(ApiError::not_found("automation"));
+    }
+    scope.authorize(Action::Automation(acl, access), &format!("automation `{}`", a.name))?;
+    Ok(a.clone())
 }
 
 /// `GET /api/v1/automations`: those the caller may view.
@@ -123,7 +133,7 @@ pub async fn create(
 }
 
 pub async fn get_one(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::AutomationInfo>> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::View).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::View).await?;
     Ok(axum::Json(convert::automation(&a)))
 }
 
@@ -134,7 +144,7 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<api::UpdateAutomation>,
 ) -> ApiResult<axum::Json<api::AutomationInfo>> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
     let name = body.name.as_deref().map(|n| validation::name("name", n)).transpose()?;
     if body.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
         return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
@@ -161,6 +171,7 @@ pub async fn update(
             state.clock.now(),
         )
         .await?;
+    state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("automation.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "changed": changed }))).await;
     Ok(axum::Json(convert::automation(&updated)))
@@ -168,8 +179,9 @@ pub async fn update(
 
 /// `DELETE /api/v1/automations/{id}` (needs `manage_settings`).
 pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
     state.store.delete_automation(scope.org.id, a.id).await?;
+    state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": a.name }))).await;
     Ok(StatusCode::NO_CONTENT)
@@ -197,7 +209,7 @@ fn access_info(a: &Automation, grants: &[Grant]) -> api::AutomationAccessInfo {
 
 /// `GET /api/v1/automations/{id}/access` (needs `manage_settings`).
 pub async fn get_access(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::AutomationAccessInfo>> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
     let grants = state.store.list_grants(a.id).await?;
     Ok(axum::Json(access_info(&a, &grants)))
 }
@@ -210,7 +222,7 @@ pub async fn put_access(
     Path(id): Path<String>,
     Json(body): Json<api::AutomationAccessInfo>,
 ) -> ApiResult<axum::Json<api::AutomationAccessInfo>> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
     let vis = visibility(Some(&body.visibility))?;
     if body.grants.len() > 10_000 {
         return Err(ApiError::bad_request("too_many_grants", "at most 10000 grants per automation; grant to roles instead of many users"));
@@ -249,6 +261,7 @@ pub async fn put_access(
         grants.push(Grant { subject, permissions: perms });
     }
     state.store.replace_access(scope.org.id, a.id, vis, &grants, state.clock.now()).await?;
+    state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
     let updated = Automation { visibility: vis, ..a };
     let info = access_info(&updated, &grants);

@@ -140,6 +140,7 @@ pub async fn report(state: &AppState, org: Option<OrgId>, from: Timestamp, to: T
 /// health, last execution, and executions and failures in the last 24 hours.
 pub async fn automations(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::DashboardAutomation>>> {
     let since = state.clock.now().minus(Duration::from_secs(24 * 3600));
+    state.usage.flush().await;
     let mut stats = state.store.execution_stats(scope.org.id, since).await?;
     let mut out = Vec::new();
     for a in state.store.list_automations(scope.org.id).await? {

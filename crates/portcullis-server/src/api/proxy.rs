@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::AutomationAccess;
-use portcullis_storage::{Automation, Execution};
+use portcullis_storage::{Automation, Execution, ExecutionOp};
 use reqwest::Method;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -102,7 +102,7 @@ fn record(state: &AppState, scope: &OrgScope, a: &Automation, kind: &str, ok: bo
 
 /// `GET /api/v1/automations/{id}/inputs` (needs `run`).
 pub async fn inputs(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<serde_json::Value>> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::Run).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::Run).await?;
     let (r, _) = call(&state, &a, Method::GET, "inputs", None).await;
     Ok(axum::Json(r?.json))
 }
@@ -110,7 +110,7 @@ pub async fn inputs(State(state): State<AppState>, scope: OrgScope, Path(id): Pa
 /// `POST /api/v1/automations/{id}/kickoff` (needs `run`): body
 /// `{"inputs": {...}}`, forwarded as is; the execution is recorded.
 pub async fn kickoff(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>, body: Body) -> ApiResult<axum::Json<serde_json::Value>> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::Run).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::Run).await?;
     let max = state.config.upstream.max_body_bytes;
     let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the kickoff body is larger than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)"))
@@ -144,13 +144,14 @@ pub async fn kickoff(State(state): State<AppState>, scope: OrgScope, Path(id): P
                 Some(_) => exec.state = "running".into(),
                 None => exec.error = Some("the automation answered without a valid kickoff_id".into()),
             }
-            state.store.insert_execution(&exec).await?;
-            record(&state, &scope, &a, "kickoff", exec.kickoff_id.is_some(), up.latency_ms);
+            let ok = exec.kickoff_id.is_some();
+            state.usage.execution(ExecutionOp::Insert(exec)).await;
+            record(&state, &scope, &a, "kickoff", ok, up.latency_ms);
             Ok(axum::Json(up.json))
         }
         Err(e) => {
             exec.error = Some(e.message.clone());
-            state.store.insert_execution(&exec).await?;
+            state.usage.execution(ExecutionOp::Insert(exec)).await;
             record(&state, &scope, &a, "kickoff", false, latency);
             Err(e)
         }
@@ -164,7 +165,7 @@ fn valid_kickoff_id(k: &str) -> bool {
 
 /// `GET /api/v1/automations/{id}/status/{kickoff_id}` (needs `traces`).
 pub async fn status(State(state): State<AppState>, scope: OrgScope, Path((id, kickoff_id)): Path<(String, String)>) -> ApiResult<axum::Json<serde_json::Value>> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::Traces).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::Traces).await?;
     if !valid_kickoff_id(&kickoff_id) {
         return Err(ApiError::bad_request("invalid_kickoff_id", "a kickoff id has 1 to 128 letters, digits, `-` or `_`"));
     }
@@ -172,7 +173,7 @@ pub async fn status(State(state): State<AppState>, scope: OrgScope, Path((id, ki
     let up = r?;
     if let Some(st) = up.json.get("state").or_else(|| up.json.get("status")).and_then(|s| s.as_str()) {
         let st: String = st.chars().take(64).collect();
-        state.store.update_execution_state(a.id, &kickoff_id, &st, state.clock.now()).await?;
+        state.usage.execution(ExecutionOp::State { automation_id: a.id, kickoff_id: kickoff_id.clone(), state: st, at: state.clock.now() }).await;
     }
     Ok(axum::Json(up.json))
 }
@@ -184,11 +185,13 @@ pub async fn executions(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<axum::Json<Vec<api::ExecutionInfo>>> {
-    let (a, _) = load(&state, &scope, &id, AutomationAccess::Traces).await?;
+    let a = load(&state, &scope, &id, AutomationAccess::Traces).await?;
     let limit = match q.get("limit") {
         None => 100,
         Some(v) => v.parse::<i64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::bad_request("invalid_query", format!("limit: `{v}` is not a number from 1 to 1000")))?,
     };
+    // Read what this replica has recorded so far.
+    state.usage.flush().await;
     let list = state.store.list_executions(a.id, limit).await?;
     Ok(axum::Json(list.iter().map(convert::execution).collect()))
 }

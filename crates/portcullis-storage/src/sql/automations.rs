@@ -2,8 +2,8 @@
 
 use super::{get_i64, get_id, get_opt_i64, get_opt_id, get_opt_str, get_str, name_key, SqlStore};
 use crate::{
-    Automation, AutomationStore, AutomationUpdate, Execution, ExecutionStats, Grant, Health, NewAutomation, Result,
-    StoreError,
+    Automation, AutomationStore, AutomationUpdate, Execution, ExecutionOp, ExecutionStats, Grant, Health, NewAutomation,
+    Result, StoreError, UsageEvent,
 };
 use std::collections::HashMap;
 use async_trait::async_trait;
@@ -281,35 +281,47 @@ impl AutomationStore for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn insert_execution(&self, e: &Execution) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO executions ({EXECUTION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(e.id.to_string())
-        .bind(e.automation_id.to_string())
-        .bind(e.org_id.to_string())
-        .bind(e.user_id.map(|u| u.to_string()))
-        .bind(e.started_at.0)
-        .bind(e.inputs_bytes)
-        .bind(e.kickoff_id.clone())
-        .bind(e.state.clone())
-        .bind(e.upstream_latency_ms)
-        .bind(e.error.clone())
-        .bind(e.updated_at.0)
-        .execute(self.pool())
-        .await
-        .map_err(|err| StoreError::on_write(err, "an execution with this kickoff id", "automation"))?;
-        Ok(())
-    }
-
-    async fn update_execution_state(&self, automation: AutomationId, kickoff_id: &str, state: &str, now: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE executions SET state = $3, updated_at = $4 WHERE automation_id = $1 AND kickoff_id = $2")
-            .bind(automation.to_string())
-            .bind(kickoff_id.to_owned())
-            .bind(state.to_owned())
-            .bind(now.0)
-            .execute(self.pool())
-            .await?;
+    async fn write_batch(&self, usage: &[UsageEvent], executions: &[ExecutionOp]) -> Result<()> {
+        if usage.is_empty() && executions.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await?;
+        for op in executions {
+            match op {
+                ExecutionOp::Insert(e) => {
+                    // Skipped, not failed, when the automation was deleted meanwhile or the
+                    // upstream reused a kickoff id: an error would abort the whole batch.
+                    sqlx::query(&format!(
+                        "INSERT INTO executions ({EXECUTION_COLS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+                         WHERE EXISTS (SELECT 1 FROM automations WHERE id = $2) ON CONFLICT DO NOTHING"
+                    ))
+                    .bind(e.id.to_string())
+                    .bind(e.automation_id.to_string())
+                    .bind(e.org_id.to_string())
+                    .bind(e.user_id.map(|u| u.to_string()))
+                    .bind(e.started_at.0)
+                    .bind(e.inputs_bytes)
+                    .bind(e.kickoff_id.clone())
+                    .bind(e.state.clone())
+                    .bind(e.upstream_latency_ms)
+                    .bind(e.error.clone())
+                    .bind(e.updated_at.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                ExecutionOp::State { automation_id, kickoff_id, state, at } => {
+                    sqlx::query("UPDATE executions SET state = $3, updated_at = $4 WHERE automation_id = $1 AND kickoff_id = $2")
+                        .bind(automation_id.to_string())
+                        .bind(kickoff_id.clone())
+                        .bind(state.clone())
+                        .bind(at.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        super::usage::write_usage(&mut tx, usage).await?;
+        tx.commit().await?;
         Ok(())
     }
 

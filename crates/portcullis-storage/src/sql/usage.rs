@@ -6,6 +6,7 @@
 use super::{get_i64, get_str, SqlStore};
 use crate::{Result, UsageEvent, UsageKindRow, UsageLatencyRow, UsageQuery, UsageRows, UsageStore, UsageSubjectRow};
 use async_trait::async_trait;
+use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -22,92 +23,12 @@ impl UsageStore for SqlStore {
         if events.is_empty() {
             return Ok(());
         }
-        let mut kinds: HashMap<(&str, String, i64, String, String, i64), i64> = HashMap::new();
-        let mut subjects: HashMap<(&str, String, i64, &str, String), i64> = HashMap::new();
-        let mut latency: HashMap<(&str, String, i64, i64), i64> = HashMap::new();
-        for e in events {
-            let org = key(e.org_id.map(|o| o.to_string()));
-            for (period, ms) in PERIODS {
-                let start = e.at.0.div_euclid(ms) * ms;
-                *kinds
-                    .entry((period, org.clone(), start, e.kind.clone(), key(e.provider.clone()), e.success.unwrap_or(true) as i64))
-                    .or_default() += 1;
-                if e.kind == "kickoff" {
-                    if let Some(a) = e.automation_id {
-                        *subjects.entry((period, org.clone(), start, "automation", a.to_string())).or_default() += 1;
-                    }
-                    if let Some(u) = e.user_id {
-                        *subjects.entry((period, org.clone(), start, "user", u.to_string())).or_default() += 1;
-                    }
-                }
-                if let Some(b) = e.latency_bucket {
-                    *latency.entry((period, org.clone(), start, b)).or_default() += 1;
-                }
-            }
-        }
         let mut tx = self.pool().begin().await?;
-        for e in events {
-            sqlx::query(
-                "INSERT INTO usage_events (id, at, org_id, kind, provider, success, automation_id, user_id, latency_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(e.at.0)
-            .bind(e.org_id.map(|o| o.to_string()))
-            .bind(e.kind.clone())
-            .bind(e.provider.clone())
-            .bind(e.success.map(|s| s as i64))
-            .bind(e.automation_id.map(|a| a.to_string()))
-            .bind(e.user_id.map(|u| u.to_string()))
-            .bind(e.latency_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for ((period, org, start, kind, provider, success), n) in kinds {
-            sqlx::query(
-                "INSERT INTO usage_rollup (period, org_id, start, kind, provider, success, count) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (period, org_id, start, kind, provider, success) DO UPDATE SET count = usage_rollup.count + excluded.count",
-            )
-            .bind(period)
-            .bind(org)
-            .bind(start)
-            .bind(kind)
-            .bind(provider)
-            .bind(success)
-            .bind(n)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for ((period, org, start, st, sid), n) in subjects {
-            sqlx::query(
-                "INSERT INTO usage_rollup_subject (period, org_id, start, subject_type, subject_id, count) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (period, org_id, start, subject_type, subject_id) DO UPDATE SET count = usage_rollup_subject.count + excluded.count",
-            )
-            .bind(period)
-            .bind(org)
-            .bind(start)
-            .bind(st)
-            .bind(sid)
-            .bind(n)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for ((period, org, start, b), n) in latency {
-            sqlx::query(
-                "INSERT INTO usage_rollup_latency (period, org_id, start, bucket, count) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (period, org_id, start, bucket) DO UPDATE SET count = usage_rollup_latency.count + excluded.count",
-            )
-            .bind(period)
-            .bind(org)
-            .bind(start)
-            .bind(b)
-            .bind(n)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_usage(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
+
 
     async fn usage_rows(&self, q: &UsageQuery) -> Result<UsageRows> {
         let period = if q.daily { "day" } else { "hour" };
@@ -164,4 +85,91 @@ impl UsageStore for SqlStore {
         .collect::<Result<Vec<_>>>()?;
         Ok(UsageRows { kinds, subjects, latency })
     }
+}
+
+/// Inserts the events and adds them to the roll-ups (summed per key first).
+pub(crate) async fn write_usage(tx: &mut Transaction<'static, Any>, events: &[UsageEvent]) -> Result<()> {
+        let mut kinds: HashMap<(&str, String, i64, String, String, i64), i64> = HashMap::new();
+        let mut subjects: HashMap<(&str, String, i64, &str, String), i64> = HashMap::new();
+        let mut latency: HashMap<(&str, String, i64, i64), i64> = HashMap::new();
+        for e in events {
+            let org = key(e.org_id.map(|o| o.to_string()));
+            for (period, ms) in PERIODS {
+                let start = e.at.0.div_euclid(ms) * ms;
+                *kinds
+                    .entry((period, org.clone(), start, e.kind.clone(), key(e.provider.clone()), e.success.unwrap_or(true) as i64))
+                    .or_default() += 1;
+                if e.kind == "kickoff" {
+                    if let Some(a) = e.automation_id {
+                        *subjects.entry((period, org.clone(), start, "automation", a.to_string())).or_default() += 1;
+                    }
+                    if let Some(u) = e.user_id {
+                        *subjects.entry((period, org.clone(), start, "user", u.to_string())).or_default() += 1;
+                    }
+                }
+                if let Some(b) = e.latency_bucket {
+                    *latency.entry((period, org.clone(), start, b)).or_default() += 1;
+                }
+            }
+        }
+        for e in events {
+            sqlx::query(
+                "INSERT INTO usage_events (id, at, org_id, kind, provider, success, automation_id, user_id, latency_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(e.at.0)
+            .bind(e.org_id.map(|o| o.to_string()))
+            .bind(e.kind.clone())
+            .bind(e.provider.clone())
+            .bind(e.success.map(|s| s as i64))
+            .bind(e.automation_id.map(|a| a.to_string()))
+            .bind(e.user_id.map(|u| u.to_string()))
+            .bind(e.latency_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for ((period, org, start, kind, provider, success), n) in kinds {
+            sqlx::query(
+                "INSERT INTO usage_rollup (period, org_id, start, kind, provider, success, count) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (period, org_id, start, kind, provider, success) DO UPDATE SET count = usage_rollup.count + excluded.count",
+            )
+            .bind(period)
+            .bind(org)
+            .bind(start)
+            .bind(kind)
+            .bind(provider)
+            .bind(success)
+            .bind(n)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for ((period, org, start, st, sid), n) in subjects {
+            sqlx::query(
+                "INSERT INTO usage_rollup_subject (period, org_id, start, subject_type, subject_id, count) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (period, org_id, start, subject_type, subject_id) DO UPDATE SET count = usage_rollup_subject.count + excluded.count",
+            )
+            .bind(period)
+            .bind(org)
+            .bind(start)
+            .bind(st)
+            .bind(sid)
+            .bind(n)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for ((period, org, start, b), n) in latency {
+            sqlx::query(
+                "INSERT INTO usage_rollup_latency (period, org_id, start, bucket, count) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (period, org_id, start, bucket) DO UPDATE SET count = usage_rollup_latency.count + excluded.count",
+            )
+            .bind(period)
+            .bind(org)
+            .bind(start)
+            .bind(b)
+            .bind(n)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
 }
