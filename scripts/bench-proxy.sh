@@ -52,4 +52,5 @@ echo "== direct: POST http://127.0.0.1:$up_port/kickoff (upstream delay ${delay}
 wrk -t2 -c64 -d"$duration" --latency -s "$dir/direct.lua" "http://127.0.0.1:$up_port/kickoff"
 echo "== through Portcullis: POST $base/api/v1/automations/$id/kickoff"
 wrk -t2 -c64 -d"$duration" --latency -s "$dir/proxy.lua" "$base/api/v1/automations/$id/kickoff"
+if [ -n "${BENCH_INPUTS:-}" ]; then echo "== GET inputs through Portcullis"; wrk -t2 -c64 -d"$duration" --latency -H "Cookie: portcullis_session=$session" "$base/api/v1/automations/$id/inputs"; echo "== GET /api/v1/automations/$id (no upstream call)"; wrk -t2 -c64 -d"$duration" --latency -H "Cookie: portcullis_session=$session" "$base/api/v1/automations/$id"; fi
 echo "executions recorded: $(curl -fsS -H "cookie: portcullis_session=$session" "$base/api/v1/automations/$id/executions?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') (listing capped at 1000)"

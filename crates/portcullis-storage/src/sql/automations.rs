@@ -286,39 +286,66 @@ impl AutomationStore for SqlStore {
             return Ok(());
         }
         let mut tx = self.pool().begin().await?;
-        for op in executions {
-            match op {
-                ExecutionOp::Insert(e) => {
-                    // Skipped, not failed, when the automation was deleted meanwhile or the
-                    // upstream reused a kickoff id: an error would abort the whole batch.
-                    sqlx::query(&format!(
-                        "INSERT INTO executions ({EXECUTION_COLS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-                         WHERE EXISTS (SELECT 1 FROM automations WHERE id = $2) ON CONFLICT DO NOTHING"
-                    ))
-                    .bind(e.id.to_string())
-                    .bind(e.automation_id.to_string())
-                    .bind(e.org_id.to_string())
-                    .bind(e.user_id.map(|u| u.to_string()))
-                    .bind(e.started_at.0)
-                    .bind(e.inputs_bytes)
-                    .bind(e.kickoff_id.clone())
-                    .bind(e.state.clone())
-                    .bind(e.upstream_latency_ms)
-                    .bind(e.error.clone())
-                    .bind(e.updated_at.0)
+        // In order; runs of inserts become multi-row statements.
+        let mut i = 0;
+        while i < executions.len() {
+            let run: Vec<&Execution> = executions[i..]
+                .iter()
+                .take(100)
+                .map_while(|op| match op {
+                    ExecutionOp::Insert(e) => Some(e),
+                    _ => None,
+                })
+                .collect();
+            if !run.is_empty() {
+                i += run.len();
+                // Skipped, not failed, when the automation was deleted meanwhile or
+                // the upstream reused a kickoff id: an error would abort the batch.
+                let rows = (0..run.len())
+                    .map(|r| {
+                        let cols = (1..=11).map(|c| format!("${}", r * 11 + c)).collect::<Vec<_>>();
+                        if r == 0 {
+                            // Name the columns once, for the WHERE below.
+                            let names = EXECUTION_COLS.split(", ").map(str::trim);
+                            format!("SELECT {}", cols.iter().zip(names).map(|(p, n)| format!("{p} AS {n}")).collect::<Vec<_>>().join(", "))
+                        } else {
+                            format!("SELECT {}", cols.join(", "))
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                let sql = format!(
+                    "INSERT INTO executions ({EXECUTION_COLS}) SELECT * FROM ({rows}) AS x \
+                     WHERE EXISTS (SELECT 1 FROM automations a WHERE a.id = x.automation_id) ON CONFLICT DO NOTHING"
+                );
+                let mut q = sqlx::query(&sql);
+                for e in run {
+                    q = q
+                        .bind(e.id.to_string())
+                        .bind(e.automation_id.to_string())
+                        .bind(e.org_id.to_string())
+                        .bind(e.user_id.map(|u| u.to_string()))
+                        .bind(e.started_at.0)
+                        .bind(e.inputs_bytes)
+                        .bind(e.kickoff_id.clone())
+                        .bind(e.state.clone())
+                        .bind(e.upstream_latency_ms)
+                        .bind(e.error.clone())
+                        .bind(e.updated_at.0);
+                }
+                q.execute(&mut *tx).await?;
+                continue;
+            }
+            if let ExecutionOp::State { automation_id, kickoff_id, state, at } = &executions[i] {
+                sqlx::query("UPDATE executions SET state = $3, updated_at = $4 WHERE automation_id = $1 AND kickoff_id = $2")
+                    .bind(automation_id.to_string())
+                    .bind(kickoff_id.clone())
+                    .bind(state.clone())
+                    .bind(at.0)
                     .execute(&mut *tx)
                     .await?;
-                }
-                ExecutionOp::State { automation_id, kickoff_id, state, at } => {
-                    sqlx::query("UPDATE executions SET state = $3, updated_at = $4 WHERE automation_id = $1 AND kickoff_id = $2")
-                        .bind(automation_id.to_string())
-                        .bind(kickoff_id.clone())
-                        .bind(state.clone())
-                        .bind(at.0)
-                        .execute(&mut *tx)
-                        .await?;
-                }
             }
+            i += 1;
         }
         super::usage::write_usage(&mut tx, usage).await?;
         tx.commit().await?;

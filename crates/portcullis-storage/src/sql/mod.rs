@@ -164,6 +164,14 @@ pub(crate) fn get_opt_id<T: FromStr>(row: &AnyRow, col: &str) -> Result<Option<T
     }
 }
 
+/// `($1, $2, ...), ($n+1, ...)`: `rows` groups of `cols` numbered placeholders.
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", (1..=cols).map(|c| format!("${}", r * cols + c)).collect::<Vec<_>>().join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The key that makes names unique regardless of case.
 pub(crate) fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
