@@ -45,8 +45,9 @@ CREATE TABLE key_check (
     sealed  TEXT NOT NULL
 );
 
--- Usage events, and hourly roll-ups maintained in the same transaction so
--- that dashboards stay fast over a year of data.
+-- Usage: sign-ins and upstream errors are kept one row each here; API calls
+-- and kickoffs only in the roll-ups below (kickoffs are in `executions` too).
+-- The roll-ups are updated in the same transaction as the events.
 CREATE TABLE usage_events (
     id             TEXT PRIMARY KEY,
     at             BIGINT NOT NULL,
