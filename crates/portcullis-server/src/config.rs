@@ -29,6 +29,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "PORTCULLIS_UPSTREAM_TIMEOUT",
     "PORTCULLIS_UPSTREAM_MAX_BODY_BYTES",
     "PORTCULLIS_HEALTH_CHECK_INTERVAL",
+    "PORTCULLIS_UPSTREAM_ALLOWED_HOSTS",
     "PORTCULLIS_SESSION_IDLE_TIMEOUT",
     "PORTCULLIS_SESSION_LIFETIME",
     "PORTCULLIS_SESSION_CACHE_TTL",
@@ -101,12 +102,14 @@ pub struct Config {
 }
 
 /// Calls to automations' own APIs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     /// Largest request body forwarded to, and response body accepted from, an upstream.
     pub max_body_bytes: usize,
+    /// Hosts automations may live at (empty: any, but never link-local and the like).
+    pub hosts: crate::upstream_policy::HostPolicy,
 }
 
 /// Variables as read from the environment (a map, so that tests need not
@@ -200,6 +203,8 @@ impl Config {
                     err("PORTCULLIS_UPSTREAM_MAX_BODY_BYTES", format!("`{v}` is not a number of bytes from 1024 to 67108864"), "1048576")
                 })?,
             },
+            hosts: crate::upstream_policy::HostPolicy::parse(&get("PORTCULLIS_UPSTREAM_ALLOWED_HOSTS").unwrap_or_default())
+                .map_err(|p| err("PORTCULLIS_UPSTREAM_ALLOWED_HOSTS", p, "crews.internal.example.com,*.apps.example.com"))?,
         };
         let health_check_interval = duration(env, "PORTCULLIS_HEALTH_CHECK_INTERVAL", Duration::from_secs(60), "60s")?;
 

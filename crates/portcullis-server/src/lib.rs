@@ -18,6 +18,7 @@ pub mod password;
 pub mod request_id;
 pub mod secrets;
 pub mod state;
+pub mod upstream_policy;
 pub mod usage;
 pub mod health;
 

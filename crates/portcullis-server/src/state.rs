@@ -42,6 +42,7 @@ impl AppState {
             .connect_timeout(config.upstream.connect_timeout)
             .timeout(config.upstream.timeout)
             .pool_max_idle_per_host(64)
+            .dns_resolver(Arc::new(crate::upstream_policy::FilteringResolver))
             .build()
             .expect("HTTP client with default TLS settings");
         let usage = UsageRecorder::start(store.clone());

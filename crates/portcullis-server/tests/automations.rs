@@ -88,7 +88,7 @@ each_backend!(bad_input_is_refused_and_changes_nothing, |srv| async move {
     let up = Upstream::start(TOKEN).await;
     let owner = srv.owner().await;
     let a = owner.create_automation(&register("Crew", &up.url, false)).await.unwrap();
-    for (url, code) in [("ftp://x.example", "invalid_upstream_url"), ("http://user:pw@x.example", "invalid_upstream_url"), ("not a url", "invalid_upstream_url"), ("http://x.example/?t=1", "invalid_upstream_url")] {
+    for (url, code) in [("http://169.254.169.254/latest", "upstream_not_allowed"), ("http://[fe80::1]:8080", "upstream_not_allowed"), ("ftp://x.example", "invalid_upstream_url"), ("http://user:pw@x.example", "invalid_upstream_url"), ("not a url", "invalid_upstream_url"), ("http://x.example/?t=1", "invalid_upstream_url")] {
         let e = owner.create_automation(&register("Other", url, false)).await.unwrap_err();
         assert_eq!(e.code(), Some(code), "{url}");
     }
@@ -344,4 +344,16 @@ each_backend!(key_rotation_keeps_every_secret_readable, |srv| async move {
     env.insert("PORTCULLIS_SECRET_KEY".into(), "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into());
     let err = portcullis_server::start(portcullis_server::config::Config::from_env(&env).unwrap()).await.err().unwrap();
     assert!(err.to_string().contains("PORTCULLIS_SECRET_KEY is not the key"), "{err}");
+});
+
+each_backend!(the_upstream_allow_list_is_enforced, Options { extra_env: vec![("PORTCULLIS_UPSTREAM_ALLOWED_HOSTS", "crews.internal.example, 127.0.0.1".into())], ..Options::default() }, |srv| async move {
+    let up = Upstream::start(TOKEN).await;
+    let owner = srv.owner().await;
+    let ok = owner.create_automation(&register("Allowed", &up.url, false)).await.unwrap();
+    assert_eq!(owner.automation_inputs(ok.id).await.unwrap()["inputs"][0], "topic");
+    let e = owner.create_automation(&register("Elsewhere", "https://evil.example", false)).await.unwrap_err();
+    assert_eq!(e.code(), Some("upstream_not_allowed"));
+    assert!(e.to_string().contains("PORTCULLIS_UPSTREAM_ALLOWED_HOSTS"), "{e}");
+    let e = owner.update_automation(ok.id, &UpdateAutomation { upstream_url: Some("http://localhost:1".into()), ..Default::default() }).await.unwrap_err();
+    assert_eq!(e.code(), Some("upstream_not_allowed"));
 });

@@ -24,7 +24,7 @@ pub fn token_aad(id: AutomationId) -> String {
 }
 
 /// An upstream base URL: http or https, a host, no credentials, query or fragment.
-fn upstream_url(raw: &str) -> ApiResult<String> {
+fn upstream_url(state: &AppState, raw: &str) -> ApiResult<String> {
     const EX: &str = "e.g. https://research-crew.internal.example.com";
     let u = url::Url::parse(raw.trim())
         .map_err(|e| ApiError::bad_request("invalid_upstream_url", format!("upstream_url `{raw}` is not a URL ({e}); {EX}")))?;
@@ -36,6 +36,9 @@ fn upstream_url(raw: &str) -> ApiResult<String> {
             "invalid_upstream_url",
             format!("upstream_url must not carry credentials, a query or a fragment; give the token as upstream_token; {EX}"),
         ));
+    }
+    if let Err(why) = state.config.upstream.hosts.check(u.host_str().unwrap_or_default()) {
+        return Err(ApiError::bad_request("upstream_not_allowed", format!("upstream_url `{raw}` is refused: {why}")));
     }
     Ok(u.as_str().trim_end_matches('/').to_owned())
 }
@@ -104,7 +107,7 @@ pub async fn create(
         return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
     }
     let vis = visibility(body.visibility.as_deref())?;
-    let url = upstream_url(&body.upstream_url)?;
+    let url = upstream_url(&state, &body.upstream_url)?;
     let token = upstream_token(&body.upstream_token)?;
     let actor = &scope.caller.ctx.user;
     let now = state.clock.now();
@@ -149,7 +152,7 @@ pub async fn update(
     if body.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
         return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
     }
-    let url = body.upstream_url.as_deref().map(upstream_url).transpose()?;
+    let url = body.upstream_url.as_deref().map(|u| upstream_url(&state, u)).transpose()?;
     let sealed = match body.upstream_token.as_deref() {
         Some(t) => Some(state.sealer.seal(upstream_token(t)?.as_bytes(), &token_aad(a.id))),
         None => None,

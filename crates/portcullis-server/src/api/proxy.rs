@@ -35,6 +35,11 @@ async fn call(state: &AppState, a: &Automation, method: Method, path: &str, body
         })?;
         let token = state.sealer.open(sealed, &token_aad(a.id)).map_err(|e| ApiError::internal(format!("opening the token of automation {}: {e}", a.id)))?;
         let token = String::from_utf8(token).map_err(|_| ApiError::internal("automation token is not UTF-8"))?;
+        // The policy may have tightened since the automation was registered.
+        let host = url::Url::parse(&a.upstream_url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        state.config.upstream.hosts.check(&host).map_err(|why| {
+            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_not_allowed", format!("automation `{}` is not called: {why}", a.name))
+        })?;
         let url = format!("{}/{}", a.upstream_url.trim_end_matches('/'), path);
         let mut req = state.upstream.request(method, &url).bearer_auth(token).header("accept", "application/json");
         if let Some(b) = body {
