@@ -84,6 +84,10 @@ pub struct MemberInfo {
     pub user: UserInfo,
     pub role: RoleInfo,
     pub joined_at: String,
+    /// Only when a user was just created without a password: the one-time
+    /// link (valid 7 days) for them to choose one. Hand it over privately.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -92,8 +96,10 @@ pub struct CreateUser {
     pub email: String,
     #[serde(default)]
     pub display_name: Option<String>,
-    /// Initial password (local provider). At least 12 characters.
-    pub password: String,
+    /// Initial password (local provider), at least 12 characters. Leave it
+    /// out to get a one-time invitation link instead.
+    #[serde(default)]
+    pub password: Option<String>,
     /// Role in the organization; the Member role when absent.
     #[serde(default)]
     pub role_id: Option<Uuid>,

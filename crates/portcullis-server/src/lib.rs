@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/local/login", get(auth::local::login_page).post(auth::local::login_submit))
         .route("/auth/logout", post(auth::local::logout))
         .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))
+        .route("/invite", get(auth::invite::invite_page).post(auth::invite::invite_submit))
         .nest("/api/v1", api::router().fallback(api_not_found))
         .nest("/crewai_plus/api/v1", compat::router())
         .fallback(not_found)

@@ -84,6 +84,29 @@ pub fn setup(status: StatusCode, v: &SetupView<'_>) -> Response {
     page(status, "Set up", &body)
 }
 
+pub struct InviteView<'a> {
+    pub csrf_token: &'a str,
+    pub token: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub fn invite(status: StatusCode, v: &InviteView<'_>) -> Response {
+    let body = format!(
+        "<h1>Choose your password</h1><p>You were invited to Portcullis as <strong>{email}</strong>. This link works once.</p>{err}\
+         <form method=\"post\" action=\"/invite\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <label for=\"password\">Password (12 characters or more)</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\">\
+         <label for=\"password_confirm\">Password again</label><input id=\"password_confirm\" name=\"password_confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\">\
+         <button type=\"submit\">Set password and sign in</button></form>",
+        email = text(v.email),
+        err = error_box(v.error),
+        csrf = attr(v.csrf_token),
+        token = attr(v.token),
+    );
+    page(status, "Invitation", &body)
+}
+
 pub struct OrgRow {
     pub name: String,
     pub role: String,

@@ -17,7 +17,7 @@ fn perms(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 /// signed in as them.
 async fn member(srv: &TestServer, owner: &Client, email: &str, role: Option<uuid::Uuid>) -> (Client, MemberInfo) {
     let m = owner
-        .create_user(&CreateUser { email: email.into(), display_name: None, password: "member passphrase 1".into(), role_id: role })
+        .create_user(&CreateUser { email: email.into(), display_name: None, password: Some("member passphrase 1".into()), role_id: role })
         .await
         .unwrap();
     let mut c = srv.client();
@@ -117,7 +117,7 @@ each_backend!(members_are_refused_what_their_role_lacks, |srv| async move {
     let e = mc.create_role(&CreateRole { name: "Mine".into(), permissions: BTreeMap::new() }).await.unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::FORBIDDEN));
     assert!(e.to_string().contains("`organization_settings: manage`"), "{e}");
-    let e = mc.create_user(&CreateUser { email: "x@example.com".into(), display_name: None, password: "long enough pass".into(), role_id: None }).await.unwrap_err();
+    let e = mc.create_user(&CreateUser { email: "x@example.com".into(), display_name: None, password: Some("long enough pass".into()), role_id: None }).await.unwrap_err();
     assert!(e.to_string().contains("`invitations: manage`"), "{e}");
     assert_eq!(mc.audit("").await.unwrap_err().status(), Some(StatusCode::FORBIDDEN));
     let e = mc.create_organization("Mine").await.unwrap_err();
@@ -310,4 +310,30 @@ each_backend!(health_and_readiness, |srv| async move {
     let owner = srv.owner().await;
     let r = owner.request(Method::POST, "/api/v1/roles").header("content-type", "application/json").body(big).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+});
+
+each_backend!(invited_users_choose_their_password_once, |srv| async move {
+    let owner = srv.owner().await;
+    let m = owner.create_user(&CreateUser { email: "ivy@example.com".into(), display_name: Some("Ivy".into()), password: None, role_id: None }).await.unwrap();
+    let link = m.invite_url.clone().expect("an invitation link");
+    assert!(link.starts_with(&format!("{}/invite?token=", srv.base)), "{link}");
+    // No password yet: signing in fails.
+    assert!(srv.client().login_local("ivy@example.com", "anything at all").await.is_err());
+    assert!(owner.members().await.unwrap().iter().all(|m| m.invite_url.is_none()), "links are shown once");
+    let c = srv.client();
+    let page = c.http().get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("ivy@example.com"));
+    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+    let csrf = page[at..at + page[at..].find('"').unwrap()].to_owned();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let form = |pw: &str| vec![("token", token.clone()), ("csrf_token", csrf.clone()), ("password", pw.to_owned()), ("password_confirm", pw.to_owned())];
+    let r = c.http().post(srv.url("/invite")).form(&form("short")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = c.http().post(srv.url("/invite")).form(&form("ivy's long passphrase")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(c.clone().me().await.unwrap().user.email, "ivy@example.com");
+    let r = c.http().post(srv.url("/invite")).form(&form("another passphrase!")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "used once");
+    srv.client().login_local("ivy@example.com", "ivy's long passphrase").await.unwrap();
+    assert_eq!(owner.audit("?action=user.invitation_accepted").await.unwrap().len(), 1);
 });

@@ -16,7 +16,7 @@ use upstream::Upstream;
 const TOKEN: &str = "upstream-tok-SECRET-7f3a";
 
 async fn member(srv: &TestServer, owner: &Client, email: &str, role: Option<uuid::Uuid>) -> (Client, MemberInfo) {
-    let m = owner.create_user(&CreateUser { email: email.into(), display_name: None, password: "member passphrase 1".into(), role_id: role }).await.unwrap();
+    let m = owner.create_user(&CreateUser { email: email.into(), display_name: None, password: Some("member passphrase 1".into()), role_id: role }).await.unwrap();
     let mut c = srv.client();
     c.login_local(email, "member passphrase 1").await.unwrap();
     (c, m)

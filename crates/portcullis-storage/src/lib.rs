@@ -90,6 +90,13 @@ pub trait SessionStore: Send + Sync {
     async fn peek_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
     /// Uses a setup token exactly once (atomic across replicas).
     async fn consume_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
+
+    /// Stores an invitation link for a user (earlier unused ones stay valid until they expire).
+    async fn put_invitation(&self, token_hash: &str, user: UserId, now: Timestamp, expires_at: Timestamp) -> Result<()>;
+    /// The invited user, if the link is valid and unused.
+    async fn peek_invitation(&self, token_hash: &str, now: Timestamp) -> Result<Option<UserId>>;
+    /// Uses an invitation exactly once and sets the user's password hash, in one transaction.
+    async fn accept_invitation(&self, token_hash: &str, password_hash: &str, now: Timestamp) -> Result<Option<UserId>>;
 }
 
 #[async_trait]

@@ -328,3 +328,17 @@ each_backend!(automations_grants_and_acl, |db: TestDb| async move {
     assert!(s.delete_automation(org.id, a.id).await.unwrap());
     assert!(s.list_grants(a.id).await.unwrap().is_empty(), "grants go with the automation");
 });
+
+each_backend!(invitations_are_used_once, |db: TestDb| async move {
+    let s = db.store.clone();
+    let u = s.create_user(NewUser { email: "inv@x.test".into(), display_name: "I".into(), password_hash: None, factory_admin: false }, t(1)).await.unwrap();
+    s.put_invitation("inv", u.id, t(1), t(100)).await.unwrap();
+    assert_eq!(s.peek_invitation("inv", t(2)).await.unwrap(), Some(u.id));
+    assert_eq!(s.peek_invitation("inv", t(100)).await.unwrap(), None, "expired");
+    let (a, b) = tokio::join!(s.accept_invitation("inv", "$argon2id$a", t(3)), s.accept_invitation("inv", "$argon2id$b", t(3)));
+    let winners: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(winners, vec![u.id]);
+    assert!(s.get_user(u.id).await.unwrap().unwrap().password_hash.is_some());
+    assert_eq!(s.accept_invitation("inv", "$argon2id$c", t(4)).await.unwrap(), None);
+    assert!(matches!(s.put_invitation("x", UserId::new(), t(1), t(100)).await, Err(StoreError::NotFound { .. })));
+});

@@ -46,7 +46,9 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<api::MemberInfo>)> {
     scope.authorize(Action::Feature(Feature::Invitations, Level::Manage), "members")?;
     let email = validation::email(&body.email)?;
-    validation::new_password(&body.password)?;
+    if let Some(p) = &body.password {
+        validation::new_password(p)?;
+    }
     let display_name = match body.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(n) => validation::name("display_name", n)?,
         None => email.split('@').next().unwrap_or_default().to_owned(),
@@ -61,20 +63,31 @@ pub async fn create(
     if role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
         return Err(owners_only());
     }
-    let hash = state.passwords.hash(body.password).await.map_err(ApiError::internal)?;
+    let hash = match body.password {
+        Some(p) => Some(state.passwords.hash(p).await.map_err(ApiError::internal)?),
+        None => None,
+    };
+    let invited = hash.is_none();
     let now = state.clock.now();
     let user = state
         .store
-        .create_user(NewUser { email: email.clone(), display_name, password_hash: Some(hash), factory_admin: false }, now)
+        .create_user(NewUser { email: email.clone(), display_name, password_hash: hash, factory_admin: false }, now)
         .await?;
     if let Err(e) = state.store.add_member(scope.org.id, user.id, role.id, now).await {
         let _ = state.store.delete_user(user.id).await;
         return Err(e.into());
     }
+    let invite_url = if invited {
+        let token = crate::keys::random_token();
+        state.store.put_invitation(&crate::keys::token_hash(&token), user.id, now, now.plus(crate::auth::invite::LIFETIME)).await?;
+        Some(state.config.public(&format!("/invite?token={token}")))
+    } else {
+        None
+    };
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("user.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", user.id)).detail(serde_json::json!({ "email": email, "role": role.name }))).await;
+    audit::record(&state, Entry::new("user.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", user.id)).detail(serde_json::json!({ "email": email, "role": role.name, "invited": invited }))).await;
     let member = state.store.get_member(scope.org.id, user.id).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    Ok((StatusCode::CREATED, axum::Json(convert::member(&member))))
+    Ok((StatusCode::CREATED, axum::Json(api::MemberInfo { invite_url, ..convert::member(&member) })))
 }
 
 /// `PATCH /api/v1/users/{id}`: change the role, or disable / enable the

@@ -1,6 +1,7 @@
 //! Who is calling: the session cookie, CSRF protection, and the organization
 //! a request is about.
 
+pub mod invite;
 pub mod local;
 pub mod setup;
 
