@@ -30,6 +30,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "PORTCULLIS_UPSTREAM_MAX_BODY_BYTES",
     "PORTCULLIS_HEALTH_CHECK_INTERVAL",
     "PORTCULLIS_UPSTREAM_ALLOWED_HOSTS",
+    "PORTCULLIS_ROLES_CLAIM",
     "PORTCULLIS_SESSION_IDLE_TIMEOUT",
     "PORTCULLIS_SESSION_LIFETIME",
     "PORTCULLIS_SESSION_CACHE_TTL",
@@ -124,23 +125,17 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
         let get = |k: &str| env.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
 
-        let provider = get("AUTH_PROVIDER").unwrap_or_else(|| "local".into());
-        match provider.as_str() {
-            "local" => {}
-            "entra_id" | "okta" | "workos" | "auth0" | "keycloak" => {
-                return Err(err(
-                    "AUTH_PROVIDER",
-                    format!("`{provider}` sign-in is not available in this version of Portcullis yet; only `local` is"),
-                    "local",
-                ))
-            }
-            other => {
-                return Err(err(
-                    "AUTH_PROVIDER",
-                    format!("`{other}` is not a provider; valid values are entra_id, okta, workos, auth0, keycloak, local"),
-                    "local",
-                ))
-            }
+        // The provider's variables are checked first, so that a missing one
+        // is reported in the documentation's words.
+        if let Some(p) = crate::providers::from_env(env)? {
+            return Err(err(
+                "AUTH_PROVIDER",
+                format!(
+                    "`{}` is configured (issuer {}), but browser sign-in through an external identity provider is not available in this version of Portcullis yet; only `local` is",
+                    p.provider, p.issuer
+                ),
+                "local",
+            ));
         }
 
         let listen: SocketAddr = match get("PORTCULLIS_LISTEN") {

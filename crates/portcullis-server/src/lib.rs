@@ -15,6 +15,7 @@ pub mod error;
 pub mod keys;
 pub mod pages;
 pub mod password;
+pub mod providers;
 pub mod request_id;
 pub mod secrets;
 pub mod state;

@@ -1,0 +1,34 @@
+//! Microsoft Entra ID: v2.0 endpoints under `ENTRA_ID_AUTHORITY_HOST`
+//! (default `https://login.microsoftonline.com`, other hosts for sovereign
+//! clouds); app roles in the `roles` claim.
+
+use super::{bare, base_url, discovery, join, optional, required, required_secret, OidcSettings};
+use crate::config::{ConfigError, Env};
+
+pub fn from_env(env: &Env) -> Result<OidcSettings, ConfigError> {
+    let client_id = required(env, "ENTRA_ID_CLIENT_ID", "the Application (client) ID on the app's overview page (portal.azure.com → Microsoft Entra ID → App registrations)", "00000000-0000-0000-0000-000000000000")?;
+    let client_secret = required_secret(env, "ENTRA_ID_CLIENT_SECRET", "the value of a client secret (App registrations → your app → Certificates & Secrets)")?;
+    let tenant = required(env, "ENTRA_ID_TENANT_ID", "the Directory (tenant) ID on the app's overview page", "00000000-0000-0000-0000-000000000000")?;
+    if !tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        return Err(ConfigError { var: "ENTRA_ID_TENANT_ID".into(), problem: format!("`{tenant}` is not a tenant id"), example: "00000000-0000-0000-0000-000000000000".into() });
+    }
+    let host = optional(env, "ENTRA_ID_AUTHORITY_HOST").unwrap_or_else(|| "https://login.microsoftonline.com".into());
+    let authority = base_url("ENTRA_ID_AUTHORITY_HOST", &host, "https://login.microsoftonline.us")?;
+    let issuer = bare(&join(&authority, &format!("{tenant}/v2.0")));
+    let scope = optional(env, "ENTRA_ID_CUSTOM_OPENID_SCOPE");
+    // The API audience is the application ID URI in front of the scope name
+    // (`api://crewai-cli/read` → `api://crewai-cli`).
+    let audience = scope.as_ref().map(|s| s.rsplit_once('/').map(|(a, _)| a.to_owned()).unwrap_or_else(|| s.clone()));
+    Ok(OidcSettings {
+        provider: "entra_id",
+        discovery_url: discovery(&issuer),
+        issuer,
+        client_id,
+        client_secret: Some(client_secret),
+        audience,
+        device_client_id: optional(env, "ENTRA_ID_DEVICE_AUTHORIZATION_CLIENT_ID"),
+        roles_claim: "roles".into(),
+        cli_domain: tenant,
+        cli_extra: serde_json::json!({ "scope": scope.unwrap_or_default() }),
+    })
+}
