@@ -71,7 +71,8 @@ async fn by_name(state: &AppState, scope: &OrgScope, name: &str, access: Automat
         .into_iter()
         .find(|a| a.name.to_lowercase() == key)
         .ok_or_else(|| ApiError::not_found("crew"))?;
-    load(state, scope, &a.id.to_string(), access).await
+    // The same answer whether the crew does not exist or is private and hidden.
+    load(state, scope, &a.id.to_string(), access).await.map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::not_found("crew") } else { e })
 }
 
 fn status_body(a: &Automation) -> Value {

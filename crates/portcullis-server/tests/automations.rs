@@ -72,6 +72,11 @@ each_backend!(three_users_through_the_kickoff_proxy, |srv| async move {
     assert_eq!(bob.executions(a.id).await.unwrap_err().status(), Some(StatusCode::NOT_FOUND));
     let crews: Vec<serde_json::Value> = bob.get("/crewai_plus/api/v1/crews").await.unwrap();
     assert!(crews.is_empty());
+    // A hidden private crew and a crew that does not exist answer alike.
+    let hidden = bob.get::<serde_json::Value>("/crewai_plus/api/v1/crews/by-name/Research%20Crew/status").await.unwrap_err();
+    let missing = bob.get::<serde_json::Value>("/crewai_plus/api/v1/crews/by-name/Nothing/status").await.unwrap_err();
+    assert_eq!(hidden.status(), missing.status());
+    assert_eq!(hidden.to_string().split('(').next(), missing.to_string().split('(').next());
     assert_eq!(bob.automations_dashboard().await.unwrap().len(), 0);
     assert_eq!(alice.automations_dashboard().await.unwrap().len(), 1);
 

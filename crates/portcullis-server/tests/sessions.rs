@@ -303,3 +303,20 @@ each_backend!(return_to_never_leaves_the_site, |srv| async move {
         assert_eq!(r.headers()["location"], expect, "{rt}");
     }
 });
+
+each_backend!(parallel_guesses_do_not_outrun_the_throttle, |srv| async move {
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let mut c = srv.client();
+        tasks.push(tokio::spawn(async move { c.login_local(ADMIN_EMAIL, "wrong password!!").await.unwrap_err().status() }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Some(StatusCode::UNAUTHORIZED) => checked += 1,
+            Some(StatusCode::TOO_MANY_REQUESTS) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(checked <= 5, "{checked} passwords were checked; the limit is 5 per window");
+});

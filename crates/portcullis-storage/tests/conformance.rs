@@ -168,6 +168,19 @@ each_backend!(users_and_memberships, |db: TestDb| async move {
     s.add_member(org.id, m.id, member_role.id, t(7)).await.unwrap();
     assert!(matches!(s.add_member(org.id, m.id, member_role.id, t(7)).await, Err(StoreError::Conflict { .. })));
     assert_eq!(s.list_members(org.id).await.unwrap().len(), 2);
+    // Leaving an organization takes the member's grants on its automations along.
+    let a = s
+        .create_automation(
+            NewAutomation { id: AutomationId::new(), org_id: org.id, name: "A".into(), description: String::new(), visibility: Visibility::Private, created_by: None, upstream_url: "http://127.0.0.1:9".into(), upstream_token_sealed: None },
+            t(7),
+        )
+        .await
+        .unwrap();
+    s.put_grant(org.id, a.id, Subject::User(m.id), PermSet::of(&[EntityPermission::FullAccess])).await.unwrap();
+    s.remove_member(org.id, m.id, t(8)).await.unwrap();
+    assert!(s.list_grants(a.id).await.unwrap().is_empty());
+    s.add_member(org.id, m.id, member_role.id, t(9)).await.unwrap();
+    assert_eq!(s.list_members(org.id).await.unwrap().len(), 2);
     s.delete_user(m.id).await.unwrap();
     assert_eq!(s.list_members(org.id).await.unwrap().len(), 1);
     assert_eq!(s.count_users().await.unwrap(), 1);

@@ -64,7 +64,17 @@ pub async fn usage(State(state): State<AppState>, scope: OrgScope, Query(q): Que
     if (to.0 - from.0) / (bucket.as_millis() as i64) > 10_000 {
         return Err(ApiError::bad_request("invalid_query", "that range has more than 10000 buckets; choose a larger bucket"));
     }
-    Ok(axum::Json(report(&state, Some(scope.org.id), from, to, bucket).await?))
+    let mut r = report(&state, Some(scope.org.id), from, to, bucket).await?;
+    // Private automations the caller cannot see stay out of the breakdown.
+    let mut visible = std::collections::HashSet::new();
+    for a in state.store.list_automations(scope.org.id).await? {
+        let acl = state.store.load_acl(&a).await?;
+        if decide(&scope.principal, Action::Automation(&acl, AutomationAccess::View)).is_allowed() {
+            visible.insert(a.id.to_string());
+        }
+    }
+    r.kickoffs_by_automation.retain(|id, _| visible.contains(id));
+    Ok(axum::Json(r))
 }
 
 /// The usage report of `org` for `[from, to)` in buckets of whole hours.

@@ -19,6 +19,27 @@ fn owners_only() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an owner of the organization can change an owner or make someone an owner")
 }
 
+/// Disabling, enabling and signing out act on the whole account, across
+/// organizations: allowed for a factory-admin, or when the account belongs
+/// to this organization only; never on a factory-admin by someone who is not.
+async fn ensure_account_wide(state: &AppState, scope: &OrgScope, target: &Member) -> ApiResult<()> {
+    if scope.principal.factory_admin {
+        return Ok(());
+    }
+    if target.user.factory_admin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this account is an installation administrator (factory-admin); only another factory-admin can disable it or end its sessions"));
+    }
+    let orgs = state.store.memberships_of(target.user.id).await?;
+    if orgs.iter().any(|m| m.org.id != scope.org.id) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this account also belongs to other organizations, so disabling it or ending its sessions would reach beyond this one; ask a factory-admin, or remove the member from this organization instead",
+        ));
+    }
+    Ok(())
+}
+
 async fn target_member(state: &AppState, scope: &OrgScope, raw: &str) -> ApiResult<Member> {
     let id: UserId = parse_id("user", raw)?;
     state.store.get_member(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("member"))
@@ -108,18 +129,28 @@ pub async fn update(
     }
     let now = state.clock.now();
     let actor = &scope.caller.ctx.user;
-    if let Some(role_id) = body.role_id {
-        let role = role_in_org(&state, &scope, role_id).await?;
-        if role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
-            return Err(owners_only());
+    // Every check before any write, so that a refused request changes nothing.
+    if body.disabled == Some(true) && target.user.id == actor.id {
+        return Err(ApiError::bad_request("self_disable", "you cannot disable your own account; ask another owner"));
+    }
+    if body.disabled.is_some() {
+        ensure_account_wide(&state, &scope, &target).await?;
+    }
+    let new_role = match body.role_id {
+        Some(role_id) => {
+            let role = role_in_org(&state, &scope, role_id).await?;
+            if role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+                return Err(owners_only());
+            }
+            Some(role)
         }
+        None => None,
+    };
+    if let Some(role) = new_role {
         state.store.change_member_role(scope.org.id, target.user.id, role.id, now).await?;
         audit::record(&state, Entry::new("member.role_change", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "from": target.role.name, "to": role.name }))).await;
     }
     if let Some(disabled) = body.disabled {
-        if disabled && target.user.id == actor.id {
-            return Err(ApiError::bad_request("self_disable", "you cannot disable your own account; ask another owner"));
-        }
         state.store.set_disabled(target.user.id, disabled, now).await?;
         if disabled {
             state.store.revoke_all_sessions(target.user.id, now).await?;
@@ -141,6 +172,7 @@ pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Pa
     }
     state.store.remove_member(scope.org.id, target.user.id, state.clock.now()).await?;
     state.sessions.evict_user(target.user.id);
+    state.automations.clear();
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("member.remove", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
     Ok(StatusCode::NO_CONTENT)
@@ -158,6 +190,7 @@ pub async fn revoke_sessions(
     if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
         return Err(owners_only());
     }
+    ensure_account_wide(&state, &scope, &target).await?;
     let revoked = state.store.revoke_all_sessions(target.user.id, state.clock.now()).await?;
     state.sessions.evict_user(target.user.id);
     let actor = &scope.caller.ctx.user;

@@ -135,6 +135,17 @@ pub async fn login_submit(
             .detail(serde_json::json!({ "provider": "local", "reason": reason }))
     };
 
+    // One check at a time per account on this replica (see `signing_in`).
+    let Some(_turn) = SignInTurn::take(&state, &account) else {
+        return fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "A sign-in for this account is being checked right now. Try again in a few seconds.".into(),
+            &form.email,
+            Some(2),
+        );
+    };
+
     // Throttle: counted from the audit log, so every replica agrees.
     let policy = state.throttle;
     let since = now.minus(policy.window);
@@ -208,6 +219,25 @@ pub async fn login_submit(
             resp
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// Holds an account's place in `AppState::signing_in` until dropped.
+struct SignInTurn<'a> {
+    state: &'a AppState,
+    account: String,
+}
+
+impl<'a> SignInTurn<'a> {
+    fn take(state: &'a AppState, account: &str) -> Option<Self> {
+        let fresh = state.signing_in.lock().expect("sign-in lock").insert(account.to_owned());
+        fresh.then(|| SignInTurn { state, account: account.to_owned() })
+    }
+}
+
+impl Drop for SignInTurn<'_> {
+    fn drop(&mut self) {
+        self.state.signing_in.lock().expect("sign-in lock").remove(&self.account);
     }
 }
 

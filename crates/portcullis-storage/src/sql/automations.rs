@@ -229,22 +229,20 @@ impl AutomationStore for SqlStore {
     }
 
     async fn update_automation(&self, org: OrgId, id: AutomationId, u: AutomationUpdate, now: Timestamp) -> Result<Automation> {
-        let cur = self.get_automation(org, id).await?.ok_or(StoreError::NotFound { what: "automation" })?;
-        let name = u.name.unwrap_or(cur.name);
-        let description = u.description.unwrap_or(cur.description);
-        let url = u.upstream_url.unwrap_or(cur.upstream_url);
-        let token = u.upstream_token_sealed.or(cur.upstream_token_sealed);
+        // One statement that touches only the given fields: a concurrent
+        // change (or a key rotation's re-seal) of another field is kept.
         let r = sqlx::query(
-            "UPDATE automations SET name = $3, name_key = $4, description = $5, upstream_url = $6, upstream_token = $7, \
-             updated_at = $8 WHERE org_id = $1 AND id = $2",
+            "UPDATE automations SET name = COALESCE($3, name), name_key = COALESCE($4, name_key), \
+             description = COALESCE($5, description), upstream_url = COALESCE($6, upstream_url), \
+             upstream_token = COALESCE($7, upstream_token), updated_at = $8 WHERE org_id = $1 AND id = $2",
         )
         .bind(org.to_string())
         .bind(id.to_string())
-        .bind(name.clone())
-        .bind(name_key(&name))
-        .bind(description)
-        .bind(url)
-        .bind(token)
+        .bind(u.name.clone())
+        .bind(u.name.as_deref().map(name_key))
+        .bind(u.description)
+        .bind(u.upstream_url)
+        .bind(u.upstream_token_sealed)
         .bind(now.0)
         .execute(self.pool())
         .await
@@ -333,7 +331,19 @@ impl AutomationStore for SqlStore {
                         .bind(e.error.clone())
                         .bind(e.updated_at.0);
                 }
-                q.execute(&mut *tx).await?;
+                // A savepoint, because on PostgreSQL a failed statement (an
+                // automation deleted between the check and the insert) would
+                // otherwise abort the whole batch, usage events included.
+                sqlx::query("SAVEPOINT executions_insert").execute(&mut *tx).await?;
+                match q.execute(&mut *tx).await {
+                    Ok(_) => {
+                        sqlx::query("RELEASE SAVEPOINT executions_insert").execute(&mut *tx).await?;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a run of execution records was skipped");
+                        sqlx::query("ROLLBACK TO SAVEPOINT executions_insert").execute(&mut *tx).await?;
+                    }
+                }
                 continue;
             }
             if let ExecutionOp::State { automation_id, kickoff_id, state, at } = &executions[i] {

@@ -323,6 +323,16 @@ impl OrgStore for SqlStore {
             .bind(user.to_string())
             .execute(&mut *tx)
             .await?;
+        // Grants on this organization's automations go too, so that a member
+        // who comes back later does not find old access waiting.
+        sqlx::query(
+            "DELETE FROM automation_grants WHERE subject_type = 'user' AND subject_id = $2 \
+             AND automation_id IN (SELECT id FROM automations WHERE org_id = $1)",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
