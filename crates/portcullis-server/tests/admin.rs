@@ -337,3 +337,32 @@ each_backend!(invited_users_choose_their_password_once, |srv| async move {
     srv.client().login_local("ivy@example.com", "ivy's long passphrase").await.unwrap();
     assert_eq!(owner.audit("?action=user.invitation_accepted").await.unwrap().len(), 1);
 });
+
+each_backend!(accounts_join_other_organizations_and_are_deleted_by_a_factory_admin, |srv| async move {
+    let owner = srv.owner().await;
+    let default_id = owner.organizations().await.unwrap()[0].id;
+    let acme = owner.create_organization("Acme").await.unwrap();
+    let mut o = srv.owner().await;
+    o.set_org(Some(default_id));
+    let (mut m, mi) = member(&srv, &o, "multi@example.com", None).await;
+    o.set_org(Some(acme.id));
+    // With a password it would be a second account: refused. Without, the account joins.
+    let e = o.create_user(&CreateUser { email: "multi@example.com".into(), display_name: None, password: Some("another long pass".into()), role_id: None }).await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::CONFLICT));
+    let joined = o.create_user(&CreateUser { email: "multi@example.com".into(), display_name: None, password: None, role_id: None }).await.unwrap();
+    assert_eq!(joined.user.id, mi.user.id);
+    assert!(joined.invite_url.is_none());
+    assert_eq!(m.clone().me().await.unwrap().organizations.len(), 2);
+    let e = o.create_user(&CreateUser { email: "multi@example.com".into(), display_name: None, password: None, role_id: None }).await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::CONFLICT));
+    // A member of two organizations cannot be disabled by one organization's non-factory admins;
+    // the factory-admin deletes the account everywhere.
+    let e = m.send_empty(Method::DELETE, &format!("/api/v1/admin/users/{}", mi.user.id)).await.unwrap_err();
+    assert!(e.to_string().contains("factory-admin"), "{e}");
+    owner.send_empty(Method::DELETE, &format!("/api/v1/admin/users/{}", mi.user.id)).await.unwrap();
+    assert_eq!(m.me().await.unwrap_err().status(), Some(StatusCode::UNAUTHORIZED));
+    let me = owner.clone().me().await.unwrap().user.id;
+    let e = owner.send_empty(Method::DELETE, &format!("/api/v1/admin/users/{me}")).await.unwrap_err();
+    assert_eq!(e.code(), Some("self_delete"));
+    assert_eq!(owner.audit("?action=user.delete").await.unwrap().len(), 1);
+});

@@ -84,6 +84,26 @@ pub async fn create(
     if role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
         return Err(owners_only());
     }
+    // An existing local account is added to this organization as it is
+    // (its password stays its own).
+    if let Some(existing) = state.store.get_local_user_by_email(&email).await? {
+        if body.password.is_some() {
+            return Err(ApiError::conflict(
+                "conflict",
+                format!("{email} has an account already; leave out `password` to add it to this organization"),
+            ));
+        }
+        let now = state.clock.now();
+        state.store.add_member(scope.org.id, existing.id, role.id, now).await.map_err(|e| match e {
+            portcullis_storage::StoreError::Conflict { .. } => ApiError::conflict("conflict", format!("{email} is a member of this organization already")),
+            e => e.into(),
+        })?;
+        state.sessions.evict_user(existing.id);
+        let actor = &scope.caller.ctx.user;
+        audit::record(&state, Entry::new("member.add", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", existing.id)).detail(serde_json::json!({ "email": email, "role": role.name }))).await;
+        let member = state.store.get_member(scope.org.id, existing.id).await?.ok_or_else(|| ApiError::not_found("member"))?;
+        return Ok((StatusCode::CREATED, axum::Json(convert::member(&member))));
+    }
     let hash = match body.password {
         Some(p) => Some(state.passwords.hash(p).await.map_err(ApiError::internal)?),
         None => None,
@@ -196,4 +216,25 @@ pub async fn revoke_sessions(
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("session.revoke_all", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "revoked": revoked }))).await;
     Ok(axum::Json(api::RevokedSessions { revoked }))
+}
+
+/// `DELETE /api/v1/admin/users/{id}` (factory-admin): deletes the account
+/// everywhere, with its sessions, memberships and grants. Refused while it
+/// is the last owner of an organization.
+pub async fn delete_account(State(state): State<AppState>, caller: crate::auth::Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let actor = &caller.ctx.user;
+    let principal = portcullis_domain::Principal { user_id: actor.id, factory_admin: actor.factory_admin, org: None };
+    if let portcullis_domain::Decision::Deny(d) = portcullis_domain::decide(&principal, Action::InstallationAdmin) {
+        return Err(ApiError::forbidden(d));
+    }
+    let id: UserId = parse_id("user", &id)?;
+    if id == actor.id {
+        return Err(ApiError::bad_request("self_delete", "you cannot delete your own account; ask another factory-admin"));
+    }
+    let user = state.store.get_user(id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    state.store.delete_user(id).await?;
+    state.sessions.evict_user(id);
+    state.automations.clear();
+    audit::record(&state, Entry::new("user.delete", true).actor(actor.id, &actor.email).target(format!("user:{id}")).detail(serde_json::json!({ "email": user.email }))).await;
+    Ok(StatusCode::NO_CONTENT)
 }

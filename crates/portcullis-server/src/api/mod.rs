@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(members::list).post(members::create))
         .route("/users/{id}", patch(members::update).delete(members::remove))
         .route("/users/{id}/sessions", delete(members::revoke_sessions))
+        .route("/admin/users/{id}", delete(members::delete_account))
         .route("/roles", get(roles::list).post(roles::create))
         .route("/roles/{id}", get(roles::get_one).patch(roles::update).delete(roles::remove))
         .route("/automations", get(automations::list).post(automations::create))
