@@ -1,14 +1,14 @@
 //! The one-time invitation link: an invited local user chooses a password
 //! and is signed in.
 
-use super::local::{form_cookie, start_session, verify_form_csrf, ClientIp};
+use super::local::{form_cookie, start_session, verify_form_csrf, with_cookie, ClientIp};
 use crate::audit::{self, Entry};
 use crate::error::ApiError;
 use crate::keys::token_hash;
 use crate::pages;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use portcullis_domain::validation;
@@ -46,11 +46,8 @@ pub async fn invite_page(State(state): State<AppState>, headers: HeaderMap, Quer
     };
     let (binding, set) = form_cookie(&state, &headers);
     let csrf = state.keys.csrf_token("form", &binding);
-    let mut resp = pages::invite(StatusCode::OK, &pages::InviteView { csrf_token: &csrf, token: &q.token, email: &email, error: None });
-    if let Some(c) = set.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
+    let resp = pages::invite(StatusCode::OK, &pages::InviteView { csrf_token: &csrf, token: &q.token, email: &email, error: None });
+    with_cookie(resp, set)
 }
 
 #[derive(Deserialize)]

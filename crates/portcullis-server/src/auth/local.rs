@@ -54,7 +54,8 @@ pub fn verify_form_csrf(state: &AppState, headers: &HeaderMap, presented: &str) 
             .is_some_and(|c| state.keys.verify_csrf("form", c, presented))
 }
 
-fn with_cookie(mut resp: Response, set: Option<String>) -> Response {
+/// Adds a `Set-Cookie` (when there is one) to a response.
+pub fn with_cookie(mut resp: Response, set: Option<String>) -> Response {
     if let Some(c) = set.and_then(|c| HeaderValue::from_str(&c).ok()) {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }

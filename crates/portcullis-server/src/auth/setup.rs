@@ -1,14 +1,14 @@
 //! The one-time setup link: lets the first person create the owner account
 //! of the default organization.
 
-use super::local::{form_cookie, start_session, verify_form_csrf, ClientIp};
+use super::local::{form_cookie, start_session, verify_form_csrf, with_cookie, ClientIp};
 use crate::audit::{self, Entry};
 use crate::error::ApiError;
 use crate::keys::token_hash;
 use crate::pages;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use portcullis_domain::{validation, RoleKind};
@@ -43,14 +43,11 @@ pub async fn setup_page(State(state): State<AppState>, headers: HeaderMap, Query
     };
     let (binding, set) = form_cookie(&state, &headers);
     let csrf = state.keys.csrf_token("form", &binding);
-    let mut resp = pages::setup(
+    let resp = pages::setup(
         StatusCode::OK,
         &pages::SetupView { csrf_token: &csrf, token: &q.token, org_name: &org_name, email: "", display_name: "", error: None },
     );
-    if let Some(c) = set.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
+    with_cookie(resp, set)
 }
 
 #[derive(Deserialize)]
