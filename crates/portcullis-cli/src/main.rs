@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 use portcullis_server::bootstrap::Bootstrap;
 use portcullis_server::config::{self, Config, LogFormat, SecretKeySource};
 use std::process::ExitCode;
+
+mod settings;
 use std::time::Instant;
 
 const EXIT_CODES: &str = "Exit codes:
@@ -34,9 +36,32 @@ enum Command {
     /// Apply pending database migrations, then exit.
     #[command(after_help = EXIT_CODES)]
     Migrate,
+    /// Read and change this CLI's settings (the keys of the platform CLI's settings file).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Manage the secrets Portcullis stores (automation tokens, environment variables).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Set KEY to VALUE (keys: enterprise_base_url, oauth2_provider, oauth2_domain,
+    /// oauth2_client_id, oauth2_audience, oauth2_extra).
+    Set { key: String, value: String },
+    /// Print one value.
+    Get {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every setting.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget every setting.
+    Reset,
 }
 
 #[derive(Subcommand)]
@@ -68,8 +93,70 @@ fn init_logging(c: &Config) {
     }
 }
 
+/// `portcullis config ...`: needs no server configuration.
+fn config_command(cmd: ConfigCommand) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("portcullis: {m}");
+        ExitCode::from(2)
+    };
+    let path = match settings::path() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut current = match settings::load(&path) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    match cmd {
+        ConfigCommand::Set { key, value } => {
+            let v = match settings::validate(&key, &value) {
+                Ok(v) => v,
+                Err(e) => return fail(format!("{key}: {e}")),
+            };
+            current.insert(key.clone(), v.clone());
+            if let Err(e) = settings::save(&path, &current) {
+                return fail(e);
+            }
+            println!("{key} = {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
+        }
+        ConfigCommand::Get { key, json } => {
+            if !settings::KEYS.iter().any(|(k, _)| *k == key) {
+                return fail(format!("unknown key `{key}`; valid keys: {}", settings::key_list()));
+            }
+            match current.get(&key) {
+                Some(v) if json => println!("{v}"),
+                Some(v) => println!("{}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())),
+                None => return fail(format!("{key} is not set; set it with `portcullis config set {key} VALUE`")),
+            }
+        }
+        ConfigCommand::List { json } => {
+            if json {
+                println!("{}", serde_json::Value::Object(current));
+            } else {
+                for (k, hint) in settings::KEYS {
+                    match current.get(*k) {
+                        Some(v) => println!("{k:<20} {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())),
+                        None => println!("{k:<20} (not set: {hint})"),
+                    }
+                }
+            }
+        }
+        ConfigCommand::Reset => {
+            if let Err(e) = settings::save(&path, &Default::default()) {
+                return fail(e);
+            }
+            println!("settings reset ({})", path.display());
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cli = match cli.command {
+        Command::Config(cmd) => return config_command(cmd),
+        other => Cli { command: other },
+    };
     let config = match load_config() {
         Ok(c) => c,
         Err(code) => return code,
@@ -92,6 +179,7 @@ fn main() -> ExitCode {
                 }
             },
             Command::Serve => serve(config).await,
+            Command::Config(_) => unreachable!("handled before the server configuration is read"),
             Command::Secrets(SecretsCommand::RotateKey) => {
                 let (state, _, _) = match portcullis_server::start(config).await {
                     Ok(x) => x,

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
+/// A fresh folder per test: process id, a counter, and the time.
 fn temp_dir() -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("portcullis-bin-{}", std::process::id() as u128 * 1000 + rand_suffix()));
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let p = std::env::temp_dir().join(format!("portcullis-bin-{}-{n}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&p).unwrap();
     p
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1000
 }
 
 /// A command with a clean environment (only PATH), run in `dir`.
@@ -166,5 +166,43 @@ async fn secrets_stay_out_of_the_logs() {
     let text = std::fs::read_to_string(dir.join("log")).unwrap();
     assert!(text.contains("audit"), "debug logs were written");
     assert!(!text.contains(TOKEN) && !text.contains(VALUE) && !text.contains("admin passphrase"), "a secret reached the log");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn config_set_get_list_reset() {
+    let dir = temp_dir();
+    let run = |args: &[&str]| {
+        let out = portcullis(&dir).env("XDG_CONFIG_HOME", dir.join("cfg")).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(run(&["config", "set", "oauth2_provider", "okta"]).0, Some(0));
+    assert_eq!(run(&["config", "set", "enterprise_base_url", "https://p.example.com/"]).0, Some(0));
+    assert_eq!(run(&["config", "set", "oauth2_extra", "{\"authorization_server_name\": \"default\", \"using_org_auth_server\": false}"]).0, Some(0));
+    assert_eq!(run(&["config", "get", "enterprise_base_url"]).1.trim(), "https://p.example.com");
+    let (code, _, err) = run(&["config", "set", "colour", "red"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("valid keys: enterprise_base_url, oauth2_provider"), "{err}");
+    let (code, _, err) = run(&["config", "set", "oauth2_provider", "github"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("valid values: workos, okta, auth0, entra_id, keycloak"), "{err}");
+    let (code, _, err) = run(&["config", "set", "enterprise_base_url", "http://p.example.com"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("https://"), "{err}");
+    let (_, list, _) = run(&["config", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(v["oauth2_provider"], "okta", "a refused value changed nothing");
+    assert_eq!(v["oauth2_extra"]["authorization_server_name"], "default");
+    let (_, table, _) = run(&["config", "list"]);
+    assert!(table.contains("oauth2_client_id") && table.contains("not set"), "{table}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.join("cfg/portcullis/settings.json");
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(file.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+    assert_eq!(run(&["config", "reset"]).0, Some(0));
+    assert_eq!(run(&["config", "get", "oauth2_provider"]).0, Some(2));
     std::fs::remove_dir_all(dir).unwrap();
 }
