@@ -40,6 +40,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
+    // Over https, browsers are told to keep using it (a year, like most sites).
+    let hsts = state.config.https().then(|| HeaderValue::from_static("max-age=31536000"));
     Router::new()
         .route("/", get(auth::local::landing))
         .route("/healthz", get(healthz))
@@ -58,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         // `Origin: null` on form posts, which the CSRF origin check refuses.
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, move |_: &axum::response::Response| hsts.clone()))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

@@ -87,6 +87,12 @@ each_backend!(https_public_url_gives_host_prefixed_secure_cookie, Options { extr
     assert!(set.starts_with("__Host-portcullis_session=v;"), "{set}");
     assert!(set.contains("; Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"));
     assert!(!set.contains("Domain"));
+    // Over https the browser is also told to stay on https; over http not.
+    use tower::ServiceExt;
+    let resp = portcullis_server::app(state).oneshot(axum::http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.headers()["strict-transport-security"], "max-age=31536000");
+    let plain = reqwest::get(srv.url("/healthz")).await.unwrap();
+    assert!(plain.headers().get("strict-transport-security").is_none());
 });
 
 each_backend!(wrong_password_fails_is_audited_and_throttled, |srv| async move {
