@@ -72,7 +72,7 @@ pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<a
     let mut visible: std::collections::HashMap<AutomationId, bool> = Default::default();
     for v in state.store.list_env(scope.org.id).await? {
         if let Some(a) = v.automation_id {
-            if !visible.contains_key(&a) {
+            if let std::collections::hash_map::Entry::Vacant(e) = visible.entry(a) {
                 let ok = match state.store.get_automation(scope.org.id, a).await? {
                     Some(auto) => {
                         let acl = state.store.load_acl(&auto).await?;
@@ -80,7 +80,7 @@ pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<a
                     }
                     None => false,
                 };
-                visible.insert(a, ok);
+                e.insert(ok);
             }
             if !visible[&a] {
                 continue;
