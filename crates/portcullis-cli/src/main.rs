@@ -181,7 +181,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Config(_) => unreachable!("handled before the server configuration is read"),
             Command::Secrets(SecretsCommand::RotateKey) => {
-                let (state, _, _) = match portcullis_server::start(config).await {
+                let (state, _) = match portcullis_server::state_only(config, std::sync::Arc::new(portcullis_domain::SystemClock)).await {
                     Ok(x) => x,
                     Err(e) => {
                         eprintln!("portcullis: {e}");

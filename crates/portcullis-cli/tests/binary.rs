@@ -206,3 +206,18 @@ fn config_set_get_list_reset() {
     assert_eq!(run(&["config", "get", "oauth2_provider"]).0, Some(2));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn rotate_key_on_an_empty_installation_changes_nothing_else() {
+    let dir = temp_dir();
+    let out = portcullis(&dir).args(["secrets", "rotate-key"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("re-sealed 0 environment variables and 0 automation tokens"), "{text}");
+    assert!(!text.contains("setup"), "no setup link from a maintenance command: {text}");
+    // A wrong key afterwards is detected.
+    let out = portcullis(&dir).arg("migrate").env("PORTCULLIS_SECRET_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PORTCULLIS_SECRET_KEY is not the key"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -164,11 +164,17 @@ pub async fn start(config: Config) -> Result<(AppState, bootstrap::Bootstrap, bo
 
 /// [`start`], with the clock injected (tests drive a manual one).
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<(AppState, bootstrap::Bootstrap, bool), StartError> {
-    let (store, keys, sealer, created_key) = open(&config).await?;
-    let store: Arc<dyn Store> = Arc::new(store);
-    let state = AppState::new(config, store, clock, keys, sealer);
+    let (state, created_key) = state_only(config, clock).await?;
     let boot = bootstrap::run(&state).await.map_err(StartError::Database)?;
     Ok((state, boot, created_key))
+}
+
+/// The state without the first-start bootstrap (for maintenance commands
+/// such as `secrets rotate-key`, which must not create anything).
+pub async fn state_only(config: Config, clock: Arc<dyn Clock>) -> Result<(AppState, bool), StartError> {
+    let (store, keys, sealer, created_key) = open(&config).await?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    Ok((AppState::new(config, store, clock, keys, sealer), created_key))
 }
 
 /// Deletes sessions that ended more than a day ago, every hour.
