@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use portcullis_domain::{decide, Action, AutomationAccess};
+use portcullis_domain::AutomationAccess;
 use portcullis_storage::Automation;
 use serde_json::{json, Value};
 
@@ -52,14 +52,7 @@ fn crew(a: &Automation) -> Value {
 }
 
 async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<Json<Vec<Value>>> {
-    let mut out = Vec::new();
-    for a in state.store.list_automations(scope.org.id).await? {
-        let acl = state.store.load_acl(&a).await?;
-        if decide(&scope.principal, Action::Automation(&acl, AutomationAccess::View)).is_allowed() {
-            out.push(crew(&a));
-        }
-    }
-    Ok(Json(out))
+    Ok(Json(crate::api::automations::visible(&state, &scope).await?.iter().map(crew).collect()))
 }
 
 async fn by_name(state: &AppState, scope: &OrgScope, name: &str, access: AutomationAccess) -> ApiResult<Automation> {

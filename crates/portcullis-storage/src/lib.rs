@@ -64,7 +64,6 @@ pub trait UserStore: Send + Sync {
     async fn count_users(&self) -> Result<i64>;
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
     async fn set_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> Result<()>;
-    async fn set_factory_admin(&self, id: UserId, admin: bool) -> Result<()>;
     /// Deletes the user, their sessions, memberships and grants; refused
     /// when they are the last owner of an organization.
     async fn delete_user(&self, id: UserId) -> Result<()>;
@@ -116,7 +115,6 @@ pub trait AutomationStore: Send + Sync {
     async fn get_automation(&self, org: OrgId, id: AutomationId) -> Result<Option<Automation>>;
     async fn list_automations(&self, org: OrgId) -> Result<Vec<Automation>>;
     async fn delete_automation(&self, org: OrgId, id: AutomationId) -> Result<bool>;
-    async fn set_visibility(&self, org: OrgId, id: AutomationId, v: Visibility, now: Timestamp) -> Result<()>;
     /// Sets what a subject holds on the automation (an empty set removes the grant).
     async fn put_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()>;
     async fn list_grants(&self, id: AutomationId) -> Result<Vec<Grant>>;
@@ -124,6 +122,8 @@ pub trait AutomationStore: Send + Sync {
     async fn replace_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()>;
     /// The automation's access list, ready for the RBAC decision.
     async fn load_acl(&self, automation: &Automation) -> Result<AutomationAcl>;
+    /// Every automation of the organization with its access list (two queries, whatever the count).
+    async fn list_automations_with_acls(&self, org: OrgId) -> Result<Vec<(Automation, AutomationAcl)>>;
     async fn update_automation(&self, org: OrgId, id: AutomationId, update: AutomationUpdate, now: Timestamp) -> Result<Automation>;
     /// Every automation of the installation (for the health checker).
     async fn list_all_automations(&self) -> Result<Vec<Automation>>;

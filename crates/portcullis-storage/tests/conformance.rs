@@ -335,7 +335,11 @@ each_backend!(automations_grants_and_acl, |db: TestDb| async move {
     let other = s.create_org("Other", t(3)).await.unwrap();
     assert!(matches!(s.put_grant(other.id, a.id, Subject::User(u), PermSet::of(&[EntityPermission::Run])).await, Err(StoreError::NotFound { .. })));
     assert!(s.get_automation(other.id, a.id).await.unwrap().is_none());
-    s.set_visibility(org.id, a.id, Visibility::Organization, t(4)).await.unwrap();
+    let with_acls = s.list_automations_with_acls(org.id).await.unwrap();
+    assert_eq!(with_acls.len(), 1);
+    assert_eq!(with_acls[0].1, s.load_acl(&a).await.unwrap(), "one query per organization gives the same lists");
+    let kept = s.list_grants(a.id).await.unwrap();
+    s.replace_access(org.id, a.id, Visibility::Organization, &kept, t(4)).await.unwrap();
     assert_eq!(s.get_automation(org.id, a.id).await.unwrap().unwrap().visibility, Visibility::Organization);
     assert_eq!(s.list_automations(org.id).await.unwrap().len(), 1);
     assert!(s.delete_automation(org.id, a.id).await.unwrap());

@@ -82,16 +82,22 @@ pub async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: Auto
     Ok(a.clone())
 }
 
+/// The organization's automations the caller may view (private ones
+/// without a grant are left out, as if they did not exist).
+pub async fn visible(state: &AppState, scope: &OrgScope) -> ApiResult<Vec<Automation>> {
+    Ok(state
+        .store
+        .list_automations_with_acls(scope.org.id)
+        .await?
+        .into_iter()
+        .filter(|(_, acl)| decide(&scope.principal, Action::Automation(acl, AutomationAccess::View)).is_allowed())
+        .map(|(a, _)| a)
+        .collect())
+}
+
 /// `GET /api/v1/automations`: those the caller may view.
 pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::AutomationInfo>>> {
-    let mut out = Vec::new();
-    for a in state.store.list_automations(scope.org.id).await? {
-        let acl = state.store.load_acl(&a).await?;
-        if decide(&scope.principal, Action::Automation(&acl, AutomationAccess::View)).is_allowed() {
-            out.push(convert::automation(&a));
-        }
-    }
-    Ok(axum::Json(out))
+    Ok(axum::Json(visible(&state, &scope).await?.iter().map(convert::automation).collect()))
 }
 
 /// `POST /api/v1/automations` (needs `crews_dashboards: read`). The creator

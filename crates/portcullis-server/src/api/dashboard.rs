@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::usage::bucket_upper_ms;
 use axum::extract::{Query, State};
 use portcullis_api as api;
-use portcullis_domain::{decide, Action, AutomationAccess, Feature, Level, OrgId, Timestamp};
+use portcullis_domain::{Action, Feature, Level, OrgId, Timestamp};
 use portcullis_storage::UsageQuery;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -66,13 +66,8 @@ pub async fn usage(State(state): State<AppState>, scope: OrgScope, Query(q): Que
     }
     let mut r = report(&state, Some(scope.org.id), from, to, bucket).await?;
     // Private automations the caller cannot see stay out of the breakdown.
-    let mut visible = std::collections::HashSet::new();
-    for a in state.store.list_automations(scope.org.id).await? {
-        let acl = state.store.load_acl(&a).await?;
-        if decide(&scope.principal, Action::Automation(&acl, AutomationAccess::View)).is_allowed() {
-            visible.insert(a.id.to_string());
-        }
-    }
+    let visible: std::collections::HashSet<String> =
+        super::automations::visible(&state, &scope).await?.iter().map(|a| a.id.to_string()).collect();
     r.kickoffs_by_automation.retain(|id, _| visible.contains(id));
     Ok(axum::Json(r))
 }
@@ -153,11 +148,7 @@ pub async fn automations(State(state): State<AppState>, scope: OrgScope) -> ApiR
     state.usage.flush().await;
     let mut stats = state.store.execution_stats(scope.org.id, since).await?;
     let mut out = Vec::new();
-    for a in state.store.list_automations(scope.org.id).await? {
-        let acl = state.store.load_acl(&a).await?;
-        if !decide(&scope.principal, Action::Automation(&acl, AutomationAccess::View)).is_allowed() {
-            continue;
-        }
+    for a in super::automations::visible(&state, &scope).await? {
         let s = stats.remove(&a.id).unwrap_or_default();
         out.push(api::DashboardAutomation {
             automation: convert::automation(&a),

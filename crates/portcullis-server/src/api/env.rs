@@ -12,7 +12,7 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use portcullis_api as api;
-use portcullis_domain::{decide, Action, AutomationAccess, AutomationId, Feature, Level};
+use portcullis_domain::{Action, AutomationAccess, AutomationId, Feature, Level};
 use portcullis_storage::EnvVar;
 
 pub const MAX_NAME: usize = 128;
@@ -68,23 +68,12 @@ async fn automation_access(state: &AppState, scope: &OrgScope, id: AutomationId,
 /// `GET /api/v1/env`: names, scopes, who changed them and when, masked
 /// values. Per-automation variables appear only to those who can view the automation.
 pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::EnvVarInfo>>> {
+    let visible: std::collections::HashSet<AutomationId> =
+        super::automations::visible(&state, &scope).await?.into_iter().map(|a| a.id).collect();
     let mut out = Vec::new();
-    let mut visible: std::collections::HashMap<AutomationId, bool> = Default::default();
     for v in state.store.list_env(scope.org.id).await? {
-        if let Some(a) = v.automation_id {
-            if let std::collections::hash_map::Entry::Vacant(e) = visible.entry(a) {
-                let ok = match state.store.get_automation(scope.org.id, a).await? {
-                    Some(auto) => {
-                        let acl = state.store.load_acl(&auto).await?;
-                        decide(&scope.principal, Action::Automation(&acl, AutomationAccess::View)).is_allowed()
-                    }
-                    None => false,
-                };
-                e.insert(ok);
-            }
-            if !visible[&a] {
-                continue;
-            }
+        if v.automation_id.is_some_and(|a| !visible.contains(&a)) {
+            continue;
         }
         out.push(info(&v));
     }

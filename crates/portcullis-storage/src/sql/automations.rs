@@ -132,20 +132,6 @@ impl AutomationStore for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn set_visibility(&self, org: OrgId, id: AutomationId, v: Visibility, now: Timestamp) -> Result<()> {
-        let r = sqlx::query("UPDATE automations SET visibility = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .bind(v.as_str())
-            .bind(now.0)
-            .execute(self.pool())
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "automation" });
-        }
-        Ok(())
-    }
-
     async fn put_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         // Write first (SQLite write lock), and prove the automation is in `org`.
@@ -226,6 +212,31 @@ impl AutomationStore for SqlStore {
             acl.grant(g.subject, g.permissions);
         }
         Ok(acl)
+    }
+
+    async fn list_automations_with_acls(&self, org: OrgId) -> Result<Vec<(Automation, AutomationAcl)>> {
+        let automations = self.list_automations(org).await?;
+        let rows = sqlx::query(
+            "SELECT g.automation_id AS automation_id, g.subject_type AS subject_type, g.subject_id AS subject_id, \
+             g.permissions AS permissions FROM automation_grants g JOIN automations a ON a.id = g.automation_id WHERE a.org_id = $1",
+        )
+        .bind(org.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        let mut grants: HashMap<AutomationId, Vec<Grant>> = HashMap::new();
+        for row in &rows {
+            grants.entry(get_id(row, "automation_id")?).or_default().push(grant_from_row(row)?);
+        }
+        Ok(automations
+            .into_iter()
+            .map(|a| {
+                let mut acl = AutomationAcl::new(a.org_id, a.visibility);
+                for g in grants.remove(&a.id).unwrap_or_default() {
+                    acl.grant(g.subject, g.permissions);
+                }
+                (a, acl)
+            })
+            .collect())
     }
 
     async fn update_automation(&self, org: OrgId, id: AutomationId, u: AutomationUpdate, now: Timestamp) -> Result<Automation> {

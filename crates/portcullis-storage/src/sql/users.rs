@@ -97,18 +97,6 @@ impl UserStore for SqlStore {
         Ok(())
     }
 
-    async fn set_factory_admin(&self, id: UserId, admin: bool) -> Result<()> {
-        let r = sqlx::query("UPDATE users SET factory_admin = $2 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(admin as i64)
-            .execute(self.pool())
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "user" });
-        }
-        Ok(())
-    }
-
     async fn delete_user(&self, id: UserId) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         // Write first, so that SQLite takes its write lock now rather than
