@@ -55,6 +55,12 @@ pub fn login(status: StatusCode, v: &LoginView<'_>) -> Response {
     page(status, "Sign in", &body)
 }
 
+/// A new password, typed twice.
+const NEW_PASSWORD_FIELDS: &str = "<label for=\"password\">Password (12 characters or more)</label>\
+    <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\">\
+    <label for=\"password_confirm\">Password again</label>\
+    <input id=\"password_confirm\" name=\"password_confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\">";
+
 pub struct SetupView<'a> {
     pub csrf_token: &'a str,
     pub token: &'a str,
@@ -71,15 +77,14 @@ pub fn setup(status: StatusCode, v: &SetupView<'_>) -> Response {
          <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
          <label for=\"email\">E-mail address</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{email}\">\
          <label for=\"display_name\">Name</label><input id=\"display_name\" name=\"display_name\" autocomplete=\"name\" value=\"{name}\">\
-         <label for=\"password\">Password (12 characters or more)</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\">\
-         <label for=\"password_confirm\">Password again</label><input id=\"password_confirm\" name=\"password_confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\">\
-         <button type=\"submit\">Create owner account</button></form>",
+         {pw}<button type=\"submit\">Create owner account</button></form>",
         org = text(v.org_name),
         err = error_box(v.error),
         csrf = attr(v.csrf_token),
         token = attr(v.token),
         email = attr(v.email),
         name = attr(v.display_name),
+        pw = NEW_PASSWORD_FIELDS,
     );
     page(status, "Set up", &body)
 }
@@ -96,13 +101,12 @@ pub fn invite(status: StatusCode, v: &InviteView<'_>) -> Response {
         "<h1>Choose your password</h1><p>You were invited to Portcullis as <strong>{email}</strong>. This link works once.</p>{err}\
          <form method=\"post\" action=\"/invite\">\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
-         <label for=\"password\">Password (12 characters or more)</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\">\
-         <label for=\"password_confirm\">Password again</label><input id=\"password_confirm\" name=\"password_confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\">\
-         <button type=\"submit\">Set password and sign in</button></form>",
+         {pw}<button type=\"submit\">Set password and sign in</button></form>",
         email = text(v.email),
         err = error_box(v.error),
         csrf = attr(v.csrf_token),
         token = attr(v.token),
+        pw = NEW_PASSWORD_FIELDS,
     );
     page(status, "Invitation", &body)
 }

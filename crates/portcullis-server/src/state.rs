@@ -117,7 +117,11 @@ impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
         Self { ttl, max_entries, map: Mutex::new(HashMap::new()) }
     }
 
-    pub fn get(&self, k: &K) -> Option<Arc<V>> {
+    pub fn get<Q>(&self, k: &Q) -> Option<Arc<V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         let map = self.map.lock().expect("cache lock");
         map.get(k).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
     }
@@ -138,7 +142,11 @@ impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
         v
     }
 
-    pub fn evict(&self, k: &K) {
+    pub fn evict<Q>(&self, k: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         self.map.lock().expect("cache lock").remove(k);
     }
 
@@ -161,7 +169,7 @@ impl SessionCache {
     }
 
     pub fn get(&self, token_hash: &str) -> Option<Arc<CachedSession>> {
-        self.0.get(&token_hash.to_owned())
+        self.0.get(token_hash)
     }
 
     pub fn insert(&self, token_hash: String, session: SessionRecord, user: User, memberships: Vec<Membership>) -> Arc<CachedSession> {
@@ -170,7 +178,7 @@ impl SessionCache {
     }
 
     pub fn evict(&self, token_hash: &str) {
-        self.0.evict(&token_hash.to_owned())
+        self.0.evict(token_hash)
     }
 
     pub fn evict_user(&self, user: UserId) {
