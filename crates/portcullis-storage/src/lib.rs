@@ -98,6 +98,34 @@ pub trait SessionStore: Send + Sync {
     async fn accept_invitation(&self, token_hash: &str, password_hash: &str, now: Timestamp) -> Result<Option<UserId>>;
 }
 
+/// What sign-in through an external identity provider needs.
+#[async_trait]
+pub trait IdpStore: Send + Sync {
+    /// Creates the user on first sign-in or refreshes e-mail, name and the
+    /// factory-admin flag; one statement (`ON CONFLICT (idp_issuer,
+    /// idp_subject)`), so concurrent first sign-ins create one account.
+    /// Returns the user and whether it was created.
+    async fn upsert_idp_user(&self, user: &IdpUser, now: Timestamp) -> Result<(User, bool)>;
+    async fn get_user_by_idp(&self, issuer: &str, subject: &str) -> Result<Option<User>>;
+    /// The sealed ID token kept with a session (for `id_token_hint`).
+    async fn session_id_token(&self, id: SessionId) -> Result<Option<String>>;
+    /// Ends the sessions an OpenID back-channel logout token names: those of
+    /// `provider` with IdP session id `sid` and/or of the user `issuer` +
+    /// `subject`. Returns the users whose sessions ended.
+    async fn revoke_idp_sessions(
+        &self,
+        provider: &str,
+        issuer: &str,
+        sid: Option<&str>,
+        subject: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<UserId>>;
+    /// Records a one-time value; `false` if it was already used (the primary
+    /// key decides, so two replicas cannot both accept it).
+    async fn use_once(&self, kind: &str, key_hash: &str, expires_at: Timestamp) -> Result<bool>;
+    async fn purge_used_once(&self, now: Timestamp) -> Result<u64>;
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
@@ -166,7 +194,7 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + UserStore + SessionStore + AuditStore + AutomationStore + EnvStore + UsageStore {
+pub trait Store: OrgStore + UserStore + SessionStore + IdpStore + AuditStore + AutomationStore + EnvStore + UsageStore {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;

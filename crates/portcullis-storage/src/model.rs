@@ -77,6 +77,10 @@ pub struct NewSession {
     pub provider: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The IdP's session id (`sid` claim), for back-channel logout.
+    pub idp_sid: Option<String>,
+    /// The ID token, sealed by the server, for RP-initiated logout's `id_token_hint`.
+    pub id_token_sealed: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -307,4 +311,17 @@ pub enum ExecutionOp {
     Insert(Execution),
     /// A state the upstream's status endpoint reported for a kickoff.
     State { automation_id: AutomationId, kickoff_id: String, state: String, at: Timestamp },
+}
+
+/// A user as an identity provider describes them at sign-in. The account is
+/// keyed on `issuer` + `subject` (OpenID Connect Core §5.7: `sub` is unique
+/// only within its issuer), never on the e-mail address.
+#[derive(Clone, Debug)]
+pub struct IdpUser {
+    pub issuer: String,
+    pub subject: String,
+    pub email: String,
+    pub display_name: String,
+    /// From the IdP's `factory-admin` role, re-read at every sign-in.
+    pub factory_admin: bool,
 }

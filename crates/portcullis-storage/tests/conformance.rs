@@ -199,6 +199,8 @@ each_backend!(sessions_lifecycle, |db: TestDb| async move {
         provider: "local".into(),
         ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
+        idp_sid: None,
+        id_token_sealed: None,
     })
     .await
     .unwrap();
@@ -211,6 +213,8 @@ each_backend!(sessions_lifecycle, |db: TestDb| async move {
         provider: "local".into(),
         ip: None,
         user_agent: None,
+        idp_sid: None,
+        id_token_sealed: None,
     };
     assert!(matches!(s.create_session(dup).await, Err(StoreError::Conflict { .. })));
     let rec = s.get_session_by_token_hash("h1").await.unwrap().unwrap();

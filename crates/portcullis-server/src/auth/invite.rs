@@ -101,7 +101,7 @@ pub async fn invite_submit(State(state): State<AppState>, ClientIp(ip): ClientIp
     if user.is_disabled() {
         return pages::message(StatusCode::FORBIDDEN, "Account disabled", "Your password is set, but this account is disabled. Ask an owner of your organization to enable it.", None);
     }
-    match start_session(&state, &user, "local", ip, &headers).await {
+    match start_session(&state, &user, "local", ip, &headers, None).await {
         Ok(cookie) => {
             let mut resp = Redirect::to("/").into_response();
             *resp.status_mut() = StatusCode::SEE_OTHER;

@@ -207,7 +207,7 @@ pub async fn login_submit(
         (Some(u), true) => u,
     };
 
-    match start_session(&state, &user, "local", ip.clone(), &headers).await {
+    match start_session(&state, &user, "local", ip.clone(), &headers, None).await {
         Ok(cookie) => {
             audit::record(&state, entry(true, "password").actor(user.id, &user.email)).await;
             crate::usage::record_signin(&state, Some(user.id), "local", true).await;
@@ -256,6 +256,12 @@ async fn throttle_stats(
     Ok((a, b))
 }
 
+/// What a session started through an IdP keeps for logout.
+pub struct IdpSessionInfo {
+    pub sid: Option<String>,
+    pub id_token_sealed: String,
+}
+
 /// Starts a new session for `user` and returns its `Set-Cookie` header.
 /// The session the browser had before (if any) is revoked: the id always
 /// changes at sign-in, so a planted cookie cannot be upgraded.
@@ -265,6 +271,7 @@ pub async fn start_session(
     provider: &str,
     ip: Option<String>,
     headers: &HeaderMap,
+    idp: Option<IdpSessionInfo>,
 ) -> ApiResult<HeaderValue> {
     let now = state.clock.now();
     if let Some(old) = cookie(headers, state.session_cookie_name()) {
@@ -289,6 +296,8 @@ pub async fn start_session(
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(256).collect()),
+            idp_sid: idp.as_ref().and_then(|i| i.sid.clone()),
+            id_token_sealed: idp.map(|i| i.id_token_sealed),
         })
         .await?;
     let cookie = set_cookie(state, state.session_cookie_name(), &token, policy.absolute_lifetime.as_secs());

@@ -153,7 +153,7 @@ pub async fn setup_submit(
     }
     audit::record(&state, Entry::new("setup.complete", true).org(org).actor(user.id, &user.email).target(format!("user:{}", user.id)).ip(ip.clone())).await;
     tracing::info!(email = %user.email, "setup complete: owner account created");
-    match start_session(&state, &user, "local", ip, &headers).await {
+    match start_session(&state, &user, "local", ip, &headers, None).await {
         Ok(cookie) => {
             let mut resp = Redirect::to("/").into_response();
             *resp.status_mut() = StatusCode::SEE_OTHER;

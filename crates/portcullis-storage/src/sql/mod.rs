@@ -7,6 +7,7 @@
 mod audit;
 mod automations;
 mod env;
+mod idp;
 mod orgs;
 mod sessions;
 mod usage;

@@ -28,8 +28,8 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
 impl SessionStore for SqlStore {
     async fn create_session(&self, new: NewSession) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (id, token_hash, user_id, provider, created_at, last_seen_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO sessions (id, token_hash, user_id, provider, created_at, last_seen_at, expires_at, ip, user_agent, \
+             idp_sid, id_token_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(new.id.to_string())
         .bind(new.token_hash)
@@ -40,6 +40,8 @@ impl SessionStore for SqlStore {
         .bind(new.times.expires_at.0)
         .bind(new.ip)
         .bind(new.user_agent)
+        .bind(new.idp_sid)
+        .bind(new.id_token_sealed)
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::on_write(e, "this session", "user"))?;
