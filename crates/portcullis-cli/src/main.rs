@@ -242,6 +242,9 @@ async fn serve(config: Config) -> ExitCode {
     match boot {
         Bootstrap::Ready => {}
         Bootstrap::AdminCreated(email) => println!("\nPortcullis: created the first owner account {email}; sign in at {public}auth/local/login\n"),
+        Bootstrap::IdentityProvider(idp) => println!(
+            "\nPortcullis: no account yet. Sign in at {public}auth/login through {idp}; users with the factory-admin role there become owners.\n"
+        ),
         Bootstrap::SetupLink(link) => println!(
             "\nPortcullis has no account yet. Open this one-time link to create the owner account\n(valid 24 hours; restarting before it is used prints a new one):\n\n    {link}\n"
         ),

@@ -21,6 +21,9 @@ pub enum Bootstrap {
     /// No account yet: this one-time link lets the first person set the
     /// owner's password.
     SetupLink(String),
+    /// Local sign-in is off: the first people come from the identity
+    /// provider (named here), owners from its `factory-admin` role.
+    IdentityProvider(String),
 }
 
 pub async fn run(state: &AppState) -> Result<Bootstrap, StoreError> {
@@ -34,6 +37,10 @@ pub async fn run(state: &AppState) -> Result<Bootstrap, StoreError> {
     }
     if state.store.count_users().await? > 0 {
         return Ok(Bootstrap::Ready);
+    }
+    if !state.config.sso.local {
+        let names: Vec<&str> = state.config.sso.providers.iter().map(|p| p.vendor().display_name()).collect();
+        return Ok(Bootstrap::IdentityProvider(names.join(", ")));
     }
     let org = state.store.list_orgs().await?.into_iter().next().ok_or(StoreError::NotFound { what: "organization" })?;
     if let Some((email, password)) = &state.config.bootstrap_admin {

@@ -31,6 +31,9 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "PORTCULLIS_HEALTH_CHECK_INTERVAL",
     "PORTCULLIS_UPSTREAM_ALLOWED_HOSTS",
     "PORTCULLIS_ROLES_CLAIM",
+    "PORTCULLIS_AUTH_PROVIDERS",
+    "PORTCULLIS_REQUIRE_ROLE",
+    "PORTCULLIS_ROLE_MAPPING",
     "PORTCULLIS_SESSION_IDLE_TIMEOUT",
     "PORTCULLIS_SESSION_LIFETIME",
     "PORTCULLIS_SESSION_CACHE_TTL",
@@ -98,6 +101,8 @@ pub struct Config {
     pub db_max_connections: u32,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// The ways of signing in: external OpenID providers and/or `local`.
+    pub sso: crate::providers::SsoConfig,
     /// Unknown `PORTCULLIS_*` variables, to be warned about.
     pub unknown_variables: Vec<String>,
 }
@@ -127,16 +132,7 @@ impl Config {
 
         // The provider's variables are checked first, so that a missing one
         // is reported in the documentation's words.
-        if let Some(p) = crate::providers::from_env(env)? {
-            return Err(err(
-                "AUTH_PROVIDER",
-                format!(
-                    "`{}` is configured (issuer {}), but browser sign-in through an external identity provider is not available in this version of Portcullis yet; only `local` is",
-                    p.provider, p.issuer
-                ),
-                "local",
-            ));
-        }
+        let sso = crate::providers::SsoConfig::from_env(env)?;
 
         let listen: SocketAddr = match get("PORTCULLIS_LISTEN") {
             None => "127.0.0.1:8080".parse().expect("valid default"),
@@ -289,6 +285,7 @@ impl Config {
             db_max_connections,
             log_filter,
             log_format,
+            sso,
             unknown_variables,
         })
     }

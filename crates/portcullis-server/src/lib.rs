@@ -16,6 +16,7 @@ pub mod keys;
 pub mod pages;
 pub mod password;
 pub mod providers;
+pub mod sso;
 pub mod request_id;
 pub mod secrets;
 pub mod state;
@@ -48,6 +49,11 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/auth/local/login", get(auth::local::login_page).post(auth::local::login_submit))
         .route("/auth/logout", post(auth::local::logout))
+        .route("/auth/login", get(sso::sign_in_page))
+        .route("/auth/logged-out", get(sso::logout::logged_out))
+        .route("/auth/{provider}/login", get(sso::flow::login))
+        .route("/auth/{provider}/callback", get(sso::flow::callback))
+        .route("/auth/{provider}/backchannel-logout", post(sso::logout::backchannel))
         .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))
         .route("/invite", get(auth::invite::invite_page).post(auth::invite::invite_submit))
         .nest("/api/v1", api::router().fallback(api_not_found))
@@ -69,15 +75,26 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers and every identity provider has been
+/// discovered; otherwise 503 naming what is missing.
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
-    match state.store.ping().await {
-        Ok(()) => axum::Json(serde_json::json!({ "status": "ready", "database": "ok" })).into_response(),
+    let database = match state.store.ping().await {
+        Ok(()) => "ok",
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "status": "not ready", "database": "unreachable" }))).into_response()
+            "unreachable"
         }
-    }
+    };
+    let providers: serde_json::Map<String, serde_json::Value> = state
+        .sso
+        .all()
+        .iter()
+        .map(|p| (p.settings.provider.to_owned(), serde_json::Value::from(p.problem().map(|e| format!("unreachable: {e}")).unwrap_or_else(|| "ok".into()))))
+        .collect();
+    let ready = database == "ok" && state.sso.unready().is_empty();
+    let body = serde_json::json!({ "status": if ready { "ready" } else { "not ready" }, "database": database, "providers": providers });
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> error::ApiError {
@@ -188,6 +205,9 @@ pub fn spawn_housekeeping(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "removed ended sessions"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session housekeeping failed"),
+            }
+            if let Err(e) = state.store.purge_used_once(state.clock.now()).await {
+                tracing::warn!(error = %e, "one-time value housekeeping failed");
             }
         }
     });

@@ -35,6 +35,8 @@ pub struct Inner {
     /// must never follow one to another host), the configured timeouts.
     pub upstream: reqwest::Client,
     pub usage: UsageRecorder,
+    /// The external identity providers (empty with `local` only).
+    pub sso: Arc<crate::sso::Registry>,
 }
 
 impl AppState {
@@ -50,6 +52,8 @@ impl AppState {
             .build()
             .expect("HTTP client with default TLS settings");
         let usage = UsageRecorder::start(store.clone());
+        let sso = Arc::new(crate::sso::Registry::new(&config));
+        sso.spawn_discovery();
         Self(Arc::new(Inner {
             config,
             store,
@@ -63,6 +67,7 @@ impl AppState {
             sealer,
             upstream,
             usage,
+            sso,
         }))
     }
 

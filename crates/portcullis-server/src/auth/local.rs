@@ -70,6 +70,9 @@ pub struct LoginQuery {
 /// `GET /auth/local/login`: the sign-in form (or, for API clients asking
 /// for JSON, just its CSRF token).
 pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    if !state.config.sso.local {
+        return local_off(&headers);
+    }
     let (binding, set) = form_cookie(&state, &headers);
     let csrf = state.keys.csrf_token("form", &binding);
     let resp = if wants_json(&headers) {
@@ -92,6 +95,15 @@ pub struct LoginSubmit {
     return_to: Option<String>,
 }
 
+/// With `local` not among the providers, passwords are not accepted at all.
+fn local_off(headers: &HeaderMap) -> Response {
+    let msg = "Sign-in with a Portcullis password is not enabled on this server (AUTH_PROVIDER names an identity provider); sign in at /auth/login.";
+    if wants_json(headers) {
+        return ApiError::new(StatusCode::NOT_FOUND, "local_sign_in_disabled", msg).into_response();
+    }
+    pages::message(StatusCode::NOT_FOUND, "Password sign-in is off", msg, Some(("/auth/login", "Sign in")))
+}
+
 /// `POST /auth/local/login`.
 pub async fn login_submit(
     State(state): State<AppState>,
@@ -99,6 +111,9 @@ pub async fn login_submit(
     headers: HeaderMap,
     Form(form): Form<LoginSubmit>,
 ) -> Response {
+    if !state.config.sso.local {
+        return local_off(&headers);
+    }
     let json = wants_json(&headers);
     let rt = safe_return_to(form.return_to.as_deref());
     let (binding, set) = form_cookie(&state, &headers);
@@ -315,7 +330,7 @@ pub struct LogoutForm {
 pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let form = serde_urlencoded::from_bytes::<LogoutForm>(&body).ok();
     let to_login = || {
-        let mut resp = Redirect::to("/auth/local/login").into_response();
+        let mut resp = Redirect::to("/auth/login").into_response();
         *resp.status_mut() = StatusCode::SEE_OTHER;
         if let Ok(c) = HeaderValue::from_str(&clear_cookie(&state, state.session_cookie_name())) {
             resp.headers_mut().append(header::SET_COOKIE, c);
@@ -349,6 +364,21 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     }
     state.sessions.evict(&caller.token_hash);
     audit::record(&state, Entry::new("logout", true).actor(user.id, &user.email).target(format!("session:{}", caller.ctx.session.id)).ip(ip)).await;
+    // Signed in through an IdP that offers RP-initiated logout: end the
+    // session there too.
+    let provider = caller.ctx.session.provider.clone();
+    if let Some(url) = crate::sso::logout::end_session_url(&state, &provider, caller.ctx.session.id, user.id).await {
+        let name = state.sso.get(&provider).map(|p| p.settings.vendor().display_name()).unwrap_or("the identity provider");
+        let mut resp = if wants_json(&headers) {
+            Json(serde_json::json!({ "signed_out": true, "end_session_url": url })).into_response()
+        } else {
+            crate::sso::logout::continue_to_idp(&url, name)
+        };
+        if let Ok(c) = HeaderValue::from_str(&clear_cookie(&state, state.session_cookie_name())) {
+            resp.headers_mut().append(header::SET_COOKIE, c);
+        }
+        return resp;
+    }
     to_login()
 }
 
@@ -356,7 +386,7 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
 pub async fn landing(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let caller = match Caller::from_headers(&state, &headers).await {
         Ok(c) => c,
-        Err(_) => return Redirect::to("/auth/local/login").into_response(),
+        Err(_) => return Redirect::to("/auth/login").into_response(),
     };
     let ctx = &caller.ctx;
     let csrf = caller.csrf_token(&state);

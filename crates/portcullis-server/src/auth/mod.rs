@@ -102,7 +102,7 @@ impl Caller {
 
     /// Loads the session behind the cookie, from memory when fresh enough.
     pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
-        let sign_in = state.config.public("/auth/local/login");
+        let sign_in = state.config.public("/auth/login");
         let token = cookie(headers, state.session_cookie_name())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized(format!("not signed in; sign in at {sign_in}")))?;

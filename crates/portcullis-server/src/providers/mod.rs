@@ -41,6 +41,83 @@ pub struct OidcSettings {
     /// The CLI contract's `domain` and `extra` (§1).
     pub cli_domain: String,
     pub cli_extra: serde_json::Value,
+    /// Refuse users with neither `member` nor `factory-admin` (403).
+    /// `PORTCULLIS_REQUIRE_ROLE`; the default is the vendor's (on for Entra ID,
+    /// matching "Assignment required? Yes").
+    pub require_role: bool,
+}
+
+impl OidcSettings {
+    pub fn vendor(&self) -> &'static dyn Vendor {
+        vendor(self.provider).expect("settings are only built for known vendors")
+    }
+}
+
+/// A vendor's quirks. Everything that is the same for every OpenID provider
+/// (discovery, PKCE, ID token checks) lives in `crate::sso`; what differs per
+/// vendor is here, one implementation per file.
+pub trait Vendor: Send + Sync + 'static {
+    /// `AUTH_PROVIDER` value and callback path segment.
+    fn name(&self) -> &'static str;
+    /// The human name, for pages.
+    fn display_name(&self) -> &'static str;
+    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError>;
+    /// Scopes asked for at browser sign-in.
+    fn scopes(&self) -> &'static [&'static str] {
+        &["openid", "email", "profile"]
+    }
+    /// Roles and groups from the verified claims (ID token merged with userinfo).
+    fn roles(&self, settings: &OidcSettings, claims: &serde_json::Value) -> Vec<String> {
+        claim_strings(claims, &settings.roles_claim)
+    }
+    fn require_role_default(&self) -> bool {
+        false
+    }
+    /// A vendor error code in an authorization or token error, explained:
+    /// `(what happened, how to fix it)`.
+    fn explain_error(&self, _error: &str, _description: &str) -> Option<(String, String)> {
+        None
+    }
+    /// Where to look when ID token signatures do not verify.
+    fn signature_hint(&self) -> &'static str {
+        "Check that the provider's issuer variables point at the authorization server that signs the tokens."
+    }
+}
+
+/// Every vendor Portcullis knows.
+pub fn vendor(name: &str) -> Option<&'static dyn Vendor> {
+    Some(match name {
+        "okta" => &okta::Okta,
+        "entra_id" => &entra_id::EntraId,
+        "keycloak" => &keycloak::Keycloak,
+        "auth0" => &auth0::Auth0,
+        "workos" => &workos::WorkOs,
+        _ => return None,
+    })
+}
+
+/// The strings at a dotted claim path (`realm_access.roles`): an array of
+/// strings, a single string, or a space-separated string. A claim name that
+/// itself contains dots (`https://portcullis/roles`) is found whole first.
+pub fn claim_strings(claims: &serde_json::Value, path: &str) -> Vec<String> {
+    fn strings(v: &serde_json::Value) -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => s.split_whitespace().map(str::to_owned).collect(),
+            serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str()).map(str::to_owned).collect(),
+            _ => vec![],
+        }
+    }
+    if let Some(v) = claims.get(path) {
+        return strings(v);
+    }
+    let mut cur = claims;
+    for part in path.split('.') {
+        match cur.get(part) {
+            Some(v) => cur = v,
+            None => return vec![],
+        }
+    }
+    strings(cur)
 }
 
 pub(crate) fn required(env: &Env, var: &str, where_to_find: &str, example: &str) -> Result<String, ConfigError> {
@@ -103,21 +180,33 @@ pub(crate) fn bare(u: &Url) -> String {
     u.as_str().trim_end_matches('/').to_owned()
 }
 
-/// The configured provider: `None` for the built-in `local` provider.
+/// The provider `AUTH_PROVIDER` names: `None` for the built-in `local` provider.
 pub fn from_env(env: &Env) -> Result<Option<OidcSettings>, ConfigError> {
     let provider = optional(env, "AUTH_PROVIDER").unwrap_or_else(|| "local".into());
-    let mut settings = match provider.as_str() {
-        "local" => return Ok(None),
-        "okta" => okta::from_env(env)?,
-        "entra_id" => entra_id::from_env(env)?,
-        "keycloak" => keycloak::from_env(env)?,
-        "auth0" => auth0::from_env(env)?,
-        "workos" => workos::from_env(env)?,
-        other => {
+    settings_for("AUTH_PROVIDER", &provider, env)
+}
+
+fn settings_for(var: &str, provider: &str, env: &Env) -> Result<Option<OidcSettings>, ConfigError> {
+    if provider == "local" {
+        return Ok(None);
+    }
+    let Some(v) = vendor(provider) else {
+        return Err(ConfigError {
+            var: var.into(),
+            problem: format!("`{provider}` is not a provider; valid values are entra_id, okta, workos, auth0, keycloak, local"),
+            example: "local".into(),
+        });
+    };
+    let mut settings = v.from_env(env)?;
+    settings.require_role = match optional(env, "PORTCULLIS_REQUIRE_ROLE").as_deref() {
+        None => v.require_role_default(),
+        Some("true" | "1" | "yes") => true,
+        Some("false" | "0" | "no") => false,
+        Some(other) => {
             return Err(ConfigError {
-                var: "AUTH_PROVIDER".into(),
-                problem: format!("`{other}` is not a provider; valid values are entra_id, okta, workos, auth0, keycloak, local"),
-                example: "local".into(),
+                var: "PORTCULLIS_REQUIRE_ROLE".into(),
+                problem: format!("`{other}` is not true or false"),
+                example: "true".into(),
             })
         }
     };
@@ -136,3 +225,84 @@ pub fn from_env(env: &Env) -> Result<Option<OidcSettings>, ConfigError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Which ways of signing in are on.
+#[derive(Clone, Debug)]
+pub struct SsoConfig {
+    /// External OpenID providers, in the order of the chooser page.
+    pub providers: Vec<OidcSettings>,
+    /// The built-in `local` provider (passwords kept by Portcullis).
+    pub local: bool,
+    pub role_mapping: Vec<RoleRule>,
+}
+
+impl SsoConfig {
+    /// `PORTCULLIS_AUTH_PROVIDERS` (a comma-separated list, for a chooser
+    /// page) or, as the platform documents, `AUTH_PROVIDER` alone.
+    pub fn from_env(env: &Env) -> Result<SsoConfig, ConfigError> {
+        let (var, names): (&str, Vec<String>) = match optional(env, "PORTCULLIS_AUTH_PROVIDERS") {
+            Some(list) => ("PORTCULLIS_AUTH_PROVIDERS", list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
+            None => ("AUTH_PROVIDER", vec![optional(env, "AUTH_PROVIDER").unwrap_or_else(|| "local".into())]),
+        };
+        if names.is_empty() {
+            return Err(ConfigError { var: var.into(), problem: "lists no provider".into(), example: "okta,local".into() });
+        }
+        let mut providers = Vec::new();
+        let mut local = false;
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Err(ConfigError { var: var.into(), problem: format!("names `{name}` twice"), example: "okta,local".into() });
+            }
+            match settings_for(var, name, env)? {
+                Some(s) => providers.push(s),
+                None => local = true,
+            }
+        }
+        let role_mapping = RoleRule::parse_list(&optional(env, "PORTCULLIS_ROLE_MAPPING").unwrap_or_else(|| DEFAULT_ROLE_MAPPING.into()))?;
+        Ok(SsoConfig { providers, local, role_mapping })
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&OidcSettings> {
+        self.providers.iter().find(|p| p.provider == name)
+    }
+}
+
+/// Owners from the IdP's `factory-admin` role, members from `member`, and
+/// (where the IdP lets a user without either in at all) members otherwise.
+pub const DEFAULT_ROLE_MAPPING: &str = "factory-admin=Owner,member=Member,*=Member";
+
+/// One line of `PORTCULLIS_ROLE_MAPPING`: `<IdP role or group>=<role>[@<organization>]`.
+/// `*` matches any signed-in user; without `@<organization>` the rule is
+/// for the first (default) organization. The first matching rule per
+/// organization wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleRule {
+    pub idp_role: String,
+    pub role: String,
+    pub org: Option<String>,
+}
+
+impl RoleRule {
+    pub fn parse_list(raw: &str) -> Result<Vec<RoleRule>, ConfigError> {
+        let bad = |problem: String| ConfigError {
+            var: "PORTCULLIS_ROLE_MAPPING".into(),
+            problem,
+            example: "factory-admin=Owner,engineering=Developer@Acme,member=Member".into(),
+        };
+        raw.split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|rule| {
+                let (idp_role, target) = rule.split_once('=').ok_or_else(|| bad(format!("`{rule}` is not <IdP role>=<role>")))?;
+                let (role, org) = match target.split_once('@') {
+                    Some((r, o)) => (r.trim(), Some(o.trim().to_owned())),
+                    None => (target.trim(), None),
+                };
+                if idp_role.trim().is_empty() || role.is_empty() || org.as_deref() == Some("") {
+                    return Err(bad(format!("`{rule}` has an empty part")));
+                }
+                Ok(RoleRule { idp_role: idp_role.trim().to_owned(), role: role.to_owned(), org })
+            })
+            .collect()
+    }
+}

@@ -3,33 +3,50 @@
 //! (issuer `https://{site}`). Roles come from the `groups` claim by default.
 
 use super::{bare, base_url, discovery, join, optional, required, required_secret, OidcSettings};
+use super::Vendor;
 use crate::config::{ConfigError, Env};
 
-pub fn from_env(env: &Env) -> Result<OidcSettings, ConfigError> {
-    let client_id = required(env, "OKTA_CLIENT_ID", "the Client ID of the Okta Web Application (Okta Admin Console → Applications → your app)", "0oaqnwji7pGW7VT6T697")?;
-    let client_secret = required_secret(env, "OKTA_CLIENT_SECRET", "the Client Secret of the Okta Web Application (Okta Admin Console → Applications → your app)")?;
-    let site_raw = required(env, "OKTA_SITE", "the Okta URL shown at the top right of the Okta Admin Console, under your username", "https://your-domain.okta.com")?;
-    let site = base_url("OKTA_SITE", &site_raw, "https://your-domain.okta.com")?;
-    let server = required(env, "OKTA_AUTHORIZATION_SERVER", "the Name of the authorization server (Okta Admin Console → Security → API), e.g. default; `org` for the org authorization server", "default")?;
-    if server.contains(['/', '?', '#', ' ']) {
-        return Err(ConfigError { var: "OKTA_AUTHORIZATION_SERVER".into(), problem: format!("`{server}` is not an authorization server name"), example: "default".into() });
+pub struct Okta;
+
+impl Vendor for Okta {
+    fn name(&self) -> &'static str {
+        "okta"
     }
-    let audience = required(env, "OKTA_AUDIENCE", "the Audience of the authorization server (Okta Admin Console → Security → API); it must match exactly", "api://default")?;
-    let org_server = server == "org";
-    let issuer = if org_server { bare(&site) } else { bare(&join(&site, &format!("oauth2/{server}"))) };
-    Ok(OidcSettings {
-        provider: "okta",
-        discovery_url: discovery(&issuer),
-        issuer,
-        client_id,
-        client_secret: Some(client_secret),
-        audience: Some(audience),
-        device_client_id: optional(env, "OKTA_DEVICE_AUTHORIZATION_CLIENT_ID"),
-        roles_claim: "groups".into(),
-        cli_domain: site.host_str().unwrap_or_default().to_owned() + &site.port().map(|p| format!(":{p}")).unwrap_or_default(),
-        cli_extra: serde_json::json!({
-            "authorization_server_name": if org_server { serde_json::Value::Null } else { server.clone().into() },
-            "using_org_auth_server": org_server,
-        }),
-    })
+    fn display_name(&self) -> &'static str {
+        "Okta"
+    }
+
+    fn signature_hint(&self) -> &'static str {
+        "Check that OKTA_AUTHORIZATION_SERVER and OKTA_AUDIENCE match the authorization server's Name and Audience exactly (Okta Admin Console → Security → API)."
+    }
+
+    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
+        let client_id = required(env, "OKTA_CLIENT_ID", "the Client ID of the Okta Web Application (Okta Admin Console → Applications → your app)", "0oaqnwji7pGW7VT6T697")?;
+        let client_secret = required_secret(env, "OKTA_CLIENT_SECRET", "the Client Secret of the Okta Web Application (Okta Admin Console → Applications → your app)")?;
+        let site_raw = required(env, "OKTA_SITE", "the Okta URL shown at the top right of the Okta Admin Console, under your username", "https://your-domain.okta.com")?;
+        let site = base_url("OKTA_SITE", &site_raw, "https://your-domain.okta.com")?;
+        let server = required(env, "OKTA_AUTHORIZATION_SERVER", "the Name of the authorization server (Okta Admin Console → Security → API), e.g. default; `org` for the org authorization server", "default")?;
+        if server.contains(['/', '?', '#', ' ']) {
+            return Err(ConfigError { var: "OKTA_AUTHORIZATION_SERVER".into(), problem: format!("`{server}` is not an authorization server name"), example: "default".into() });
+        }
+        let audience = required(env, "OKTA_AUDIENCE", "the Audience of the authorization server (Okta Admin Console → Security → API); it must match exactly", "api://default")?;
+        let org_server = server == "org";
+        let issuer = if org_server { bare(&site) } else { bare(&join(&site, &format!("oauth2/{server}"))) };
+        Ok(OidcSettings {
+            provider: "okta",
+            discovery_url: discovery(&issuer),
+            issuer,
+            client_id,
+            client_secret: Some(client_secret),
+            audience: Some(audience),
+            device_client_id: optional(env, "OKTA_DEVICE_AUTHORIZATION_CLIENT_ID"),
+            roles_claim: "groups".into(),
+            cli_domain: site.host_str().unwrap_or_default().to_owned() + &site.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            require_role: false,
+            cli_extra: serde_json::json!({
+                "authorization_server_name": if org_server { serde_json::Value::Null } else { server.clone().into() },
+                "using_org_auth_server": org_server,
+            }),
+        })
+    }
 }

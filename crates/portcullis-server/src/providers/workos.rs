@@ -2,23 +2,36 @@
 //! no secret), also used for the device grant.
 
 use super::{base_url, discovery, required, OidcSettings};
+use super::Vendor;
 use crate::config::{ConfigError, Env};
 
-pub fn from_env(env: &Env) -> Result<OidcSettings, ConfigError> {
-    let client_id = required(env, "WORKOS_CLIENT_ID", "the Client ID of the application (WorkOS Dashboard)", "client_01H...")?;
-    let domain_raw = required(env, "WORKOS_AUTHKIT_DOMAIN", "the AuthKit domain (WorkOS Dashboard)", "your-domain.authkit.com")?;
-    let base = base_url("WORKOS_AUTHKIT_DOMAIN", &domain_raw, "your-domain.authkit.com")?;
-    let issuer = super::bare(&base);
-    Ok(OidcSettings {
-        provider: "workos",
-        discovery_url: discovery(&issuer),
-        cli_domain: base.host_str().unwrap_or_default().to_owned() + &base.port().map(|p| format!(":{p}")).unwrap_or_default(),
-        issuer,
-        audience: Some(client_id.clone()),
-        device_client_id: Some(client_id.clone()),
-        client_id,
-        client_secret: None,
-        roles_claim: "role".into(),
-        cli_extra: serde_json::json!({}),
-    })
+pub struct WorkOs;
+
+impl Vendor for WorkOs {
+    fn name(&self) -> &'static str {
+        "workos"
+    }
+    fn display_name(&self) -> &'static str {
+        "WorkOS"
+    }
+
+    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
+        let client_id = required(env, "WORKOS_CLIENT_ID", "the Client ID of the application (WorkOS Dashboard)", "client_01H...")?;
+        let domain_raw = required(env, "WORKOS_AUTHKIT_DOMAIN", "the AuthKit domain (WorkOS Dashboard)", "your-domain.authkit.com")?;
+        let base = base_url("WORKOS_AUTHKIT_DOMAIN", &domain_raw, "your-domain.authkit.com")?;
+        let issuer = super::bare(&base);
+        Ok(OidcSettings {
+            provider: "workos",
+            discovery_url: discovery(&issuer),
+            cli_domain: base.host_str().unwrap_or_default().to_owned() + &base.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            issuer,
+            audience: Some(client_id.clone()),
+            device_client_id: Some(client_id.clone()),
+            client_id,
+            client_secret: None,
+            roles_claim: "role".into(),
+            require_role: false,
+            cli_extra: serde_json::json!({}),
+        })
+    }
 }

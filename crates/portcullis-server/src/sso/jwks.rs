@@ -1,0 +1,111 @@
+//! A provider's signing keys (RFC 7517 JSON Web Key Set), cached.
+//!
+//! Keys are refetched periodically and when a token names a key we do not
+//! have (OpenID Connect Core §10.1.1: a provider rotates by publishing a new
+//! key and starting to use it). Unknown-`kid` refetches are single-flight
+//! (concurrent sign-ins wait for one fetch) and rate-limited, so a flood of
+//! tokens with made-up `kid`s cannot make us hammer the provider.
+
+use openidconnect::core::CoreJsonWebKeySet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// Largest JWKS document accepted.
+const MAX_JWKS_BYTES: usize = 512 * 1024;
+
+/// One fetched key set, in the forms the two verifiers need.
+pub struct KeySet {
+    /// For ID tokens (verified by `openidconnect`).
+    pub core: CoreJsonWebKeySet,
+    /// For logout tokens and access tokens (verified by `jsonwebtoken`);
+    /// keys it cannot use are left out rather than failing the whole set.
+    pub jwt: Vec<jsonwebtoken::jwk::Jwk>,
+    /// Bumped on every successful fetch.
+    pub generation: u64,
+}
+
+pub struct Jwks {
+    url: Url,
+    current: RwLock<Arc<KeySet>>,
+    /// When the last unknown-`kid` refetch happened; the lock makes it single-flight.
+    last_refetch: tokio::sync::Mutex<Option<Instant>>,
+    min_refetch_interval: Duration,
+    fetches: AtomicU64,
+}
+
+impl Jwks {
+    pub fn new(url: Url, min_refetch_interval: Duration) -> Self {
+        Self {
+            url,
+            current: RwLock::new(Arc::new(KeySet { core: CoreJsonWebKeySet::new(vec![]), jwt: vec![], generation: 0 })),
+            last_refetch: tokio::sync::Mutex::new(None),
+            min_refetch_interval,
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How many times the key set was fetched (for tests and benchmarks).
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Fetches the key set now and makes it current.
+    pub async fn fetch(&self, http: &reqwest::Client) -> Result<Arc<KeySet>, String> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let resp = http.get(self.url.clone()).header("accept", "application/json").send().await.map_err(|e| format!("{e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        if resp.content_length().is_some_and(|n| n as usize > MAX_JWKS_BYTES) {
+            return Err("the key set is too large".into());
+        }
+        let body = resp.bytes().await.map_err(|e| format!("{e}"))?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err("the key set is too large".into());
+        }
+        let core: CoreJsonWebKeySet = serde_json::from_slice(&body).map_err(|e| format!("not a JSON Web Key Set: {e}"))?;
+        let raw: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))?;
+        let jwt = raw
+            .get("keys")
+            .and_then(|k| k.as_array())
+            .map(|keys| keys.iter().filter_map(|k| serde_json::from_value(k.clone()).ok()).collect())
+            .unwrap_or_default();
+        let mut cur = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let set = Arc::new(KeySet { core, jwt, generation: cur.generation + 1 });
+        *cur = set.clone();
+        Ok(set)
+    }
+
+    /// A token named a key not in `seen` (the set it was checked against).
+    /// Returns a newer set to retry with, or `None` when there is none: the
+    /// set changed meanwhile (another caller fetched it) → that set; else a
+    /// fetch, unless one happened within the minimum interval.
+    pub async fn refresh_for_unknown_key(&self, http: &reqwest::Client, seen: u64) -> Option<Arc<KeySet>> {
+        let mut last = self.last_refetch.lock().await;
+        let cur = self.keys();
+        if cur.generation != seen {
+            return Some(cur);
+        }
+        if last.is_some_and(|t| t.elapsed() < self.min_refetch_interval) {
+            return None;
+        }
+        *last = Some(Instant::now());
+        match self.fetch(http).await {
+            Ok(set) => Some(set),
+            Err(e) => {
+                tracing::warn!(jwks = %self.url, error = %e, "refetching the identity provider's signing keys failed");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Browser single sign-on through OpenID providers (OpenID Connect Core 1.0,
+//! authorization code flow with PKCE, RFC 7636).
+//!
+//! What is the same for every provider lives here; each vendor's quirks
+//! (URL layout, where roles are, its error codes) are in `crate::providers`.
+//! The protocol work is done by the `openidconnect` crate (an OpenID
+//! Foundation-listed RP library): authorization URLs, the code exchange and
+//! the ID token checks. `jsonwebtoken` verifies the tokens `openidconnect`
+//! does not know (back-channel logout tokens).
+//!
+//! - [`discovery`]: reading each provider's metadata at start, with retries.
+//! - [`jwks`]: the providers' signing keys, refetched on rotation.
+//! - [`flow`]: `/auth/{provider}/login` and `/auth/{provider}/callback`.
+//! - [`identity`]: the ID token and userinfo checks.
+//! - [`provision`]: just-in-time accounts and role mapping.
+//! - [`logout`]: RP-initiated and back-channel logout.
+//! - [`error`]: failures as pages a person can act on.
+
+pub mod discovery;
+pub mod error;
+pub mod flow;
+pub mod identity;
+pub mod jwks;
+pub mod logout;
+pub mod provision;
+
+use crate::config::Config;
+use crate::providers::OidcSettings;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use discovery::{Discovered, Provider};
+
+/// The configured external providers.
+pub struct Registry {
+    providers: Vec<Arc<Provider>>,
+    /// For calls to the providers: no redirects (a token request must never
+    /// be replayed to another host), bounded time.
+    pub http: reqwest::Client,
+}
+
+/// How often signing keys are refetched even without an unknown `kid`.
+pub const JWKS_REFRESH: Duration = Duration::from_secs(3600);
+/// At most one unknown-`kid` refetch per provider this often.
+pub const JWKS_MIN_REFETCH: Duration = Duration::from_secs(10);
+
+impl Registry {
+    pub fn new(config: &Config) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client with default TLS settings");
+        let providers = config
+            .sso
+            .providers
+            .iter()
+            .map(|s: &OidcSettings| Arc::new(Provider::new(s.clone(), config.public(&format!("/auth/{}/callback", s.provider)))))
+            .collect();
+        Self { providers, http }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Provider>> {
+        self.providers.iter().find(|p| p.settings.provider == name)
+    }
+
+    pub fn all(&self) -> &[Arc<Provider>] {
+        &self.providers
+    }
+
+    /// Discovers every provider in the background (retrying with backoff)
+    /// and keeps their keys fresh.
+    pub fn spawn_discovery(self: &Arc<Self>) {
+        for p in &self.providers {
+            let p = p.clone();
+            let http = self.http.clone();
+            tokio::spawn(async move { p.run(http).await });
+        }
+    }
+
+    /// `(provider, problem)` for each provider not reachable yet (for `/readyz`).
+    pub fn unready(&self) -> Vec<(String, String)> {
+        self.providers.iter().filter_map(|p| p.problem().map(|e| (p.settings.provider.to_owned(), e))).collect()
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct SignInQuery {
+    return_to: Option<String>,
+}
+
+/// `GET /auth/login`: the way in. With one way of signing in it goes there
+/// directly (the platform's single-provider behaviour); with several
+/// (`PORTCULLIS_AUTH_PROVIDERS`) it offers a choice.
+pub async fn sign_in_page(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<SignInQuery>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let rt = portcullis_domain::validation::safe_return_to(q.return_to.as_deref());
+    let query = if rt == "/" { String::new() } else { format!("?{}", serde_urlencoded::to_string([("return_to", rt.as_str())]).unwrap_or_default()) };
+    let mut ways: Vec<(String, String)> =
+        state.sso.all().iter().map(|p| (format!("/auth/{}/login{query}", p.settings.provider), format!("Sign in with {}", p.settings.vendor().display_name()))).collect();
+    if state.config.sso.local {
+        ways.push((format!("/auth/local/login{query}"), "Sign in with a Portcullis password".into()));
+    }
+    if crate::auth::local::wants_json(&headers) {
+        let list: Vec<_> = ways.iter().map(|(url, label)| serde_json::json!({ "url": url, "label": label })).collect();
+        return axum::Json(serde_json::json!({ "ways": list })).into_response();
+    }
+    if ways.len() == 1 {
+        let mut resp = axum::response::Redirect::to(&ways[0].0).into_response();
+        *resp.status_mut() = axum::http::StatusCode::SEE_OTHER;
+        return resp;
+    }
+    let items: String = ways
+        .iter()
+        .map(|(url, label)| {
+            format!("<p><a class=\"way\" href=\"{}\">{}</a></p>", html_escape::encode_double_quoted_attribute(url), html_escape::encode_text(label))
+        })
+        .collect();
+    crate::pages::page(axum::http::StatusCode::OK, "Sign in", &format!("<h1>Sign in to Portcullis</h1>{items}"))
+}

@@ -1,0 +1,109 @@
+//! Just-in-time accounts and roles from the IdP, re-read at every sign-in.
+//!
+//! The account is keyed on issuer + subject (never the e-mail address). The
+//! IdP roles `member` and `factory-admin` are the platform's: with
+//! `require_role`, a user with neither is refused; `factory-admin` makes the
+//! user an administrator of the whole installation. `PORTCULLIS_ROLE_MAPPING`
+//! maps IdP roles or groups to organization roles; in the organizations the
+//! mapping names, the IdP is authoritative: a role removed there is gone at
+//! the next sign-in.
+
+use super::error::SsoError;
+use super::identity::Identity;
+use crate::providers::{OidcSettings, RoleRule};
+use crate::state::AppState;
+use portcullis_storage::{IdpUser, StoreError, User};
+
+pub const MEMBER: &str = "member";
+pub const FACTORY_ADMIN: &str = "factory-admin";
+
+fn db(e: StoreError) -> SsoError {
+    SsoError::Unreachable(format!("database: {e}"))
+}
+
+pub async fn sign_in(state: &AppState, s: &OidcSettings, ident: &Identity) -> Result<User, SsoError> {
+    let has = |r: &str| ident.roles.iter().any(|x| x == r);
+    if s.require_role && !has(MEMBER) && !has(FACTORY_ADMIN) {
+        return Err(SsoError::NotAssigned { provider: s.vendor().display_name().into() });
+    }
+    let now = state.clock.now();
+    let (user, created) = state
+        .store
+        .upsert_idp_user(
+            &IdpUser {
+                issuer: s.issuer.clone(),
+                subject: ident.subject.clone(),
+                email: ident.email.clone(),
+                display_name: ident.name.clone(),
+                factory_admin: has(FACTORY_ADMIN),
+            },
+            now,
+        )
+        .await
+        .map_err(db)?;
+    if user.is_disabled() {
+        return Err(SsoError::Disabled);
+    }
+    if created {
+        crate::audit::record(state, crate::audit::Entry::new("user.provisioned", true).actor(user.id, &user.email).detail(serde_json::json!({ "provider": s.provider }))).await;
+    }
+    apply_mapping(state, &state.config.sso.role_mapping, &user, &ident.roles).await.map_err(db)?;
+    state.sessions.evict_user(user.id);
+    Ok(user)
+}
+
+/// Brings the user's memberships in the mapped organizations in line with
+/// their IdP roles. A change that would leave an organization without an
+/// owner is skipped (and logged), never forced.
+async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles: &[String]) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    let orgs = state.store.list_orgs().await?;
+    let Some(default_org) = orgs.first() else { return Ok(()) };
+    let mut targets: Vec<&portcullis_storage::Organization> = Vec::new();
+    for rule in rules {
+        let org = match &rule.org {
+            None => Some(default_org),
+            Some(name) => orgs.iter().find(|o| o.name.eq_ignore_ascii_case(name)),
+        };
+        match org {
+            Some(o) if !targets.iter().any(|t| t.id == o.id) => targets.push(o),
+            Some(_) => {}
+            None => tracing::warn!(org = rule.org.as_deref().unwrap_or_default(), "PORTCULLIS_ROLE_MAPPING names an organization that does not exist"),
+        }
+    }
+    for org in targets {
+        let wanted = rules
+            .iter()
+            .filter(|r| match &r.org {
+                None => org.id == default_org.id,
+                Some(n) => org.name.eq_ignore_ascii_case(n),
+            })
+            .find(|r| r.idp_role == "*" || roles.iter().any(|x| *x == r.idp_role))
+            .map(|r| r.role.clone());
+        let current = state.store.get_member(org.id, user.id).await?;
+        let result = match (wanted, current) {
+            (Some(role_name), current) => {
+                let Some(role) = state.store.list_roles(org.id).await?.into_iter().find(|r| r.name.eq_ignore_ascii_case(&role_name)) else {
+                    tracing::warn!(org = %org.name, role = %role_name, "PORTCULLIS_ROLE_MAPPING names a role the organization does not have");
+                    continue;
+                };
+                match current {
+                    None => state.store.add_member(org.id, user.id, role.id, now).await,
+                    Some(m) if m.role.id != role.id => state.store.change_member_role(org.id, user.id, role.id, now).await,
+                    Some(_) => Ok(()),
+                }
+            }
+            (None, Some(_)) => state.store.remove_member(org.id, user.id, now).await,
+            (None, None) => Ok(()),
+        };
+        match result {
+            Ok(()) => {}
+            Err(StoreError::LastOwner) => {
+                tracing::warn!(org = %org.name, user = %user.id, "IdP roles would leave the organization without an owner; membership kept")
+            }
+            Err(StoreError::Conflict { .. }) => {} // a concurrent sign-in added it
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
