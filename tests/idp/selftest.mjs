@@ -76,7 +76,7 @@ async function verifyJwt(token, jwksUri) {
   const jwk = jwks.keys.find((k) => k.kid === header.kid);
   if (!jwk) return { header, payload: b64(p), valid: false };
   const key = crypto.createPublicKey({ key: jwk, format: 'jwk' });
-  const valid = crypto.verify(header.alg === 'ES256' ? 'sha256' : 'sha256', Buffer.from(`${h}.${p}`),
+  const valid = crypto.verify('sha256', Buffer.from(`${h}.${p}`),
     header.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key, Buffer.from(s, 'base64url'));
   return { header, payload: b64(p), valid };
 }
@@ -147,7 +147,8 @@ async function browse(url, login, { abort = false } = {}) {
   throw new Error('too many redirects');
 }
 
-async function codeFlow(name, login, { clear = true, expectLogin = true } = {}) {
+async function codeFlow(name, login, { clear = true, expectLogin = true, scope = 'openid email profile offline_access' } = {}) {
+  const offline = scope.includes('offline_access');
   if (clear) jar.clear(); // a new browser, so no single sign-on from earlier flows
   const e = EXPECT[name];
   const { issuer, port } = idps[name];
@@ -164,7 +165,7 @@ async function codeFlow(name, login, { clear = true, expectLogin = true } = {}) 
   const redirectUri = `${RP}/auth/${name}/callback`;
   const authz = new URL(d.authorization_endpoint);
   authz.search = new URLSearchParams({
-    client_id: e.web, response_type: 'code', redirect_uri: redirectUri, scope: 'openid email profile offline_access',
+    client_id: e.web, response_type: 'code', redirect_uri: redirectUri, scope,
     state, nonce, code_challenge: crypto.hash('sha256', verifier, 'base64url'), code_challenge_method: 'S256',
   });
   const before = logins;
@@ -175,7 +176,7 @@ async function codeFlow(name, login, { clear = true, expectLogin = true } = {}) 
 
   const a = clientAuth(e, { grant_type: 'authorization_code', code: cb.searchParams.get('code'), redirect_uri: redirectUri, code_verifier: verifier });
   const tok = await req(d.token_endpoint, { method: 'POST', ...a });
-  check(tok.status === 200 && tok.json.id_token && tok.json.refresh_token, `${name} token response ${tok.text.slice(0, 200)}`);
+  check(tok.status === 200 && tok.json.id_token && !!tok.json.refresh_token === offline, `${name} token response ${tok.text.slice(0, 200)}`);
   const id = await verifyJwt(tok.json.id_token, d.jwks_uri);
   check(id.valid && id.header.alg === (e.alg ?? 'RS256'), `${name} id_token signature ${id.header.alg}`);
   const c = id.payload;
@@ -193,6 +194,7 @@ async function codeFlow(name, login, { clear = true, expectLogin = true } = {}) 
   const ui = await req(d.userinfo_endpoint, { auth: `Bearer ${tok.json.access_token}` });
   check(ui.status === 200 && ui.json.sub === login && ui.json.email === `${login}@example.test` && rolesOk(name, login, e.roles(ui.json)), `${name} userinfo ${ui.text}`);
 
+  if (!offline) return { d, e, tokens: tok.json, idToken: tok.json.id_token };
   const rt = await req(d.token_endpoint, { method: 'POST', ...clientAuth(e, { grant_type: 'refresh_token', refresh_token: tok.json.refresh_token }) });
   check(rt.status === 200 && rt.json.access_token && b64(rt.json.access_token.split('.')[1]).aud === e.aud, `${name} refresh ${rt.text.slice(0, 200)}`);
   return { d, e, tokens: rt.json, idToken: tok.json.id_token };
@@ -203,7 +205,7 @@ async function deviceFlow(name) {
   jar.clear();
   const { json: d } = await req(`http://127.0.0.1:${idps[name].port}${e.disc}`);
   const da = await req(d.device_authorization_endpoint, { method: 'POST', form: { client_id: e.cli, scope: 'openid profile email offline_access' } });
-  check(da.status === 200 && da.json.user_code && da.json.verification_uri, `${name} device authorization ${da.text}`);
+  check(da.status === 200 && da.json.user_code && da.json.verification_uri && da.json.interval === 1, `${name} device authorization ${da.text}`);
   const poll = () => req(d.token_endpoint, { method: 'POST', form: { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: da.json.device_code, client_id: e.cli } });
   check((await poll()).json?.error === 'authorization_pending', `${name} device pending`);
 
@@ -258,7 +260,8 @@ try {
   check(aborted.searchParams.get('error') === 'access_denied', `abort -> ${aborted}`);
 
   // RP-initiated logout for keycloak (fresh login), confirm form, back-channel logout delivery.
-  const kc = await codeFlow('keycloak', 'bob');
+  // Portcullis's own scopes (no offline_access): no refresh token, and logout revokes the grant.
+  const kc = await codeFlow('keycloak', 'bob', { scope: 'openid email profile' });
   const lo = new URL(kc.d.end_session_endpoint);
   lo.search = new URLSearchParams({ id_token_hint: kc.idToken, post_logout_redirect_uri: `${RP}/auth/logged-out`, state: 'bye' });
   const page = await req(lo.href);
@@ -269,6 +272,8 @@ try {
   const bcl = logouts.find((l) => l.url === '/auth/keycloak/backchannel-logout');
   const lt = bcl && b64(new URLSearchParams(bcl.body).get('logout_token').split('.')[1]);
   check(lt?.sub === 'bob' && lt?.sid && lt?.aud === 'keycloak-web', `back-channel logout token ${JSON.stringify(lt)}`);
+  const after = await req(kc.d.userinfo_endpoint, { auth: `Bearer ${kc.tokens.access_token}` });
+  check(after.status === 401, `userinfo after logout ${after.status}`);
 } catch (err) {
   failed += 1;
   console.error(`FAIL: ${err.stack}`);

@@ -26,6 +26,7 @@ if (!RP || !URL.canParse(RP)) {
   process.exit(2);
 }
 const ACCESS_TOKEN_TTL = Number.parseInt(process.env.IDP_ACCESS_TOKEN_TTL ?? '300', 10);
+const DEVICE_INTERVAL = Number.parseInt(process.env.IDP_DEVICE_INTERVAL ?? '1', 10);
 const DEBUG = Boolean(process.env.IDP_DEBUG);
 const TENANT = '11111111-2222-3333-4444-555555555555';
 
@@ -144,11 +145,10 @@ function accountClaims(layout, sub, scopes) {
 }
 
 function clientsFor(layout) {
-  const { rp } = layout;
   const web = {
-    redirect_uris: [`${rp}/auth/${layout.name}/callback`],
-    post_logout_redirect_uris: [`${rp}/auth/logged-out`],
-    backchannel_logout_uri: `${rp}/auth/${layout.name}/backchannel-logout`,
+    redirect_uris: [`${RP}/auth/${layout.name}/callback`],
+    post_logout_redirect_uris: [`${RP}/auth/logged-out`],
+    backchannel_logout_uri: `${RP}/auth/${layout.name}/backchannel-logout`,
     backchannel_logout_session_required: true,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
@@ -452,19 +452,28 @@ async function start(layout) {
   });
   await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
-  layout.rp = RP;
   layout.port = port;
   layout.origin = `http://127.0.0.1:${port}`;
   layout.issuer = layout.origin + layout.issuerPath;
   layout.provider = new Provider(layout.issuer, configure(layout, await makeKeys(layout)));
+  // oidc-provider sends no "interval" in the device authorization response, so a CLI would
+  // poll at RFC 8628's default of 5 s; advertise IDP_DEVICE_INTERVAL (1 s) to keep tests fast.
+  layout.provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === layout.routes.device_authorization && ctx.status === 200 && ctx.body?.device_code) {
+      ctx.body = { ...ctx.body, interval: DEVICE_INTERVAL };
+    }
+  });
   layout.callback = layout.provider.callback();
   trackRevocations(layout);
-  for (const event of ['server_error', 'backchannel.error', 'grant.error', 'authorization.error', 'end_session.error']) {
+  // Protocol errors (pending device codes, bad grants) are expected in tests: log them only
+  // with IDP_DEBUG; our own crashes and failed back-channel deliveries always.
+  const events = DEBUG ? ['server_error', 'backchannel.error', 'grant.error', 'authorization.error', 'end_session.error']
+    : ['server_error', 'backchannel.error'];
+  for (const event of events) {
     layout.provider.on(event, (...args) => {
       const err = args.find((a) => a instanceof Error);
-      if (DEBUG || event === 'server_error' || event === 'backchannel.error') {
-        console.error(`[idp ${layout.name}] ${event}: ${err?.message} ${err?.error_description ?? ''}`);
-      }
+      console.error(`[idp ${layout.name}] ${event}: ${err?.message} ${err?.error_description ?? ''}`);
     });
   }
 }

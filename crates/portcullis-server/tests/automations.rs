@@ -327,7 +327,7 @@ each_backend!(key_rotation_keeps_every_secret_readable, |srv| async move {
     // A replica with the new key and the old one as previous reads everything.
     let replica = TestServer::on_database(
         portcullis_storage::testing::TestDb::handle(&srv.db),
-        Options { bootstrap_admin: false, extra_env: vec![("PORTCULLIS_SECRET_KEY", new_key.into()), ("PORTCULLIS_SECRET_KEY_PREVIOUS", old_key.clone())] },
+        Options { bootstrap_admin: false, extra_env: vec![("PORTCULLIS_SECRET_KEY", new_key.into()), ("PORTCULLIS_SECRET_KEY_PREVIOUS", old_key.clone())], listener: None },
     )
     .await;
     let mut r = replica.client();

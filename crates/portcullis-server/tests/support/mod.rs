@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod hostile_idp;
+
 use portcullis_api::Client;
 use portcullis_domain::{Clock, ManualClock, SystemClock, Timestamp};
 use portcullis_server::bootstrap::Bootstrap;
@@ -40,11 +43,14 @@ impl Drop for TestServer {
 pub struct Options {
     pub bootstrap_admin: bool,
     pub extra_env: Vec<(&'static str, String)>,
+    /// A listener bound beforehand, for peers that must know our address
+    /// before we start (an IdP registering our callback URL).
+    pub listener: Option<std::net::TcpListener>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { bootstrap_admin: true, extra_env: vec![] }
+        Self { bootstrap_admin: true, extra_env: vec![], listener: None }
     }
 }
 
@@ -65,7 +71,13 @@ impl TestServer {
     /// A server on an existing database (a second replica, say).
     pub async fn on_database(test_db: TestDb, opts: Options) -> TestServer {
         let dir = temp_dir();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = match opts.listener {
+            Some(l) => {
+                l.set_nonblocking(true).unwrap();
+                tokio::net::TcpListener::from_std(l).unwrap()
+            }
+            None => tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
         let addr = listener.local_addr().unwrap();
         let mut env = Env::new();
         env.insert("PORTCULLIS_PUBLIC_URL".into(), format!("http://{addr}"));

@@ -1,0 +1,310 @@
+//! The browser sign-in against a provider that misbehaves on purpose: every
+//! forged, mis-addressed or replayed answer is refused with no session, and
+//! the legitimate surprises (a signing-key rotation, a key without `kid`)
+//! are accepted.
+
+mod support;
+
+use support::browser::{location, Browser};
+use support::hostile_idp::{HostileIdp, Mode};
+use support::{Db, Options, TestServer};
+
+async fn setup(mode: Mode) -> (HostileIdp, TestServer) {
+    let idp = HostileIdp::start(mode).await;
+    let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: false, extra_env: idp.env(), listener: None }).await.unwrap();
+    (idp, srv)
+}
+
+/// Starts a sign-in; returns the callback URL the IdP sent the browser to.
+async fn to_callback(b: &mut Browser, srv: &TestServer, return_to: &str) -> String {
+    let resp = b.get(&srv.url(&format!("/auth/okta/login?return_to={}", urlencode(return_to)))).await;
+    assert_eq!(resp.status(), 303, "login redirects to the IdP");
+    let authorize = location(&resp);
+    assert!(authorize.contains("code_challenge_method=S256") && authorize.contains("nonce=") && authorize.contains("state="), "{authorize}");
+    b.follow_until(authorize, &srv.url("/auth/okta/callback")).await.unwrap_or_else(|_| panic!("the IdP did not redirect back"))
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Signs in; returns the callback response.
+async fn sign_in(b: &mut Browser, srv: &TestServer) -> reqwest::Response {
+    let cb = to_callback(b, srv, "/").await;
+    b.get(&cb).await
+}
+
+async fn refused(mode: Mode, expect_status: u16, expect_text: &str) {
+    let (_idp, srv) = setup(mode).await;
+    let mut b = Browser::new();
+    let resp = sign_in(&mut b, &srv).await;
+    let status = resp.status().as_u16();
+    let rid = resp.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let body = resp.text().await.unwrap();
+    assert_eq!(status, expect_status, "{mode:?}: {body}");
+    assert!(body.contains(expect_text), "{mode:?}: page should say `{expect_text}`: {body}");
+    assert!(body.contains(&rid), "the page carries the request id");
+    assert!(!body.contains("code-"), "no code in the page");
+    assert!(!b.has_session(), "{mode:?}: no session");
+    assert_eq!(b.me(&srv.base).await.0, 401);
+    assert_eq!(srv.state.store.count_users().await.unwrap(), 0, "{mode:?}: no account either");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_provider_signs_in_and_keeps_return_to() {
+    let (idp, srv) = setup(Mode::Good).await;
+    let mut b = Browser::new();
+    let cb = to_callback(&mut b, &srv, "/api/v1/me?x=1").await;
+    let resp = b.get(&cb).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/api/v1/me?x=1");
+    assert!(b.has_session());
+    let (status, me) = b.me(&srv.base).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"]["email"], "mallory@example.test");
+    assert_eq!(me["session"]["provider"], "okta");
+    // The default mapping made the IdP member a Member of the default organization.
+    assert_eq!(me["organizations"][0]["role"]["name"], "Member", "{me}");
+    assert_eq!(idp.with(|s| s.jwks_fetches), 1, "keys fetched once, at discovery");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_tokens_are_refused() {
+    refused(Mode::BadSignature, 401, "Signature verification failed").await;
+    refused(Mode::AlgNone, 401, "Signature verification failed").await;
+    refused(Mode::Hs256WithPublicKey, 401, "Signature verification failed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misaddressed_tokens_are_refused() {
+    refused(Mode::WrongIss, 401, "wrong issuer").await;
+    refused(Mode::WrongAud, 401, "audience mismatch").await;
+    refused(Mode::NoAud, 401, "audience mismatch").await;
+    refused(Mode::NoSub, 502, "not a valid OpenID Connect response").await;
+    refused(Mode::NoIat, 502, "not a valid OpenID Connect response").await;
+    refused(Mode::Expired, 401, "expired").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_for_another_sign_in_are_refused() {
+    refused(Mode::NoNonce, 401, "nonce").await;
+    refused(Mode::WrongNonce, 401, "nonce").await;
+    refused(Mode::UserinfoOtherSubject, 401, "different user").await;
+    refused(Mode::IssParamOfOther, 400, "RFC 9207").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_must_be_present_right_and_fresh() {
+    let (_idp, srv) = setup(Mode::Good).await;
+    // Missing.
+    let mut b = Browser::new();
+    let cb = to_callback(&mut b, &srv, "/").await;
+    let no_state = url_without(&cb, "state");
+    let resp = b.get(&no_state).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("has no state"));
+    // Wrong.
+    let mut b = Browser::new();
+    let cb = to_callback(&mut b, &srv, "/").await;
+    let resp = b.get(&url_with(&cb, "state", "forged-state")).await;
+    assert_eq!(resp.status(), 400);
+    assert!(!b.has_session());
+    // Replayed: the same response, with the same cookie, a second time.
+    let mut b = Browser::new();
+    let cb = to_callback(&mut b, &srv, "/").await;
+    let saved = b.jar.clone();
+    assert_eq!(b.get(&cb).await.status(), 303);
+    let mut replayer = Browser::new();
+    replayer.jar = saved;
+    let resp = replayer.get(&cb).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("already used"));
+    assert!(!replayer.has_session());
+    // A response that belongs to another browser's sign-in.
+    let mut victim = Browser::new();
+    let cb = to_callback(&mut victim, &srv, "/").await;
+    let mut attacker = Browser::new();
+    let resp = attacker.get(&cb).await;
+    assert_eq!(resp.status(), 400);
+    assert!(!attacker.has_session());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_code_is_refused_even_by_a_sloppy_provider() {
+    // This provider redeems codes twice and skips PKCE: the nonce still
+    // ties the ID token to the sign-in that asked for it.
+    let (_idp, srv) = setup(Mode::Sloppy).await;
+    let mut first = Browser::new();
+    let cb1 = to_callback(&mut first, &srv, "/").await;
+    let code = url::Url::parse(&cb1).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    assert_eq!(first.get(&cb1).await.status(), 303);
+    let mut attacker = Browser::new();
+    let cb2 = to_callback(&mut attacker, &srv, "/").await;
+    let resp = attacker.get(&url_with(&cb2, "code", &code)).await;
+    assert_eq!(resp.status(), 401);
+    assert!(resp.text().await.unwrap().contains("nonce"));
+    assert!(!attacker.has_session());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_well_behaved_provider_refuses_a_replayed_code() {
+    let (_idp, srv) = setup(Mode::Good).await;
+    let mut first = Browser::new();
+    let cb1 = to_callback(&mut first, &srv, "/").await;
+    let code = url::Url::parse(&cb1).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    assert_eq!(first.get(&cb1).await.status(), 303);
+    let mut attacker = Browser::new();
+    let cb2 = to_callback(&mut attacker, &srv, "/").await;
+    let resp = attacker.get(&url_with(&cb2, "code", &code)).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("refused to redeem"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_to_never_leaves_the_site() {
+    let (_idp, srv) = setup(Mode::Good).await;
+    for evil in ["//evil.example", "https://evil.example", "/\\evil.example", "/\\/evil.example", " //evil.example", "javascript:alert(1)"] {
+        let mut b = Browser::new();
+        let cb = to_callback(&mut b, &srv, evil).await;
+        let resp = b.get(&cb).await;
+        assert_eq!(resp.status(), 303);
+        assert_eq!(location(&resp), "/", "return_to {evil:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_signing_key_is_fetched_once_then_accepted() {
+    let (idp, srv) = setup(Mode::Good).await;
+    let mut b = Browser::new();
+    assert_eq!(sign_in(&mut b, &srv).await.status(), 303);
+    assert_eq!(idp.with(|s| s.jwks_fetches), 1);
+    // The IdP publishes a new key and signs with it.
+    idp.with(|s| {
+        s.behaviour.published = vec!["k1", "k2"];
+        s.behaviour.signing = "k2";
+    });
+    // Many sign-ins at once meet the unknown kid together: one fetch.
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let base = srv.base.clone();
+        let cb_prefix = srv.url("/auth/okta/callback");
+        tasks.push(tokio::spawn(async move {
+            let mut b = Browser::new();
+            let resp = b.get(&format!("{base}/auth/okta/login")).await;
+            let cb = b.follow_until(location(&resp), &cb_prefix).await.unwrap_or_else(|_| panic!("no callback"));
+            b.get(&cb).await.status().as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 303);
+    }
+    assert_eq!(idp.with(|s| s.jwks_fetches), 2, "one refetch for the rotation");
+    // A token naming a key that does not exist is refused without another
+    // fetch inside the rate limit.
+    idp.with(|s| s.behaviour.mode = Mode::BadSignature);
+    idp.with(|s| {
+        s.behaviour.published = vec!["k2"];
+    });
+    let mut b = Browser::new();
+    assert_eq!(sign_in(&mut b, &srv).await.status(), 401);
+    assert_eq!(idp.with(|s| s.jwks_fetches), 2, "rate-limited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_key_without_kid_is_accepted() {
+    let (idp, srv) = setup(Mode::Good).await;
+    idp.with(|s| s.behaviour.omit_kid = true);
+    // Discovery may have fetched the keys with kids; force a fresh view.
+    let p = srv.state.sso.get("okta").unwrap().clone();
+    p.ready(&srv.state.sso.http).await.unwrap().jwks.fetch(&srv.state.sso.http).await.unwrap();
+    let mut b = Browser::new();
+    let resp = sign_in(&mut b, &srv).await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    assert!(b.has_session());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unassigned_user_is_refused_when_a_role_is_required() {
+    let idp = HostileIdp::start(Mode::Good).await;
+    let mut env = idp.env();
+    env.push(("PORTCULLIS_REQUIRE_ROLE", "true".into()));
+    let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: false, extra_env: env, listener: None }).await.unwrap();
+    idp.with(|s| s.behaviour.roles = vec!["engineering".into()]);
+    let mut b = Browser::new();
+    let resp = sign_in(&mut b, &srv).await;
+    assert_eq!(resp.status(), 403);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("not assigned to this application") && body.contains("Member or Factory Admin"), "{body}");
+    assert!(!b.has_session());
+    // Given the role in the IdP, the same person gets in; as factory-admin,
+    // an owner and installation admin; with it removed, that is gone at the
+    // next sign-in.
+    idp.with(|s| s.behaviour.roles = vec!["factory-admin".into()]);
+    let mut b = Browser::new();
+    assert_eq!(sign_in(&mut b, &srv).await.status(), 303);
+    let (_, me) = b.me(&srv.base).await;
+    assert_eq!(me["user"]["factory_admin"], true, "{me}");
+    assert_eq!(me["organizations"][0]["role"]["name"], "Owner", "{me}");
+    idp.with(|s| s.behaviour.roles = vec!["member".into()]);
+    let mut b = Browser::new();
+    assert_eq!(sign_in(&mut b, &srv).await.status(), 303);
+    let (_, me) = b.me(&srv.base).await;
+    assert_eq!(me["user"]["factory_admin"], false, "{me}");
+    assert_eq!(srv.state.store.count_users().await.unwrap(), 1, "the same account each time (issuer + subject)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_provider_is_named_in_readyz_and_the_page() {
+    // A port nothing listens on.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let site = format!("http://{}", l.local_addr().unwrap());
+    drop(l);
+    let env = vec![
+        ("AUTH_PROVIDER", "okta".to_owned()),
+        ("OKTA_SITE", site),
+        ("OKTA_AUTHORIZATION_SERVER", "default".into()),
+        ("OKTA_AUDIENCE", "api://default".into()),
+        ("OKTA_CLIENT_ID", "x".into()),
+        ("OKTA_CLIENT_SECRET", "y".into()),
+    ];
+    let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: false, extra_env: env, listener: None }).await.unwrap();
+    let mut b = Browser::new();
+    let resp = b.get(&srv.url("/auth/okta/login")).await;
+    assert_eq!(resp.status(), 502);
+    assert!(resp.text().await.unwrap().contains("cannot be reached"));
+    let ready = reqwest::get(srv.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert!(body["providers"]["okta"].as_str().unwrap().starts_with("unreachable"), "{body}");
+    // Local sign-in is off with an external provider only.
+    assert_eq!(b.get(&srv.url("/auth/local/login")).await.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idp_error_is_explained() {
+    let (_idp, srv) = setup(Mode::Good).await;
+    let mut b = Browser::new();
+    let cb = to_callback(&mut b, &srv, "/").await;
+    let mut u = url::Url::parse(&url_without(&url_without(&cb, "code"), "iss")).unwrap();
+    u.query_pairs_mut()
+        .append_pair("iss", &format!("{}/oauth2/default", _idp.site))
+        .append_pair("error", "invalid_request")
+        .append_pair("error_description", "The 'redirect_uri' parameter must be a Login redirect URI in the client app settings");
+    let resp = b.get(u.as_str()).await;
+    assert_eq!(resp.status(), 400);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("Invalid redirect URI") && body.contains(&srv.url("/auth/okta/callback")), "{body}");
+}
+
+fn url_without(u: &str, key: &str) -> String {
+    let mut url = url::Url::parse(u).unwrap();
+    let kept: Vec<(String, String)> = url.query_pairs().filter(|(k, _)| k != key).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    url.query_pairs_mut().clear().extend_pairs(kept);
+    url.to_string()
+}
+
+fn url_with(u: &str, key: &str, value: &str) -> String {
+    let mut url = url::Url::parse(&url_without(u, key)).unwrap();
+    url.query_pairs_mut().append_pair(key, value);
+    url.to_string()
+}
