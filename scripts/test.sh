@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole Portcullis test suite, from a fresh clone:
-#   - installs what the tests need (Debian's chromium, the npm packages of tests/browser),
+#   - installs what the tests need (Debian's chromium, the npm packages of tests/browser
+#     and of the OpenID provider peer in tests/idp),
 #   - runs every Rust test (domain, storage conformance and HTTP API, each on SQLite and PostgreSQL),
 #   - runs the browser tests in headless Chromium against the real binary.
 #
@@ -26,6 +27,8 @@ if [ ! -x "$chromium_bin" ]; then
 fi
 say "installing the browser tests' npm packages (tests/browser)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+say "installing the OpenID provider peer (tests/idp: oidc-provider)"
+(cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
 
 # --- PostgreSQL ----------------------------------------------------------------
 pg_url="${PORTCULLIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod hostile_idp;
+pub mod oidc_peer;
 
 use portcullis_api::Client;
 use portcullis_domain::{Clock, ManualClock, SystemClock, Timestamp};

@@ -1,0 +1,101 @@
+//! The real OpenID provider peer (`oidc-provider` from npm, set up in
+//! `tests/idp/`): one Node process serving the Okta, Keycloak, Entra ID,
+//! Auth0 and WorkOS layouts, each on its own loopback port.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use tokio::io::AsyncBufReadExt;
+
+pub struct OidcPeer {
+    /// Killed (and its stdin closed, which also stops it) on drop.
+    _child: tokio::process::Child,
+    pub layouts: serde_json::Value,
+}
+
+pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
+
+fn idp_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/idp")
+}
+
+impl OidcPeer {
+    /// Starts the peer with its clients registered for the relying party at `rp`.
+    pub async fn start(rp: &str) -> OidcPeer {
+        let dir = idp_dir();
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "the OpenID provider peer is not installed: run `npm ci --prefix tests/idp` (scripts/test.sh does)"
+        );
+        let mut child = tokio::process::Command::new("node")
+            .arg(dir.join("server.mjs"))
+            .arg("--rp")
+            .arg(rp)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node (Node.js 20 or newer) must be installed");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the OpenID provider peer did not start within 30 s")
+            .unwrap()
+            .expect("the OpenID provider peer exited");
+        let layouts = serde_json::from_str(&line).unwrap();
+        OidcPeer { _child: child, layouts }
+    }
+
+    pub fn port(&self, provider: &str) -> u64 {
+        self.layouts[provider]["port"].as_u64().unwrap()
+    }
+
+    /// The platform's documented variables for one provider, pointing at this peer.
+    pub fn env(&self, provider: &str) -> Vec<(&'static str, String)> {
+        let site = format!("http://127.0.0.1:{}", self.port(provider));
+        match provider {
+            "okta" => vec![
+                ("OKTA_SITE", site),
+                ("OKTA_AUTHORIZATION_SERVER", "default".into()),
+                ("OKTA_AUDIENCE", "api://default".into()),
+                ("OKTA_CLIENT_ID", "okta-web".into()),
+                ("OKTA_CLIENT_SECRET", "okta-secret".into()),
+                ("OKTA_DEVICE_AUTHORIZATION_CLIENT_ID", "okta-cli".into()),
+            ],
+            "keycloak" => vec![
+                ("KEYCLOAK_SITE", site),
+                ("KEYCLOAK_REALM", "factory".into()),
+                ("KEYCLOAK_AUDIENCE", "account".into()),
+                ("KEYCLOAK_CLIENT_ID", "keycloak-web".into()),
+                ("KEYCLOAK_CLIENT_SECRET", "keycloak-secret".into()),
+                ("KEYCLOAK_DEVICE_AUTHORIZATION_CLIENT_ID", "keycloak-cli".into()),
+            ],
+            "entra_id" => vec![
+                ("ENTRA_ID_AUTHORITY_HOST", site),
+                ("ENTRA_ID_TENANT_ID", TENANT.into()),
+                ("ENTRA_ID_CLIENT_ID", "entra-web".into()),
+                ("ENTRA_ID_CLIENT_SECRET", "entra-secret".into()),
+                ("ENTRA_ID_DEVICE_AUTHORIZATION_CLIENT_ID", "entra-cli".into()),
+                ("ENTRA_ID_CUSTOM_OPENID_SCOPE", "api://portcullis-cli/read".into()),
+            ],
+            "auth0" => vec![
+                ("AUTH0_DOMAIN", site),
+                ("AUTH0_CLIENT_ID", "auth0-web".into()),
+                ("AUTH0_CLIENT_SECRET", "auth0-secret".into()),
+                ("AUTH0_DEVICE_AUTHORIZATION_CLIENT_ID", "auth0-cli".into()),
+            ],
+            "workos" => vec![("WORKOS_AUTHKIT_DOMAIN", site), ("WORKOS_CLIENT_ID", "workos-client".into())],
+            other => panic!("no layout {other}"),
+        }
+    }
+}
+
+/// The value of a hidden form field in an HTML page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no hidden field {name} in {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
