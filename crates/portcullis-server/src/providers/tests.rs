@@ -135,3 +135,57 @@ fn client_secrets_stay_out_of_debug() {
     let o = from_env(&env(OKTA)).unwrap().unwrap();
     assert!(!format!("{o:?}").contains("s3cret"));
 }
+
+#[test]
+fn several_providers_for_a_chooser() {
+    let mut e = env(OKTA);
+    e.extend(env(KEYCLOAK));
+    e.insert("PORTCULLIS_AUTH_PROVIDERS".into(), "okta, keycloak,local".into());
+    let c = SsoConfig::from_env(&e).unwrap();
+    assert_eq!(c.providers.iter().map(|p| p.provider).collect::<Vec<_>>(), ["okta", "keycloak"]);
+    assert!(c.local);
+    // AUTH_PROVIDER alone keeps the single-provider behaviour.
+    let c = SsoConfig::from_env(&env(ENTRA)).unwrap();
+    assert!(!c.local);
+    assert!(c.providers[0].require_role, "Entra ID requires an app role by default");
+    assert!(!SsoConfig::from_env(&env(OKTA)).unwrap().providers[0].require_role);
+    e.insert("PORTCULLIS_AUTH_PROVIDERS".into(), "okta,okta".into());
+    assert!(SsoConfig::from_env(&e).unwrap_err().problem.contains("twice"));
+    e.insert("PORTCULLIS_AUTH_PROVIDERS".into(), "okta,auth0".into());
+    assert_eq!(SsoConfig::from_env(&e).unwrap_err().var, "AUTH0_CLIENT_ID", "each listed provider's variables are required");
+}
+
+#[test]
+fn role_mapping_parses_and_refuses_nonsense() {
+    let rules = RoleRule::parse_list("factory-admin=Owner, eng=Developer@Acme Corp,*=Member").unwrap();
+    assert_eq!(rules[1], RoleRule { idp_role: "eng".into(), role: "Developer".into(), org: Some("Acme Corp".into()) });
+    assert_eq!(rules[2].idp_role, "*");
+    for bad in ["owner", "=Owner", "x=", "x=Owner@"] {
+        let e = RoleRule::parse_list(bad).unwrap_err();
+        assert_eq!(e.var, "PORTCULLIS_ROLE_MAPPING", "{bad}");
+    }
+}
+
+#[test]
+fn roles_are_read_from_each_vendors_claim() {
+    let claims = serde_json::json!({
+        "groups": ["member"], "roles": "factory-admin member",
+        "realm_access": {"roles": ["member"]}, "resource_access": {"crewai-factory": {"roles": ["factory-admin"]}},
+        "https://portcullis/roles": ["member"],
+    });
+    assert_eq!(claim_strings(&claims, "groups"), ["member"]);
+    assert_eq!(claim_strings(&claims, "roles"), ["factory-admin", "member"]);
+    assert_eq!(claim_strings(&claims, "https://portcullis/roles"), ["member"], "a claim name with dots is found whole");
+    let k = from_env(&env(KEYCLOAK)).unwrap().unwrap();
+    assert_eq!(k.vendor().roles(&k, &claims), ["factory-admin", "member"], "realm and client roles");
+    assert!(claim_strings(&claims, "missing.path").is_empty());
+}
+
+#[test]
+fn entra_error_codes_are_explained() {
+    let e = from_env(&env(ENTRA)).unwrap().unwrap();
+    let (cause, fix) = e.vendor().explain_error("consent_required", "AADSTS65001: The user or administrator has not consented").unwrap();
+    assert!(cause.contains("needs admin approval") && fix.contains("Grant admin consent"));
+    assert!(e.vendor().explain_error("access_denied", "AADSTS50105: not assigned").unwrap().0.contains("not assigned"));
+    assert!(e.vendor().explain_error("x", "something else").is_none());
+}

@@ -71,6 +71,8 @@ async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles:
             None => tracing::warn!(org = rule.org.as_deref().unwrap_or_default(), "PORTCULLIS_ROLE_MAPPING names an organization that does not exist"),
         }
     }
+    // Current memberships in one query; roles are listed only to change one.
+    let memberships = state.store.memberships_of(user.id).await?;
     for org in targets {
         let wanted = rules
             .iter()
@@ -78,10 +80,11 @@ async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles:
                 None => org.id == default_org.id,
                 Some(n) => org.name.eq_ignore_ascii_case(n),
             })
-            .find(|r| r.idp_role == "*" || roles.iter().any(|x| *x == r.idp_role))
+            .find(|r| r.idp_role == "*" || roles.contains(&r.idp_role))
             .map(|r| r.role.clone());
-        let current = state.store.get_member(org.id, user.id).await?;
+        let current = memberships.iter().find(|m| m.org.id == org.id);
         let result = match (wanted, current) {
+            (Some(role_name), Some(m)) if m.role.name.eq_ignore_ascii_case(&role_name) => Ok(()),
             (Some(role_name), current) => {
                 let Some(role) = state.store.list_roles(org.id).await?.into_iter().find(|r| r.name.eq_ignore_ascii_case(&role_name)) else {
                     tracing::warn!(org = %org.name, role = %role_name, "PORTCULLIS_ROLE_MAPPING names a role the organization does not have");
@@ -89,8 +92,7 @@ async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles:
                 };
                 match current {
                     None => state.store.add_member(org.id, user.id, role.id, now).await,
-                    Some(m) if m.role.id != role.id => state.store.change_member_role(org.id, user.id, role.id, now).await,
-                    Some(_) => Ok(()),
+                    Some(_) => state.store.change_member_role(org.id, user.id, role.id, now).await,
                 }
             }
             (None, Some(_)) => state.store.remove_member(org.id, user.id, now).await,

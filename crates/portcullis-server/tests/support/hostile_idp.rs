@@ -102,6 +102,9 @@ pub struct IdpState {
     pub behaviour: Behaviour,
     pub jwks_fetches: usize,
     pub token_requests: usize,
+    /// Time spent inside the token endpoint, per request (for benchmarks:
+    /// the IdP's share of a callback).
+    pub token_micros: Vec<u64>,
     grants: HashMap<String, Grant>,
 }
 
@@ -141,6 +144,7 @@ impl HostileIdp {
                 },
                 jwks_fetches: 0,
                 token_requests: 0,
+                token_micros: Vec::new(),
                 grants: HashMap::new(),
             })),
         };
@@ -247,6 +251,13 @@ fn oauth_error(error: &str, description: &str) -> Response {
 }
 
 async fn token(State(c): State<Ctx>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
+    let started = std::time::Instant::now();
+    let resp = token_inner(&c, &headers, &f);
+    c.idp.state.lock().unwrap().token_micros.push(started.elapsed().as_micros() as u64);
+    resp
+}
+
+fn token_inner(c: &Ctx, headers: &HeaderMap, f: &HashMap<String, String>) -> Response {
     let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return oauth_error("invalid_client", "client authentication failed");

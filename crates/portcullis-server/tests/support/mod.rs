@@ -125,6 +125,7 @@ impl TestServer {
 
 /// Declares `NAME::sqlite` and `NAME::postgres` tests running one body
 /// against a fresh server on each backend.
+#[allow(unused_macros)]
 macro_rules! each_backend {
     ($name:ident, |$srv:ident| async move $body:block) => {
         each_backend!($name, Options::default(), |$srv| async move $body);
@@ -153,4 +154,5 @@ macro_rules! each_backend {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use each_backend;

@@ -18,7 +18,8 @@ impl IdpStore for SqlStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (idp_issuer, idp_subject) DO UPDATE SET \
              email = excluded.email, display_name = excluded.display_name, factory_admin = excluded.factory_admin \
-             RETURNING id",
+             RETURNING id AS u_id, email AS u_email, display_name AS u_display_name, password_hash AS u_password_hash, \
+             factory_admin AS u_factory_admin, disabled_at AS u_disabled_at, created_at AS u_created_at",
         )
         .bind(fresh.to_string())
         .bind(user.email.clone())
@@ -29,12 +30,9 @@ impl IdpStore for SqlStore {
         .bind(now.0)
         .fetch_one(self.pool())
         .await?;
-        let id: UserId = get_id(&row, "id")?;
-        let stored = self
-            .get_user_by_idp(&user.issuer, &user.subject)
-            .await?
-            .ok_or(crate::StoreError::NotFound { what: "user" })?;
-        Ok((stored, id == fresh))
+        let stored = user_from_row(&row)?;
+        let created = stored.id == fresh;
+        Ok((stored, created))
     }
 
     async fn get_user_by_idp(&self, issuer: &str, subject: &str) -> Result<Option<User>> {
