@@ -308,3 +308,52 @@ fn url_with(u: &str, key: &str, value: &str) -> String {
     url.query_pairs_mut().append_pair(key, value);
     url.to_string()
 }
+
+/// Posts a logout token to the back-channel endpoint.
+async fn backchannel(srv: &TestServer, token: &str) -> (u16, String) {
+    let resp = reqwest::Client::new().post(srv.url("/auth/okta/backchannel-logout")).form(&[("logout_token", token)]).send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_channel_logout_accepts_only_a_valid_logout_token() {
+    use base64::Engine;
+    let (idp, srv) = setup(Mode::Good).await;
+    let mut b = Browser::new();
+    assert_eq!(sign_in(&mut b, &srv).await.status(), 303);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let good = serde_json::json!({
+        "iss": idp.issuer, "aud": support::hostile_idp::CLIENT_ID, "iat": now, "exp": now + 120, "jti": "jti-1",
+        "sid": "idp-session-1", "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    let with = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut c = good.clone();
+        f(c.as_object_mut().unwrap());
+        c
+    };
+    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let hostile = [
+        ("nonce", idp.sign("k1", false, &with(&|c| { c.insert("nonce".into(), "n".into()); }))),
+        ("no events", idp.sign("k1", false, &with(&|c| { c.remove("events"); }))),
+        ("no sid or sub", idp.sign("k1", false, &with(&|c| { c.remove("sid"); }))),
+        ("wrong aud", idp.sign("k1", false, &with(&|c| { c.insert("aud".into(), "other".into()); }))),
+        ("wrong iss", idp.sign("k1", false, &with(&|c| { c.insert("iss".into(), "https://evil.example".into()); }))),
+        ("no iat", idp.sign("k1", false, &with(&|c| { c.remove("iat"); }))),
+        ("expired", idp.sign("k1", false, &with(&|c| { c.insert("exp".into(), (now - 3600).into()); }))),
+        ("unpublished key", idp.sign("k2", false, &good)),
+        ("alg none", format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(good.to_string().as_bytes()))),
+        ("garbage", "not-a-jwt".to_owned()),
+    ];
+    for (what, token) in hostile {
+        let (status, body) = backchannel(&srv, &token).await;
+        assert_eq!(status, 400, "{what}: {body}");
+        assert_eq!(b.me(&srv.base).await.0, 200, "{what}: the session survives");
+    }
+    // The real thing ends the session at once; the same token again is a replay.
+    let token = idp.sign("k1", false, &good);
+    assert_eq!(backchannel(&srv, &token).await.0, 200);
+    assert_eq!(b.me(&srv.base).await.0, 401);
+    let (status, body) = backchannel(&srv, &token).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("already used"), "{body}");
+}
