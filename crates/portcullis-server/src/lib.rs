@@ -85,13 +85,18 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
             "unreachable"
         }
     };
-    let providers: serde_json::Map<String, serde_json::Value> = state
-        .sso
-        .all()
-        .iter()
-        .map(|p| (p.settings.provider.to_owned(), serde_json::Value::from(p.problem().map(|e| format!("unreachable: {e}")).unwrap_or_else(|| "ok".into()))))
-        .collect();
-    let ready = database == "ok" && state.sso.unready().is_empty();
+    let mut ready = database == "ok";
+    let mut providers = serde_json::Map::new();
+    for p in state.sso.all() {
+        let status = match p.problem() {
+            None => "ok".to_owned(),
+            Some(e) => {
+                ready = false;
+                format!("unreachable: {e}")
+            }
+        };
+        providers.insert(p.settings.provider.to_owned(), status.into());
+    }
     let body = serde_json::json!({ "status": if ready { "ready" } else { "not ready" }, "database": database, "providers": providers });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
@@ -183,6 +188,9 @@ pub async fn start(config: Config) -> Result<(AppState, bootstrap::Bootstrap, bo
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<(AppState, bootstrap::Bootstrap, bool), StartError> {
     let (state, created_key) = state_only(config, clock).await?;
     let boot = bootstrap::run(&state).await.map_err(StartError::Database)?;
+    // Only a serving server reads its providers' metadata (a maintenance
+    // command such as `secrets rotate-key` has no business calling them).
+    state.sso.spawn_discovery();
     Ok((state, boot, created_key))
 }
 

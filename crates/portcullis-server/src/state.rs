@@ -53,7 +53,6 @@ impl AppState {
             .expect("HTTP client with default TLS settings");
         let usage = UsageRecorder::start(store.clone());
         let sso = Arc::new(crate::sso::Registry::new(&config));
-        sso.spawn_discovery();
         Self(Arc::new(Inner {
             config,
             store,

@@ -129,35 +129,37 @@ async fn state_must_be_present_right_and_fresh() {
     assert!(!attacker.has_session());
 }
 
+/// Signs one browser in, then presents its (spent) code in another
+/// browser's sign-in; returns that callback's status and page.
+async fn replay_code(mode: Mode) -> (u16, String) {
+    let (_idp, srv) = setup(mode).await;
+    let mut first = Browser::new();
+    let cb1 = to_callback(&mut first, &srv, "/").await;
+    let code = url::Url::parse(&cb1).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    assert_eq!(first.get(&cb1).await.status(), 303);
+    let mut attacker = Browser::new();
+    let cb2 = to_callback(&mut attacker, &srv, "/").await;
+    let resp = attacker.get(&url_with(&cb2, "code", &code)).await;
+    let status = resp.status().as_u16();
+    let page = resp.text().await.unwrap();
+    assert!(!attacker.has_session());
+    (status, page)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_code_is_refused_even_by_a_sloppy_provider() {
     // This provider redeems codes twice and skips PKCE: the nonce still
     // ties the ID token to the sign-in that asked for it.
-    let (_idp, srv) = setup(Mode::Sloppy).await;
-    let mut first = Browser::new();
-    let cb1 = to_callback(&mut first, &srv, "/").await;
-    let code = url::Url::parse(&cb1).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    assert_eq!(first.get(&cb1).await.status(), 303);
-    let mut attacker = Browser::new();
-    let cb2 = to_callback(&mut attacker, &srv, "/").await;
-    let resp = attacker.get(&url_with(&cb2, "code", &code)).await;
-    assert_eq!(resp.status(), 401);
-    assert!(resp.text().await.unwrap().contains("nonce"));
-    assert!(!attacker.has_session());
+    let (status, page) = replay_code(Mode::Sloppy).await;
+    assert_eq!(status, 401);
+    assert!(page.contains("nonce"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_well_behaved_provider_refuses_a_replayed_code() {
-    let (_idp, srv) = setup(Mode::Good).await;
-    let mut first = Browser::new();
-    let cb1 = to_callback(&mut first, &srv, "/").await;
-    let code = url::Url::parse(&cb1).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    assert_eq!(first.get(&cb1).await.status(), 303);
-    let mut attacker = Browser::new();
-    let cb2 = to_callback(&mut attacker, &srv, "/").await;
-    let resp = attacker.get(&url_with(&cb2, "code", &code)).await;
-    assert_eq!(resp.status(), 400);
-    assert!(resp.text().await.unwrap().contains("refused to redeem"));
+    let (status, page) = replay_code(Mode::Good).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("refused to redeem"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,8 +53,17 @@ async fn every_vendor_layout_signs_in_with_its_roles() {
     for label in ["Okta", "Keycloak", "Microsoft Entra ID", "Auth0", "WorkOS", "Portcullis password"] {
         assert!(page.contains(label), "chooser lacks {label}");
     }
-    let ready: serde_json::Value = reqwest::get(srv.url("/readyz")).await.unwrap().json().await.unwrap();
+    // Discovery runs in the background at start; ready once every provider is read.
+    let mut ready = serde_json::Value::Null;
+    for _ in 0..100 {
+        ready = reqwest::get(srv.url("/readyz")).await.unwrap().json().await.unwrap();
+        if ready["status"] == "ready" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["providers"]["okta"], "ok", "{ready}");
 
     for provider in ALL {
         // alice has member + factory-admin in every IdP, in each vendor's own claim.

@@ -97,7 +97,7 @@ pub struct LoginSubmit {
 
 /// With `local` not among the providers, passwords are not accepted at all.
 fn local_off(headers: &HeaderMap) -> Response {
-    let msg = "Sign-in with a Portcullis password is not enabled on this server (AUTH_PROVIDER names an identity provider); sign in at /auth/login.";
+    let msg = "Sign-in with a Portcullis password is not enabled on this server: `local` is not AUTH_PROVIDER nor listed in PORTCULLIS_AUTH_PROVIDERS. Sign in through your identity provider at /auth/login.";
     if wants_json(headers) {
         return ApiError::new(StatusCode::NOT_FOUND, "local_sign_in_disabled", msg).into_response();
     }
@@ -329,13 +329,16 @@ pub struct LogoutForm {
 /// `csrf_token` or header `X-CSRF-Token`).
 pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let form = serde_urlencoded::from_bytes::<LogoutForm>(&body).ok();
-    let to_login = || {
-        let mut resp = Redirect::to("/auth/login").into_response();
-        *resp.status_mut() = StatusCode::SEE_OTHER;
+    let clearing_cookie = |mut resp: Response| {
         if let Ok(c) = HeaderValue::from_str(&clear_cookie(&state, state.session_cookie_name())) {
             resp.headers_mut().append(header::SET_COOKIE, c);
         }
         resp
+    };
+    let to_login = || {
+        let mut resp = Redirect::to("/auth/login").into_response();
+        *resp.status_mut() = StatusCode::SEE_OTHER;
+        clearing_cookie(resp)
     };
     let caller = match Caller::from_headers(&state, &headers).await {
         Ok(c) => c,
@@ -369,15 +372,11 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     let provider = caller.ctx.session.provider.clone();
     if let Some(url) = crate::sso::logout::end_session_url(&state, &provider, caller.ctx.session.id, user.id).await {
         let name = state.sso.get(&provider).map(|p| p.settings.vendor().display_name()).unwrap_or("the identity provider");
-        let mut resp = if wants_json(&headers) {
+        return clearing_cookie(if wants_json(&headers) {
             Json(serde_json::json!({ "signed_out": true, "end_session_url": url })).into_response()
         } else {
             crate::sso::logout::continue_to_idp(&url, name)
-        };
-        if let Ok(c) = HeaderValue::from_str(&clear_cookie(&state, state.session_cookie_name())) {
-            resp.headers_mut().append(header::SET_COOKIE, c);
-        }
-        return resp;
+        });
     }
     to_login()
 }

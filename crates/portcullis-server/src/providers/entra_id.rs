@@ -4,6 +4,7 @@
 
 use super::{bare, base_url, discovery, join, optional, required, required_secret, OidcSettings};
 use super::Vendor;
+use crate::sso::error::SsoError;
 use crate::config::{ConfigError, Env};
 
 pub struct EntraId;
@@ -19,10 +20,10 @@ impl Vendor for EntraId {
     fn require_role_default(&self) -> bool {
         true
     }
-    fn explain_error(&self, _error: &str, description: &str) -> Option<(String, String)> {
+    fn explain_error(&self, _error: &str, description: &str) -> Option<SsoError> {
         // Entra ID puts its own code (AADSTSnnnnn) at the start of the description.
         let code = description.split(':').next().unwrap_or_default().trim();
-        Some(match code {
+        let (cause, fix): (String, String) = match code {
             "AADSTS65001" | "AADSTS90094" => (
                 "Admin consent has not been granted for this application (AADSTS65001: \"needs admin approval\").".into(),
                 "In the Azure portal go to Enterprise applications → your app → Permissions → Grant admin consent, and make sure User.Read is granted for Microsoft Graph.".into(),
@@ -31,16 +32,14 @@ impl Vendor for EntraId {
                 "You are not assigned to this application in Microsoft Entra ID (AADSTS50105).".into(),
                 "Ask an administrator to assign you a role (Member or Factory Admin) under Enterprise applications → your app → Users and groups.".into(),
             ),
-            "AADSTS50011" => (
-                "The redirect URI does not match the one registered for the application (AADSTS50011).".into(),
-                "Register the callback URL shown below, exactly, under App registrations → your app → Authentication → Web → Redirect URIs.".into(),
-            ),
+            "AADSTS50011" => return Some(SsoError::RedirectUriMismatch),
             "AADSTS7000215" => (
                 "Microsoft Entra ID refused the client secret (AADSTS7000215).".into(),
                 "Create a new client secret under Certificates & Secrets and set ENTRA_ID_CLIENT_SECRET to its value (not its id).".into(),
             ),
             _ => return None,
-        })
+        };
+        Some(SsoError::Vendor { cause, fix })
     }
     fn signature_hint(&self) -> &'static str {
         "Check ENTRA_ID_TENANT_ID, and that accessTokenAcceptedVersion is set to 2 in the app manifest."

@@ -73,9 +73,9 @@ pub trait Vendor: Send + Sync + 'static {
     fn require_role_default(&self) -> bool {
         false
     }
-    /// A vendor error code in an authorization or token error, explained:
-    /// `(what happened, how to fix it)`.
-    fn explain_error(&self, _error: &str, _description: &str) -> Option<(String, String)> {
+    /// A vendor error code in an authorization or token error, explained in
+    /// the troubleshooting guide's terms.
+    fn explain_error(&self, _error: &str, _description: &str) -> Option<crate::sso::error::SsoError> {
         None
     }
     /// Where to look when ID token signatures do not verify.
@@ -178,12 +178,6 @@ pub(crate) fn discovery(issuer: &str) -> Url {
 /// A root URL without the trailing slash `Url` always prints.
 pub(crate) fn bare(u: &Url) -> String {
     u.as_str().trim_end_matches('/').to_owned()
-}
-
-/// The provider `AUTH_PROVIDER` names: `None` for the built-in `local` provider.
-pub fn from_env(env: &Env) -> Result<Option<OidcSettings>, ConfigError> {
-    let provider = optional(env, "AUTH_PROVIDER").unwrap_or_else(|| "local".into());
-    settings_for("AUTH_PROVIDER", &provider, env)
 }
 
 fn settings_for(var: &str, provider: &str, env: &Env) -> Result<Option<OidcSettings>, ConfigError> {

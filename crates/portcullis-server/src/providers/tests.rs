@@ -1,5 +1,11 @@
 use super::*;
 
+/// The provider `AUTH_PROVIDER` names: `None` for the built-in `local` provider.
+fn from_env(env: &Env) -> Result<Option<OidcSettings>, ConfigError> {
+    let provider = optional(env, "AUTH_PROVIDER").unwrap_or_else(|| "local".into());
+    settings_for("AUTH_PROVIDER", &provider, env)
+}
+
 fn env(pairs: &[(&str, &str)]) -> Env {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
@@ -184,8 +190,12 @@ fn roles_are_read_from_each_vendors_claim() {
 #[test]
 fn entra_error_codes_are_explained() {
     let e = from_env(&env(ENTRA)).unwrap().unwrap();
-    let (cause, fix) = e.vendor().explain_error("consent_required", "AADSTS65001: The user or administrator has not consented").unwrap();
+    use crate::sso::error::SsoError;
+    let Some(SsoError::Vendor { cause, fix }) = e.vendor().explain_error("consent_required", "AADSTS65001: The user or administrator has not consented") else {
+        panic!("AADSTS65001 is explained")
+    };
     assert!(cause.contains("needs admin approval") && fix.contains("Grant admin consent"));
-    assert!(e.vendor().explain_error("access_denied", "AADSTS50105: not assigned").unwrap().0.contains("not assigned"));
+    assert!(matches!(e.vendor().explain_error("access_denied", "AADSTS50105: not assigned"), Some(SsoError::Vendor { cause, .. }) if cause.contains("not assigned")));
+    assert_eq!(e.vendor().explain_error("invalid_request", "AADSTS50011: The redirect URI does not match"), Some(SsoError::RedirectUriMismatch));
     assert!(e.vendor().explain_error("x", "something else").is_none());
 }

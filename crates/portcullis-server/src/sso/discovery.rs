@@ -4,7 +4,9 @@
 use super::jwks::Jwks;
 use super::{JWKS_MIN_REFETCH, JWKS_REFRESH};
 use crate::providers::OidcSettings;
-use openidconnect::core::CoreProviderMetadata;
+use openidconnect::core::{CoreClient, CoreClientAuthMethod, CoreProviderMetadata};
+use openidconnect::{ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, RedirectUrl};
+use secrecy::ExposeSecret;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use url::Url;
@@ -12,9 +14,13 @@ use url::Url;
 /// Largest discovery document accepted.
 const MAX_DISCOVERY_BYTES: usize = 256 * 1024;
 
+/// An OpenID client built from discovery metadata.
+pub type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
 /// A provider's metadata, read once.
 pub struct Discovered {
-    pub metadata: CoreProviderMetadata,
+    /// Built once here, not per sign-in.
+    pub client: Client,
     /// OpenID Connect RP-Initiated Logout 1.0 §2.1.
     pub end_session_endpoint: Option<Url>,
     /// RFC 9207 §3: the provider puts `iss` in authorization responses, so
@@ -69,7 +75,7 @@ impl Provider {
     }
 
     async fn discover_once(&self, http: &reqwest::Client) -> Result<Arc<Discovered>, String> {
-        match discover(&self.settings, http).await {
+        match discover(&self.settings, &self.callback_url, http).await {
             Ok(d) => {
                 let d = Arc::new(d);
                 *self.discovered.write().unwrap_or_else(|e| e.into_inner()) = Some(d.clone());
@@ -140,7 +146,7 @@ async fn get_json(http: &reqwest::Client, url: &Url) -> Result<bytes::Bytes, Str
 /// issuer (Discovery §4.3: the `issuer` must be identical to the one the
 /// document was retrieved for) and that every endpoint is https (or
 /// loopback http), then fetches the keys.
-pub async fn discover(settings: &OidcSettings, http: &reqwest::Client) -> Result<Discovered, String> {
+pub async fn discover(settings: &OidcSettings, callback_url: &str, http: &reqwest::Client) -> Result<Discovered, String> {
     let body = get_json(http, &settings.discovery_url).await?;
     let mut metadata: CoreProviderMetadata =
         serde_json::from_slice(&body).map_err(|e| format!("{} is not an OpenID discovery document: {e}", settings.discovery_url))?;
@@ -168,5 +174,16 @@ pub async fn discover(settings: &OidcSettings, http: &reqwest::Client) -> Result
     let keys = jwks.fetch(http).await.map_err(|e| format!("signing keys at {}: {e}", metadata.jwks_uri().url()))?;
     metadata = metadata.set_jwks(keys.core.clone());
     let iss_parameter_supported = raw.get("authorization_response_iss_parameter_supported").and_then(|v| v.as_bool()).unwrap_or(false);
-    Ok(Discovered { metadata, end_session_endpoint, iss_parameter_supported, jwks })
+    // client_secret_basic unless the IdP offers only other methods.
+    let post_only = metadata.token_endpoint_auth_methods_supported().is_some_and(|m| !m.contains(&CoreClientAuthMethod::ClientSecretBasic));
+    let mut client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(settings.client_id.clone()),
+        settings.client_secret.as_ref().map(|x| ClientSecret::new(x.expose_secret().to_owned())),
+    )
+    .set_redirect_uri(RedirectUrl::new(callback_url.to_owned()).map_err(|e| format!("callback URL {callback_url}: {e}"))?);
+    if post_only {
+        client = client.set_auth_type(openidconnect::AuthType::RequestBody);
+    }
+    Ok(Discovered { client, end_session_endpoint, iss_parameter_supported, jwks })
 }

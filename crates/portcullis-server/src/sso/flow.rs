@@ -20,18 +20,11 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-};
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, Scope};
 use portcullis_domain::validation::safe_return_to;
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// An OpenID client built from discovery metadata.
-pub type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 /// How long a sign-in may take at the IdP.
 pub const TRANSACTION_LIFETIME: Duration = Duration::from_secs(600);
@@ -56,24 +49,6 @@ fn tx_aad(provider: &str) -> String {
     format!("sso-transaction:{provider}")
 }
 
-pub fn client(p: &Provider, d: &super::Discovered) -> Client {
-    let s = &p.settings;
-    let c = CoreClient::from_provider_metadata(
-        d.metadata.clone(),
-        ClientId::new(s.client_id.clone()),
-        s.client_secret.as_ref().map(|x| ClientSecret::new(x.expose_secret().to_owned())),
-    )
-    .set_redirect_uri(RedirectUrl::new(p.callback_url.clone()).expect("callback URL is valid"));
-    // Use client_secret_post only where the IdP does not offer basic auth.
-    let methods = d.metadata.token_endpoint_auth_methods_supported();
-    let basic = openidconnect::core::CoreClientAuthMethod::ClientSecretBasic;
-    if methods.is_some_and(|m| !m.contains(&basic)) {
-        c.set_auth_type(openidconnect::AuthType::RequestBody)
-    } else {
-        c
-    }
-}
-
 #[derive(Deserialize)]
 pub struct LoginQuery {
     return_to: Option<String>,
@@ -91,8 +66,7 @@ pub async fn login(State(state): State<AppState>, Path(provider): Path<String>, 
     let oauth_state = random_token();
     let nonce = random_token();
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let oidc = client(&p, &d);
-    let mut request = oidc.authorize_url(
+    let mut request = d.client.authorize_url(
         CoreAuthenticationFlow::AuthorizationCode,
         {
             let s = oauth_state.clone();
@@ -209,8 +183,8 @@ async fn finish(state: &AppState, p: &Provider, ip: Option<String>, headers: &He
     }
     let code = q.code.filter(|c| !c.is_empty()).ok_or_else(|| SsoError::IdpError { error: "invalid_request".into(), description: "the response has neither a code nor an error".into() })?;
     // 4. The code, redeemed only at this provider's token endpoint, with the PKCE verifier.
-    let client = client(p, &d);
-    let token = client
+    let token = d
+        .client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| SsoError::Malformed(format!("{e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(tx.pkce_verifier))
@@ -222,7 +196,7 @@ async fn finish(state: &AppState, p: &Provider, ip: Option<String>, headers: &He
     let mut claims = identity::verify_id_token(s, &d, &state.sso.http, id_token, &Nonce::new(tx.nonce), now).await?;
     if identity::needs_userinfo(s, &claims) {
         let subject = claims.get("sub").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let info = identity::userinfo(&client, &state.sso.http, token.access_token().clone(), &subject).await?;
+        let info = identity::userinfo(&d.client, &state.sso.http, token.access_token().clone(), &subject).await?;
         claims = identity::merge(claims, info);
     }
     let ident = identity::identity(s, &claims, id_token.to_string())?;
@@ -246,13 +220,22 @@ async fn finish(state: &AppState, p: &Provider, ip: Option<String>, headers: &He
     Ok(resp)
 }
 
+/// An error and its causes, for the log.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cur = c.source();
+    }
+    text
+}
+
 /// An authorization or token error in the troubleshooting guide's terms.
 fn explain(s: &crate::providers::OidcSettings, error: &str, description: &str) -> SsoError {
-    if let Some((cause, fix)) = s.vendor().explain_error(error, description) {
-        if cause.contains("redirect URI") {
-            return SsoError::RedirectUriMismatch;
-        }
-        return SsoError::Vendor { cause, fix };
+    if let Some(e) = s.vendor().explain_error(error, description) {
+        return e;
     }
     let lower = description.to_ascii_lowercase();
     if lower.contains("redirect_uri") || lower.contains("redirect uri") {
@@ -283,9 +266,14 @@ fn token_error(s: &crate::providers::OidcSettings, e: TokenError) -> SsoError {
                 other => other,
             }
         }
-        Request(e) => SsoError::Unreachable(format!("token endpoint: {e}")),
-        // The serde error names the field; the body (which may hold tokens) is not logged.
-        Parse(e, _body) => SsoError::Malformed(format!("token response: {e}")),
+        Request(e) => SsoError::Unreachable(format!("token endpoint: {}", chain(&e))),
+        // Only where parsing failed and why: serde's message can quote the
+        // offending value, and the body may hold tokens.
+        Parse(e, _body) => {
+            let why = e.inner().to_string();
+            let why = if why.starts_with("missing field") { why.split(" at line").next().unwrap_or_default().to_owned() } else { format!("{:?}", e.inner().classify()) };
+            SsoError::Malformed(format!("token response: at `{}`: {why}", e.path()))
+        }
         Other(e) => SsoError::Malformed(format!("token response: {e}")),
     }
 }

@@ -151,7 +151,7 @@ pub async fn verify_id_token(
 /// Fetches userinfo with the access token; a `sub` other than the ID
 /// token's is refused (OpenID Connect Core §5.3.2).
 pub async fn userinfo(
-    client: &super::flow::Client,
+    client: &super::discovery::Client,
     http: &reqwest::Client,
     access_token: openidconnect::AccessToken,
     subject: &str,

@@ -7,7 +7,6 @@
 //! tokens with made-up `kid`s cannot make us hammer the provider.
 
 use openidconnect::core::CoreJsonWebKeySet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use url::Url;
@@ -32,7 +31,6 @@ pub struct Jwks {
     /// When the last unknown-`kid` refetch happened; the lock makes it single-flight.
     last_refetch: tokio::sync::Mutex<Option<Instant>>,
     min_refetch_interval: Duration,
-    fetches: AtomicU64,
 }
 
 impl Jwks {
@@ -42,26 +40,15 @@ impl Jwks {
             current: RwLock::new(Arc::new(KeySet { core: CoreJsonWebKeySet::new(vec![]), jwt: vec![], generation: 0 })),
             last_refetch: tokio::sync::Mutex::new(None),
             min_refetch_interval,
-            fetches: AtomicU64::new(0),
         }
-    }
-
-    pub fn url(&self) -> &Url {
-        &self.url
     }
 
     pub fn keys(&self) -> Arc<KeySet> {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// How many times the key set was fetched (for tests and benchmarks).
-    pub fn fetch_count(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
-    }
-
     /// Fetches the key set now and makes it current.
     pub async fn fetch(&self, http: &reqwest::Client) -> Result<Arc<KeySet>, String> {
-        self.fetches.fetch_add(1, Ordering::Relaxed);
         let resp = http.get(self.url.clone()).header("accept", "application/json").send().await.map_err(|e| format!("{e}"))?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));

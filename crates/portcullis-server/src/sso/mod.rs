@@ -79,11 +79,6 @@ impl Registry {
             tokio::spawn(async move { p.run(http).await });
         }
     }
-
-    /// `(provider, problem)` for each provider not reachable yet (for `/readyz`).
-    pub fn unready(&self) -> Vec<(String, String)> {
-        self.providers.iter().filter_map(|p| p.problem().map(|e| (p.settings.provider.to_owned(), e))).collect()
-    }
 }
 
 #[derive(serde::Deserialize)]
