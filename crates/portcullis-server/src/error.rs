@@ -18,13 +18,16 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, for `Retry-After` on 429.
     pub retry_after: Option<u64>,
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3), when more
+    /// than the plain `Bearer realm`.
+    pub www_authenticate: Option<String>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self { status, code, message: message.into(), retry_after: None, www_authenticate: None }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -95,7 +98,11 @@ impl IntoResponse for ApiError {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"portcullis\""));
+            let challenge = self
+                .www_authenticate
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+                .unwrap_or_else(|| HeaderValue::from_static("Bearer realm=\"portcullis\""));
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
         resp
     }

@@ -50,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/local/login", get(auth::local::login_page).post(auth::local::login_submit))
         .route("/auth/logout", post(auth::local::logout))
         .route("/auth/login", get(sso::sign_in_page))
+        .route("/auth/parameters", get(sso::cli_parameters))
         .route("/auth/logged-out", get(sso::logout::logged_out))
         .route("/auth/{provider}/login", get(sso::flow::login))
         .route("/auth/{provider}/callback", get(sso::flow::callback))

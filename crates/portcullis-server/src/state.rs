@@ -37,6 +37,11 @@ pub struct Inner {
     pub usage: UsageRecorder,
     /// The external identity providers (empty with `local` only).
     pub sso: Arc<crate::sso::Registry>,
+    /// Verified bearer tokens by hash, each valid until its own `exp`.
+    pub bearer_tokens: TtlCache<String, crate::auth::bearer::VerifiedToken>,
+    /// Recently provisioned IdP users (issuer, subject, roles) -> account,
+    /// so that fresh tokens of the same person need no database write.
+    pub bearer_users: TtlCache<String, UserId>,
 }
 
 impl AppState {
@@ -67,6 +72,8 @@ impl AppState {
             upstream,
             usage,
             sso,
+            bearer_tokens: TtlCache::new(Duration::from_secs(24 * 3600), 100_000),
+            bearer_users: TtlCache::new(Duration::from_secs(60), 100_000),
         }))
     }
 

@@ -1,6 +1,7 @@
 //! Who is calling: the session cookie, CSRF protection, and the organization
 //! a request is about.
 
+pub mod bearer;
 pub mod invite;
 pub mod local;
 pub mod setup;
@@ -88,11 +89,15 @@ pub fn check_same_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()>
     Ok(())
 }
 
-/// A signed-in caller, from the session cookie.
+/// A signed-in caller, from the session cookie or a bearer token.
 #[derive(Clone)]
 pub struct Caller {
+    /// The key of `ctx` in the session cache.
     pub token_hash: String,
     pub ctx: Arc<CachedSession>,
+    /// Authenticated by `Authorization: Bearer` (no ambient credential, so
+    /// no CSRF check; `ctx.session` stands for the token, not a stored session).
+    pub bearer: bool,
 }
 
 impl Caller {
@@ -153,7 +158,7 @@ impl Caller {
                 }
             });
         }
-        Ok(Caller { token_hash: hash, ctx })
+        Ok(Caller { token_hash: hash, ctx, bearer: false })
     }
 }
 
@@ -161,6 +166,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer::from_header(&parts.headers)? {
+            return bearer::caller(state, token).await;
+        }
         let caller = Caller::from_headers(state, &parts.headers).await?;
         if is_unsafe(&parts.method) {
             check_same_origin(state, &parts.headers)?;

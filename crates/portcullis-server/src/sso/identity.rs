@@ -190,13 +190,19 @@ pub fn merge(mut id_claims: serde_json::Value, userinfo: serde_json::Value) -> s
     id_claims
 }
 
+/// The e-mail address in the claims: `email`, else an address-shaped
+/// `preferred_username` or `upn` (Entra ID).
+pub fn email(claims: &serde_json::Value) -> Option<String> {
+    str_claim(claims, "email")
+        .or_else(|| str_claim(claims, "preferred_username").filter(|u| u.contains('@')))
+        .or_else(|| str_claim(claims, "upn"))
+        .map(|e| e.chars().take(320).collect())
+}
+
 /// The identity in the merged claims.
 pub fn identity(settings: &OidcSettings, claims: &serde_json::Value, id_token: String) -> Result<Identity, SsoError> {
     let subject = str_claim(claims, "sub").ok_or_else(|| SsoError::Malformed("no sub".into()))?.to_owned();
-    let email = str_claim(claims, "email")
-        .or_else(|| str_claim(claims, "preferred_username").filter(|u| u.contains('@')))
-        .or_else(|| str_claim(claims, "upn"))
-        .map(str::to_owned)
+    let email = email(claims)
         .ok_or_else(|| SsoError::Malformed("neither the ID token nor userinfo has an e-mail address (ask for the email scope)".into()))?;
     let name = str_claim(claims, "name")
         .map(str::to_owned)
@@ -210,7 +216,7 @@ pub fn identity(settings: &OidcSettings, claims: &serde_json::Value, id_token: S
         roles: settings.vendor().roles(settings, claims),
         sid: str_claim(claims, "sid").map(str::to_owned),
         subject,
-        email: email.chars().take(320).collect(),
+        email,
         name: name.chars().take(200).collect(),
         id_token,
     })

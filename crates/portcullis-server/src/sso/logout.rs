@@ -2,7 +2,6 @@
 //! after the local session ends, and back-channel logout (OpenID Connect
 //! Back-Channel Logout 1.0), where the IdP tells us a session ended there.
 
-use super::jwks::KeySet;
 use super::Provider;
 use crate::keys::token_hash;
 use crate::pages;
@@ -10,7 +9,6 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use portcullis_domain::{Timestamp, UserId};
 use std::time::Duration;
 
@@ -18,18 +16,7 @@ use std::time::Duration;
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// How long a logout token's `jti` is remembered against replay.
 const JTI_MEMORY: Duration = Duration::from_secs(600);
-const LEEWAY_SECS: u64 = 60;
-const ALGS: &[Algorithm] = &[
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+const LEEWAY_SECS: i64 = 60;
 
 /// Associated data sealing a session's ID token to its user.
 pub fn id_token_aad(user: &UserId) -> String {
@@ -90,65 +77,17 @@ fn bad(description: &str) -> Response {
     resp
 }
 
-fn find_key<'a>(keys: &'a KeySet, kid: Option<&str>, alg: Algorithm) -> Option<&'a jsonwebtoken::jwk::Jwk> {
-    let fits = |k: &&jsonwebtoken::jwk::Jwk| {
-        let family_ok = matches!(
-            (&k.algorithm, alg),
-            (jsonwebtoken::jwk::AlgorithmParameters::RSA(_), Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512)
-                | (jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_), Algorithm::ES256 | Algorithm::ES384)
-                | (jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA)
-        );
-        family_ok && !matches!(k.common.public_key_use, Some(jsonwebtoken::jwk::PublicKeyUse::Encryption))
-    };
-    match kid {
-        Some(kid) => keys.jwt.iter().filter(fits).find(|k| k.common.key_id.as_deref() == Some(kid)),
-        None => {
-            let mut candidates = keys.jwt.iter().filter(fits);
-            let first = candidates.next();
-            // Without a kid, only an unambiguous key will do.
-            if candidates.next().is_some() {
-                None
-            } else {
-                first
-            }
-        }
-    }
-}
-
 /// Verifies a logout token (Back-Channel Logout §2.6) and returns its claims.
 pub async fn verify_logout_token(state: &AppState, p: &Provider, token: &str, now: Timestamp) -> Result<serde_json::Value, String> {
     let d = p.ready(&state.sso.http).await?;
-    let header = jsonwebtoken::decode_header(token).map_err(|e| format!("not a signed JWT: {e}"))?;
-    if !ALGS.contains(&header.alg) {
-        return Err(format!("algorithm {:?} is not allowed", header.alg));
-    }
-    let mut keys = d.jwks.keys();
-    let jwk = match find_key(&keys, header.kid.as_deref(), header.alg) {
-        Some(k) => k.clone(),
-        None => {
-            keys = d.jwks.refresh_for_unknown_key(&state.sso.http, keys.generation).await.ok_or("no signing key matches the token's kid")?;
-            find_key(&keys, header.kid.as_deref(), header.alg).cloned().ok_or("no signing key matches the token's kid")?
-        }
-    };
-    let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("unusable key: {e}"))?;
-    let mut v = Validation::new(header.alg);
-    v.set_issuer(&[&p.settings.issuer]);
-    v.set_audience(&[&p.settings.client_id]);
-    v.leeway = LEEWAY_SECS;
-    v.validate_exp = false; // checked below against the injected clock
-    v.set_required_spec_claims(&["iss", "aud"]);
-    let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).map_err(|e| format!("{e}"))?;
-    let c = data.claims;
+    let c = super::jwt::verify(&d, &state.sso.http, token, &p.settings.issuer, &p.settings.client_id, &["iss", "aud"])
+        .await
+        .map_err(|e| e.to_string())?;
     let now_s = now.0 / 1000;
     let iat = c.get("iat").and_then(|v| v.as_i64()).ok_or("no iat")?;
-    if iat > now_s + LEEWAY_SECS as i64 {
-        return Err("iat is in the future".into());
-    }
-    if let Some(exp) = c.get("exp").and_then(|v| v.as_i64()) {
-        if exp + (LEEWAY_SECS as i64) < now_s {
-            return Err("the logout token has expired".into());
-        }
-    } else if iat + (JTI_MEMORY.as_secs() as i64) < now_s {
+    super::jwt::check_times(&c, now_s, LEEWAY_SECS, false).map_err(|e| format!("logout token: {e}"))?;
+    // Without `exp`, a token older than the jti memory could be replayed.
+    if c.get("exp").is_none() && iat + (JTI_MEMORY.as_secs() as i64) < now_s {
         return Err("the logout token is too old".into());
     }
     if c.get("events").and_then(|e| e.get(BACKCHANNEL_EVENT)).is_none_or(|e| !e.is_object()) {

@@ -21,6 +21,7 @@ pub mod error;
 pub mod flow;
 pub mod identity;
 pub mod jwks;
+pub mod jwt;
 pub mod logout;
 pub mod provision;
 
@@ -118,4 +119,35 @@ pub async fn sign_in_page(
         })
         .collect();
     crate::pages::page(axum::http::StatusCode::OK, "Sign in", &format!("<h1>Sign in to Portcullis</h1>{items}"))
+}
+
+/// `GET /auth/parameters`: what a CLI needs to configure its device login
+/// (the CLI wire contract, §1), from this server's environment. Without a
+/// device client, 404 naming the variable to set.
+pub async fn cli_parameters(axum::extract::State(state): axum::extract::State<crate::state::AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let not_found = |message: String| crate::error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "device_login_not_configured", message).into_response();
+    let Some(p) = state.config.sso.providers.first() else {
+        return not_found(
+            "this server signs in with Portcullis passwords only (AUTH_PROVIDER=local), which offers no device login for the CLI yet; configure an identity provider (AUTH_PROVIDER) and its *_DEVICE_AUTHORIZATION_CLIENT_ID".into(),
+        );
+    };
+    let var = format!("{}_DEVICE_AUTHORIZATION_CLIENT_ID", p.provider.to_ascii_uppercase());
+    let Some(client_id) = &p.device_client_id else {
+        return not_found(format!(
+            "CLI login is not configured: set {var} on the server to the public client that has the Device Authorization Grant enabled in {} (for Okta a Native Application, for Entra ID with \"Allow public client flows\", for Keycloak with Client authentication off)",
+            p.vendor().display_name()
+        ));
+    };
+    if p.provider == "entra_id" && p.cli_extra["scope"].as_str().unwrap_or_default().is_empty() {
+        return not_found("CLI login is not configured: set ENTRA_ID_CUSTOM_OPENID_SCOPE to the scope from \"Expose an API\" (e.g. api://crewai-cli/read)".into());
+    }
+    axum::Json(serde_json::json!({
+        "provider": p.provider,
+        "domain": p.cli_domain,
+        "device_authorization_client_id": client_id,
+        "audience": p.audience,
+        "extra": p.cli_extra,
+    }))
+    .into_response()
 }

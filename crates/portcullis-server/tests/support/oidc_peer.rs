@@ -99,3 +99,55 @@ pub fn hidden(html: &str, name: &str) -> String {
     let start = html.find(&marker).unwrap_or_else(|| panic!("no hidden field {name} in {html}")) + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
+
+impl OidcPeer {
+    /// The discovery document of one layout.
+    pub async fn discovery(&self, issuer: &str) -> serde_json::Value {
+        reqwest::get(format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))).await.unwrap().json().await.unwrap()
+    }
+
+    /// A device login (RFC 8628) as a CLI does it, with the user's approval
+    /// given on the IdP's own verification and sign-in pages over HTTP.
+    /// Returns the token response.
+    pub async fn device_login(&self, provider: &str, client_id: &str, login: &str, extra_scope: &str) -> serde_json::Value {
+        let issuer = self.layouts[provider]["issuer"].as_str().unwrap().to_owned();
+        let meta = self.discovery(&issuer).await;
+        let http = reqwest::Client::new();
+        let scope = format!("openid profile email offline_access {extra_scope}");
+        let auth: serde_json::Value = http
+            .post(meta["device_authorization_endpoint"].as_str().unwrap())
+            .form(&[("client_id", client_id), ("scope", scope.trim())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let user_code = auth["user_code"].as_str().unwrap_or_else(|| panic!("{auth}")).to_owned();
+        let verify = auth["verification_uri"].as_str().unwrap().to_owned();
+        let mut b = super::browser::Browser::new();
+        let page = b.get(&verify).await.text().await.unwrap();
+        let resp = b.post_form(&verify, &[("xsrf", &hidden(&page, "xsrf")), ("user_code", &user_code)], None).await;
+        let page = resp.text().await.unwrap();
+        let resp = b.post_form(&verify, &[("xsrf", &hidden(&page, "xsrf")), ("user_code", &user_code), ("confirm", "yes")], None).await;
+        assert!(resp.status().is_redirection(), "device confirm: {}", resp.status());
+        let next = url::Url::parse(&verify).unwrap().join(&super::browser::location(&resp)).unwrap().to_string();
+        let login_page = b.follow_until(next, "never").await.err().unwrap();
+        let form_url = login_page.url().to_string();
+        let resp = b.post_form(&format!("{form_url}/login"), &[("login", login), ("password", "any")], None).await;
+        let next = url::Url::parse(&form_url).unwrap().join(&super::browser::location(&resp)).unwrap().to_string();
+        let done = b.follow_until(next, "never").await.err().unwrap();
+        assert_eq!(done.status(), 200, "device approval finished");
+        let token: serde_json::Value = http
+            .post(meta["token_endpoint"].as_str().unwrap())
+            .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", auth["device_code"].as_str().unwrap()), ("client_id", client_id)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(token["access_token"].is_string(), "{provider}: {token}");
+        token
+    }
+}

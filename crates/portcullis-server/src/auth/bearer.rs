@@ -1,0 +1,192 @@
+//! Bearer access tokens (RFC 6750) issued by the configured identity
+//! provider, as the CLI presents them after its device login.
+//!
+//! A token is verified once: signature against the provider's published
+//! keys (algorithm allow-list), `iss` (which also picks the provider), `aud`
+//! (the provider's API audience), `exp`/`nbf`/`iat` with 60 s leeway, then
+//! the same just-in-time account and roles as a browser sign-in. The result
+//! is cached by the token's hash until it expires, so a repeated token costs
+//! no signature check; the account itself is re-read within the session
+//! cache's TTL, and evicted at once when it is disabled, so a disabled user
+//! is refused even with a cached token.
+
+use super::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::keys::token_hash;
+use crate::sso::identity::Identity;
+use crate::sso::jwt::{self, JwtError};
+use crate::state::AppState;
+use axum::http::{header, HeaderMap, StatusCode};
+use base64::Engine;
+use portcullis_domain::{SessionId, SessionTimes, Timestamp, UserId};
+use portcullis_storage::SessionRecord;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECS: i64 = 60;
+
+/// A token that passed every check.
+pub struct VerifiedToken {
+    pub provider: &'static str,
+    pub user_id: UserId,
+    pub expires_at: Timestamp,
+}
+
+/// 401 with the RFC 6750 §3 challenge; the description is kept to the
+/// characters a header may carry.
+pub fn invalid(description: impl Into<String>) -> ApiError {
+    let d: String = description.into();
+    let safe: String = d.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { if c == '"' || c == '\\' { '\'' } else { c } } else { '?' }).collect();
+    let mut e = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", d);
+    e.www_authenticate = Some(format!("Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{safe}\""));
+    e
+}
+
+/// The token of `Authorization: Bearer <token>`, if that scheme is used.
+pub fn from_header(headers: &HeaderMap) -> ApiResult<Option<&str>> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let v = v.to_str().map_err(|_| invalid("the Authorization header is not ASCII"))?;
+    match v.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(Some(token.trim())),
+        _ => Ok(None),
+    }
+}
+
+fn unverified_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("iss")?.as_str().map(str::to_owned)
+}
+
+/// The caller behind a bearer token.
+pub async fn caller(state: &AppState, token: &str) -> ApiResult<Caller> {
+    let now = state.clock.now();
+    let hash = token_hash(token);
+    let verified = match state.bearer_tokens.get(&hash) {
+        Some(v) if v.expires_at.0 + LEEWAY_SECS * 1000 >= now.0 => v,
+        Some(_) => {
+            state.bearer_tokens.evict(&hash);
+            return Err(invalid("Invalid token: token expired; run `portcullis login` again"));
+        }
+        None => {
+            let v = verify_and_provision(state, token, now).await?;
+            state.bearer_tokens.insert(hash, v)
+        }
+    };
+    // The account, per user (not per token), for at most the session cache TTL.
+    let key = format!("bearer:{}:{}", verified.provider, verified.user_id);
+    let ctx = match state.sessions.get(&key) {
+        Some(c) => c,
+        None => {
+            let user = state
+                .store
+                .get_user(verified.user_id)
+                .await?
+                .ok_or_else(|| invalid("Invalid token: its account was deleted in Portcullis"))?;
+            let memberships = state.store.memberships_of(user.id).await?;
+            // Stands for the token in `/me`; never stored.
+            let session = SessionRecord {
+                id: SessionId::new(),
+                user_id: user.id,
+                provider: verified.provider.to_owned(),
+                times: SessionTimes { created_at: now, last_seen_at: now, expires_at: verified.expires_at, revoked_at: None },
+                ip: None,
+                user_agent: None,
+            };
+            state.sessions.insert(key.clone(), session, user, memberships)
+        }
+    };
+    if ctx.user.is_disabled() {
+        return Err(invalid("Invalid token: this account is disabled in Portcullis; ask an organization owner to enable it"));
+    }
+    Ok(Caller { token_hash: key, ctx, bearer: true })
+}
+
+fn describe(e: &JwtError, p: &crate::providers::OidcSettings, audience: &str, claims_aud: Option<String>) -> String {
+    match e {
+        JwtError::Signature(why) => format!("Invalid token: Signature verification failed ({why}). {}", p.vendor().signature_hint()),
+        JwtError::Audience => format!(
+            "Invalid token: audience mismatch: got {}, expected `{audience}`. Check the audience variable of {} and `portcullis config get oauth2_audience`",
+            claims_aud.unwrap_or_else(|| "none".into()),
+            p.vendor().display_name()
+        ),
+        other => format!("Invalid token: {other}"),
+    }
+}
+
+async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> ApiResult<VerifiedToken> {
+    let iss = unverified_issuer(token).ok_or_else(|| invalid("Invalid token: not a JWT with an `iss` claim"))?;
+    let Some(p) = state.sso.all().iter().find(|p| p.settings.issuer == iss).cloned() else {
+        let expected: Vec<&str> = state.sso.all().iter().map(|p| p.settings.issuer.as_str()).collect();
+        return Err(invalid(format!(
+            "Invalid token: issuer `{}` is not an identity provider of this server (expected {})",
+            iss.chars().take(120).collect::<String>(),
+            if expected.is_empty() { "none: this server has no external identity provider".into() } else { expected.join(" or ") }
+        )));
+    };
+    let s = &p.settings;
+    let Some(audience) = s.audience.as_deref() else {
+        return Err(invalid(format!(
+            "Invalid token: {} has no API audience configured, so its access tokens cannot be checked; set {}",
+            s.vendor().display_name(),
+            if s.provider == "entra_id" { "ENTRA_ID_CUSTOM_OPENID_SCOPE" } else { "AUTH0_AUDIENCE" }
+        )));
+    };
+    let d = p.ready(&state.sso.http).await.map_err(|e| {
+        tracing::warn!(provider = s.provider, error = %e, "bearer token: identity provider unreachable");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "idp_unreachable", "the identity provider's keys cannot be fetched right now; try again shortly")
+    })?;
+    let claims = match jwt::verify(&d, &state.sso.http, token, &s.issuer, audience, &["iss", "aud", "exp", "sub"]).await {
+        Ok(c) => c,
+        Err(e) => {
+            let payload = token.split('.').nth(1).and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok());
+            let aud = payload.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()).and_then(|v| v.get("aud").map(|a| a.to_string()));
+            return Err(invalid(describe(&e, s, audience, aud.map(|a| a.chars().take(120).collect()))));
+        }
+    };
+    jwt::check_times(&claims, now.0 / 1000, LEEWAY_SECS, true).map_err(|e| invalid(format!("Invalid token: {e}")))?;
+    if claims.get("iat").is_none() {
+        return Err(invalid("Invalid token: the token has no `iat` claim"));
+    }
+    let sub = claims.get("sub").and_then(|v| v.as_str()).filter(|v| !v.is_empty()).ok_or_else(|| invalid("Invalid token: empty `sub`"))?;
+    let roles = s.vendor().roles(s, &claims);
+    let expires_at = Timestamp(claims["exp"].as_i64().unwrap_or_default() * 1000);
+    // Provisioning writes; the same person with the same roles within a
+    // minute needs none (a fresh token per request must stay cheap).
+    let mut sorted = roles.clone();
+    sorted.sort();
+    let who = format!("{}\n{sub}\n{}", s.issuer, sorted.join("\n"));
+    if let Some(user_id) = state.bearer_users.get(&who) {
+        return Ok(VerifiedToken { provider: s.provider, user_id: *user_id, expires_at });
+    }
+    let email = match crate::sso::identity::email(&claims) {
+        Some(e) => e,
+        None => match state.store.get_user_by_idp(&s.issuer, sub).await? {
+            Some(u) => u.email,
+            None => {
+                return Err(invalid(
+                    "Invalid token: it carries no e-mail address and this person has never signed in; sign in once in the browser, or add the email claim to access tokens",
+                ))
+            }
+        },
+    };
+    let ident = Identity {
+        subject: sub.to_owned(),
+        name: claims.get("name").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(|| email.clone()),
+        email,
+        roles,
+        sid: None,
+        id_token: String::new(),
+    };
+    let user = crate::sso::provision::sign_in(state, s, &ident).await.map_err(|e| match e {
+        crate::sso::error::SsoError::NotAssigned { .. } => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_assigned",
+            "this account has neither the member nor the factory-admin role for this application; ask your administrator to assign you in the identity provider",
+        ),
+        crate::sso::error::SsoError::Disabled => invalid("Invalid token: this account is disabled in Portcullis; ask an organization owner to enable it"),
+        other => ApiError::internal(other.detail()),
+    })?;
+    state.bearer_users.insert(who, user.id);
+    Ok(VerifiedToken { provider: s.provider, user_id: user.id, expires_at })
+}
