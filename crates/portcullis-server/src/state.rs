@@ -38,7 +38,7 @@ pub struct Inner {
     /// The external identity providers (empty with `local` only).
     pub sso: Arc<crate::sso::Registry>,
     /// Verified bearer tokens by hash, each valid until its own `exp`.
-    pub bearer_tokens: TtlCache<String, crate::auth::bearer::VerifiedToken>,
+    pub bearer_tokens: TtlCache<[u8; 32], crate::auth::bearer::VerifiedToken>,
     /// Recently provisioned IdP users (issuer, subject, roles) -> account,
     /// so that fresh tokens of the same person need no database write.
     pub bearer_users: TtlCache<String, UserId>,

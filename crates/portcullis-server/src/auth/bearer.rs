@@ -12,7 +12,6 @@
 
 use super::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::keys::token_hash;
 use crate::sso::identity::Identity;
 use crate::sso::jwt::{self, JwtError};
 use crate::state::AppState;
@@ -20,6 +19,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use base64::Engine;
 use portcullis_domain::{SessionId, SessionTimes, Timestamp, UserId};
 use portcullis_storage::SessionRecord;
+use sha2::{Digest, Sha256};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: i64 = 60;
@@ -29,6 +29,15 @@ pub struct VerifiedToken {
     pub provider: &'static str,
     pub user_id: UserId,
     pub expires_at: Timestamp,
+    /// Where the account's context sits in the session cache (per user and
+    /// provider, not per token), computed once.
+    pub context_key: String,
+}
+
+impl VerifiedToken {
+    fn new(provider: &'static str, user_id: UserId, expires_at: Timestamp) -> Self {
+        Self { provider, user_id, expires_at, context_key: format!("bearer:{provider}:{user_id}") }
+    }
 }
 
 /// 401 with the RFC 6750 §3 challenge; the description is kept to the
@@ -61,7 +70,8 @@ fn unverified_issuer(token: &str) -> Option<String> {
 /// The caller behind a bearer token.
 pub async fn caller(state: &AppState, token: &str) -> ApiResult<Caller> {
     let now = state.clock.now();
-    let hash = token_hash(token);
+    // The raw digest (no hex string): this runs on every bearer request.
+    let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let verified = match state.bearer_tokens.get(&hash) {
         Some(v) if v.expires_at.0 + LEEWAY_SECS * 1000 >= now.0 => v,
         Some(_) => {
@@ -74,8 +84,8 @@ pub async fn caller(state: &AppState, token: &str) -> ApiResult<Caller> {
         }
     };
     // The account, per user (not per token), for at most the session cache TTL.
-    let key = format!("bearer:{}:{}", verified.provider, verified.user_id);
-    let ctx = match state.sessions.get(&key) {
+    let key = &verified.context_key;
+    let ctx = match state.sessions.get(key) {
         Some(c) => c,
         None => {
             let user = state
@@ -99,7 +109,7 @@ pub async fn caller(state: &AppState, token: &str) -> ApiResult<Caller> {
     if ctx.user.is_disabled() {
         return Err(invalid("Invalid token: this account is disabled in Portcullis; ask an organization owner to enable it"));
     }
-    Ok(Caller { token_hash: key, ctx, bearer: true })
+    Ok(Caller { token_hash: key.clone(), ctx, bearer: true })
 }
 
 fn describe(e: &JwtError, p: &crate::providers::OidcSettings, audience: &str, claims_aud: Option<String>) -> String {
@@ -157,7 +167,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
     sorted.sort();
     let who = format!("{}\n{sub}\n{}", s.issuer, sorted.join("\n"));
     if let Some(user_id) = state.bearer_users.get(&who) {
-        return Ok(VerifiedToken { provider: s.provider, user_id: *user_id, expires_at });
+        return Ok(VerifiedToken::new(s.provider, *user_id, expires_at));
     }
     let email = match crate::sso::identity::email(&claims) {
         Some(e) => e,
@@ -188,5 +198,5 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         other => ApiError::internal(other.detail()),
     })?;
     state.bearer_users.insert(who, user.id);
-    Ok(VerifiedToken { provider: s.provider, user_id: user.id, expires_at })
+    Ok(VerifiedToken::new(s.provider, user.id, expires_at))
 }
