@@ -5,13 +5,16 @@ use portcullis_server::bootstrap::Bootstrap;
 use portcullis_server::config::{self, Config, LogFormat, SecretKeySource};
 use std::process::ExitCode;
 
+mod enterprise;
 mod settings;
 use std::time::Instant;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
   1  runtime failure (the database or the listening address could not be used)
-  2  configuration error (the message names the variable to fix)";
+  2  configuration error (the message names the variable or setting to fix)
+  3  the server could not be reached (URL, network, TLS trust)
+  4  the server answered, but refused or with something unusable (the message says what)";
 
 /// Portcullis: single sign-on and access control for AI-agent automation
 /// platforms.
@@ -42,6 +45,24 @@ enum Command {
     /// Manage the secrets Portcullis stores (automation tokens, environment variables).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Connect this CLI to a Portcullis (Factory) server.
+    #[command(subcommand)]
+    Enterprise(EnterpriseCommand),
+}
+
+#[derive(Subcommand)]
+enum EnterpriseCommand {
+    /// Fetch URL/auth/parameters and store the server's sign-in settings
+    /// (enterprise_base_url, oauth2_provider, oauth2_domain, oauth2_client_id,
+    /// oauth2_audience, oauth2_extra).
+    #[command(after_help = EXIT_CODES)]
+    Configure {
+        /// The server's base URL, e.g. https://factory.example.com
+        url: String,
+        /// Print what was stored as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -151,10 +172,41 @@ fn config_command(cmd: ConfigCommand) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `portcullis enterprise configure URL`: needs no server configuration.
+fn enterprise_configure(url: &str, json: bool) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    match rt.block_on(enterprise::configure(url)) {
+        Ok(stored) => {
+            if json {
+                println!("{}", serde_json::Value::Object(stored));
+            } else {
+                println!("Configured from {url}/auth/parameters:");
+                for (k, v) in &stored {
+                    println!("  {k:<20} {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(enterprise::Failure::Local(m)) => {
+            eprintln!("portcullis: {m}");
+            ExitCode::from(2)
+        }
+        Err(enterprise::Failure::Unreachable(m)) => {
+            eprintln!("portcullis: {m}");
+            ExitCode::from(3)
+        }
+        Err(enterprise::Failure::Refused(m)) => {
+            eprintln!("portcullis: {m}");
+            ExitCode::from(4)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let cli = match cli.command {
         Command::Config(cmd) => return config_command(cmd),
+        Command::Enterprise(EnterpriseCommand::Configure { url, json }) => return enterprise_configure(&url, json),
         other => Cli { command: other },
     };
     let config = match load_config() {
@@ -179,7 +231,7 @@ fn main() -> ExitCode {
                 }
             },
             Command::Serve => serve(config).await,
-            Command::Config(_) => unreachable!("handled before the server configuration is read"),
+            Command::Config(_) | Command::Enterprise(_) => unreachable!("handled before the server configuration is read"),
             Command::Secrets(SecretsCommand::RotateKey) => {
                 let (state, _) = match portcullis_server::state_only(config, std::sync::Arc::new(portcullis_domain::SystemClock)).await {
                     Ok(x) => x,
