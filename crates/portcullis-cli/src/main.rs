@@ -5,7 +5,11 @@ use portcullis_server::bootstrap::Bootstrap;
 use portcullis_server::config::{self, Config, LogFormat, SecretKeySource};
 use std::process::ExitCode;
 
+mod account;
+mod credentials;
+mod device;
 mod enterprise;
+mod private_file;
 mod settings;
 use std::time::Instant;
 
@@ -48,6 +52,27 @@ enum Command {
     /// Connect this CLI to a Portcullis (Factory) server.
     #[command(subcommand)]
     Enterprise(EnterpriseCommand),
+    /// Log in with the device flow (RFC 8628) at the configured identity provider.
+    #[command(after_help = EXIT_CODES)]
+    Login {
+        /// Do not try to open a browser; just print the address and code.
+        #[arg(long)]
+        no_browser: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the stored token at the identity provider (where it can) and forget it.
+    #[command(after_help = EXIT_CODES)]
+    Logout,
+    /// Show who the stored token signs in as, with organizations and roles.
+    #[command(after_help = EXIT_CODES)]
+    Whoami {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a valid access token (renewed with the refresh token when needed), for scripts.
+    #[command(after_help = EXIT_CODES)]
+    Token,
 }
 
 #[derive(Subcommand)]
@@ -172,10 +197,14 @@ fn config_command(cmd: ConfigCommand) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `portcullis enterprise configure URL`: needs no server configuration.
+/// The runtime of the client commands (no server configuration needed).
+fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+}
+
+/// `portcullis enterprise configure URL`.
 fn enterprise_configure(url: &str, json: bool) -> ExitCode {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    match rt.block_on(enterprise::configure(url)) {
+    match client_runtime().block_on(enterprise::configure(url)) {
         Ok(stored) => {
             if json {
                 println!("{}", serde_json::Value::Object(stored));
@@ -207,6 +236,10 @@ fn main() -> ExitCode {
     let cli = match cli.command {
         Command::Config(cmd) => return config_command(cmd),
         Command::Enterprise(EnterpriseCommand::Configure { url, json }) => return enterprise_configure(&url, json),
+        Command::Login { no_browser, json } => return client_runtime().block_on(account::login(no_browser, json)),
+        Command::Logout => return client_runtime().block_on(account::logout()),
+        Command::Whoami { json } => return client_runtime().block_on(account::whoami(json)),
+        Command::Token => return client_runtime().block_on(account::token()),
         other => Cli { command: other },
     };
     let config = match load_config() {
@@ -231,7 +264,9 @@ fn main() -> ExitCode {
                 }
             },
             Command::Serve => serve(config).await,
-            Command::Config(_) | Command::Enterprise(_) => unreachable!("handled before the server configuration is read"),
+            Command::Config(_) | Command::Enterprise(_) | Command::Login { .. } | Command::Logout | Command::Whoami { .. } | Command::Token => {
+                unreachable!("client commands are handled before the server configuration is read")
+            }
             Command::Secrets(SecretsCommand::RotateKey) => {
                 let (state, _) = match portcullis_server::state_only(config, std::sync::Arc::new(portcullis_domain::SystemClock)).await {
                     Ok(x) => x,

@@ -4,7 +4,6 @@
 //! written atomically (a new file renamed over the old one).
 
 use serde_json::{Map, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const KEYS: &[(&str, &str)] = &[
@@ -76,34 +75,9 @@ pub fn validate(key: &str, value: &str) -> Result<Value, String> {
 
 /// Writes the settings atomically, readable by the owner only.
 pub fn save(path: &Path, settings: &Map<String, Value>) -> Result<(), String> {
-    let dir = path.parent().ok_or("settings path has no folder")?;
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let tmp = dir.join(format!(".settings.{}.tmp", std::process::id()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let write = || -> std::io::Result<()> {
-        let mut f = opts.open(&tmp)?;
-        f.write_all(serde_json::to_string_pretty(&Value::Object(settings.clone())).expect("JSON").as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
+    let mut text = serde_json::to_string_pretty(&Value::Object(settings.clone())).expect("JSON");
+    text.push('\n');
+    crate::private_file::write(path, text.as_bytes())
 }
 
 #[cfg(test)]

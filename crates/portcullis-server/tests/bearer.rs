@@ -36,7 +36,7 @@ async fn device_login_tokens_of_every_vendor_work_as_bearer_tokens() {
         let expected_extra = match provider {
             "okta" => serde_json::json!({"authorization_server_name": "default", "using_org_auth_server": false}),
             "keycloak" => serde_json::json!({"realm": "factory"}),
-            "entra_id" => serde_json::json!({"scope": "api://portcullis-cli/read"}),
+            "entra_id" => serde_json::json!({"scope": "api://portcullis-cli/read", "authority_host": format!("http://127.0.0.1:{}", peer.port("entra_id"))}),
             _ => serde_json::json!({}),
         };
         assert_eq!(params["extra"], expected_extra, "{provider}: {params}");

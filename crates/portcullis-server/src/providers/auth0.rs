@@ -19,7 +19,7 @@ impl Vendor for Auth0 {
         "Check AUTH0_DOMAIN, and that the application signs tokens with RS256 (Auth0 Dashboard → Applications → your app → Advanced Settings → OAuth)."
     }
 
-    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
+    fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "AUTH0_CLIENT_ID", "the Client ID of the Regular Web Application (Auth0 Dashboard → Applications)", "abc123")?;
         let client_secret = required_secret(env, "AUTH0_CLIENT_SECRET", "the Client Secret of the Regular Web Application")?;
         let domain_raw = required(env, "AUTH0_DOMAIN", "the Domain of the application (Auth0 Dashboard → Applications → your app)", "your-tenant.auth0.com")?;

@@ -45,7 +45,7 @@ impl Vendor for EntraId {
         "Check ENTRA_ID_TENANT_ID, and that accessTokenAcceptedVersion is set to 2 in the app manifest."
     }
 
-    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
+    fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "ENTRA_ID_CLIENT_ID", "the Application (client) ID on the app's overview page (portal.azure.com → Microsoft Entra ID → App registrations)", "00000000-0000-0000-0000-000000000000")?;
         let client_secret = required_secret(env, "ENTRA_ID_CLIENT_SECRET", "the value of a client secret (App registrations → your app → Certificates & Secrets)")?;
         let tenant = required(env, "ENTRA_ID_TENANT_ID", "the Directory (tenant) ID on the app's overview page", "00000000-0000-0000-0000-000000000000")?;
@@ -70,7 +70,13 @@ impl Vendor for EntraId {
             roles_claim: "roles".into(),
             cli_domain: tenant,
             require_role: false,
-            cli_extra: serde_json::json!({ "scope": scope.unwrap_or_default() }),
+            // A sovereign cloud's authority host rides along in `extra` (the
+            // platform CLI ignores it and assumes the public cloud).
+            cli_extra: if optional(env, "ENTRA_ID_AUTHORITY_HOST").is_some() {
+                serde_json::json!({ "scope": scope.unwrap_or_default(), "authority_host": bare(&authority) })
+            } else {
+                serde_json::json!({ "scope": scope.unwrap_or_default() })
+            },
         })
     }
 }

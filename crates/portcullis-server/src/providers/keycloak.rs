@@ -31,7 +31,7 @@ impl Vendor for Keycloak {
         "Check KEYCLOAK_SITE, KEYCLOAK_REALM and KEYCLOAK_BASE_URL (/auth for installations from before Keycloak 17), and that KEYCLOAK_AUDIENCE matches the audience in your tokens (default: account)."
     }
 
-    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
+    fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "KEYCLOAK_CLIENT_ID", "the Client ID of the client (Keycloak Admin Console → your realm → Clients)", "crewai-factory")?;
         let client_secret = required_secret(env, "KEYCLOAK_CLIENT_SECRET", "the Client secret on the client's Credentials tab")?;
         let site_raw = required(env, "KEYCLOAK_SITE", "the Keycloak server URL", "https://keycloak.yourdomain.com")?;

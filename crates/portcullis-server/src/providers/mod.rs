@@ -61,7 +61,7 @@ pub trait Vendor: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The human name, for pages.
     fn display_name(&self) -> &'static str;
-    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError>;
+    fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError>;
     /// Scopes asked for at browser sign-in.
     fn scopes(&self) -> &'static [&'static str] {
         &["openid", "email", "profile"]
@@ -191,7 +191,7 @@ fn settings_for(var: &str, provider: &str, env: &Env) -> Result<Option<OidcSetti
             example: "local".into(),
         });
     };
-    let mut settings = v.from_env(env)?;
+    let mut settings = v.settings(env)?;
     settings.require_role = match optional(env, "PORTCULLIS_REQUIRE_ROLE").as_deref() {
         None => v.require_role_default(),
         Some("true" | "1" | "yes") => true,

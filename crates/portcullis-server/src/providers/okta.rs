@@ -20,7 +20,7 @@ impl Vendor for Okta {
         "Check that OKTA_AUTHORIZATION_SERVER and OKTA_AUDIENCE match the authorization server's Name and Audience exactly (Okta Admin Console → Security → API)."
     }
 
-    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
+    fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "OKTA_CLIENT_ID", "the Client ID of the Okta Web Application (Okta Admin Console → Applications → your app)", "0oaqnwji7pGW7VT6T697")?;
         let client_secret = required_secret(env, "OKTA_CLIENT_SECRET", "the Client Secret of the Okta Web Application (Okta Admin Console → Applications → your app)")?;
         let site_raw = required(env, "OKTA_SITE", "the Okta URL shown at the top right of the Okta Admin Console, under your username", "https://your-domain.okta.com")?;

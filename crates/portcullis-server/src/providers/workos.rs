@@ -15,7 +15,7 @@ impl Vendor for WorkOs {
         "WorkOS"
     }
 
-    fn from_env(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
+    fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "WORKOS_CLIENT_ID", "the Client ID of the application (WorkOS Dashboard)", "client_01H...")?;
         let domain_raw = required(env, "WORKOS_AUTHKIT_DOMAIN", "the AuthKit domain (WorkOS Dashboard)", "your-domain.authkit.com")?;
         let base = base_url("WORKOS_AUTHKIT_DOMAIN", &domain_raw, "your-domain.authkit.com")?;

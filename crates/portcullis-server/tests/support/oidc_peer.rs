@@ -23,6 +23,11 @@ fn idp_dir() -> PathBuf {
 impl OidcPeer {
     /// Starts the peer with its clients registered for the relying party at `rp`.
     pub async fn start(rp: &str) -> OidcPeer {
+        Self::start_with(rp, &[]).await
+    }
+
+    /// With environment for the peer (`IDP_ACCESS_TOKEN_TTL`, `IDP_DEVICE_INTERVAL`).
+    pub async fn start_with(rp: &str, env: &[(&str, &str)]) -> OidcPeer {
         let dir = idp_dir();
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
@@ -35,6 +40,7 @@ impl OidcPeer {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()
             .expect("node (Node.js 20 or newer) must be installed");
@@ -124,20 +130,7 @@ impl OidcPeer {
             .await
             .unwrap();
         let user_code = auth["user_code"].as_str().unwrap_or_else(|| panic!("{auth}")).to_owned();
-        let verify = auth["verification_uri"].as_str().unwrap().to_owned();
-        let mut b = super::browser::Browser::new();
-        let page = b.get(&verify).await.text().await.unwrap();
-        let resp = b.post_form(&verify, &[("xsrf", &hidden(&page, "xsrf")), ("user_code", &user_code)], None).await;
-        let page = resp.text().await.unwrap();
-        let resp = b.post_form(&verify, &[("xsrf", &hidden(&page, "xsrf")), ("user_code", &user_code), ("confirm", "yes")], None).await;
-        assert!(resp.status().is_redirection(), "device confirm: {}", resp.status());
-        let next = url::Url::parse(&verify).unwrap().join(&super::browser::location(&resp)).unwrap().to_string();
-        let login_page = b.follow_until(next, "never").await.err().unwrap();
-        let form_url = login_page.url().to_string();
-        let resp = b.post_form(&format!("{form_url}/login"), &[("login", login), ("password", "any")], None).await;
-        let next = url::Url::parse(&form_url).unwrap().join(&super::browser::location(&resp)).unwrap().to_string();
-        let done = b.follow_until(next, "never").await.err().unwrap();
-        assert_eq!(done.status(), 200, "device approval finished");
+        approve_device(auth["verification_uri"].as_str().unwrap(), &user_code, login).await;
         let token: serde_json::Value = http
             .post(meta["token_endpoint"].as_str().unwrap())
             .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", auth["device_code"].as_str().unwrap()), ("client_id", client_id)])
@@ -150,4 +143,23 @@ impl OidcPeer {
         assert!(token["access_token"].is_string(), "{provider}: {token}");
         token
     }
+}
+
+/// Approves a device login as the user would: the IdP's verification page
+/// (user code, confirm), then its sign-in form.
+pub async fn approve_device(verification_uri: &str, user_code: &str, login: &str) {
+    let verify = verification_uri.to_owned();
+    let mut b = super::browser::Browser::new();
+    let page = b.get(&verify).await.text().await.unwrap();
+    let resp = b.post_form(&verify, &[("xsrf", &hidden(&page, "xsrf")), ("user_code", user_code)], None).await;
+    let page = resp.text().await.unwrap();
+    let resp = b.post_form(&verify, &[("xsrf", &hidden(&page, "xsrf")), ("user_code", user_code), ("confirm", "yes")], None).await;
+    assert!(resp.status().is_redirection(), "device confirm: {}", resp.status());
+    let next = url::Url::parse(&verify).unwrap().join(&super::browser::location(&resp)).unwrap().to_string();
+    let login_page = b.follow_until(next, "never").await.err().unwrap();
+    let form_url = login_page.url().to_string();
+    let resp = b.post_form(&format!("{form_url}/login"), &[("login", login), ("password", "any")], None).await;
+    let next = url::Url::parse(&form_url).unwrap().join(&super::browser::location(&resp)).unwrap().to_string();
+    let done = b.follow_until(next, "never").await.err().unwrap();
+    assert_eq!(done.status(), 200, "device approval finished");
 }

@@ -1,0 +1,119 @@
+//! `portcullis login` with the real binary: the device flow (RFC 8628) at a
+//! real OpenID provider (`oidc-provider`, `tests/idp/`), approved on the
+//! provider's own pages, then `whoami` against a real Portcullis with the
+//! stored token, a refresh when it expires, and `logout`.
+
+#[path = "../../portcullis-server/tests/support/browser.rs"]
+mod browser;
+#[path = "../../portcullis-server/tests/support/oidc_peer.rs"]
+mod oidc_peer;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let p = std::env::temp_dir().join(format!("portcullis-login-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn cli(home: &std::path::Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"));
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_login_then_whoami_refresh_and_logout() {
+    let home = temp_dir("home");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    // Access tokens that expire within the CLI's 30 s renewal margin, so the
+    // second use must refresh.
+    let peer = oidc_peer::OidcPeer::start_with(&base, &[("IDP_ACCESS_TOKEN_TTL", "25")]).await;
+    let mut server = Command::new(BIN);
+    server
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(&home)
+        .arg("serve")
+        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_LOG", "error")
+        .env("AUTH_PROVIDER", "okta")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in peer.env("okta") {
+        server.env(k, v);
+    }
+    let mut server = server.spawn().unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let out = cli(&home).args(["enterprise", "configure", &base]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Not logged in yet.
+    let out = cli(&home).arg("whoami").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("portcullis login"));
+
+    let mut login = cli(&home).args(["login", "--no-browser"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(login.stdout.take().unwrap()).lines();
+    let open_line = lines.next().unwrap().unwrap();
+    let code_line = lines.next().unwrap().unwrap();
+    let url = open_line.strip_prefix("To sign in, open ").unwrap_or_else(|| panic!("{open_line}"));
+    let user_code = code_line.strip_prefix("and confirm the code ").unwrap_or_else(|| panic!("{code_line}"));
+    let verification_uri = url.split('?').next().unwrap();
+    oidc_peer::approve_device(verification_uri, user_code, "alice").await;
+    let status = tokio::task::spawn_blocking(move || login.wait().unwrap()).await.unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "login failed: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("Logged in as alice@example.test")), "{rest:?}");
+
+    // The tokens are kept encrypted, owner-only.
+    let tokens = home.join("data/portcullis/tokens");
+    let sealed = std::fs::read(&tokens).unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("eyJ"), "no readable JWT on disk");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&tokens).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(home.join("data/portcullis")).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    // whoami goes to Portcullis with the bearer token (renewing it first:
+    // it expires within the margin).
+    let out = cli(&home).args(["whoami", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(me["user"]["email"], "alice@example.test");
+    assert_eq!(me["user"]["factory_admin"], true);
+    let first = String::from_utf8(cli(&home).arg("token").output().unwrap().stdout).unwrap();
+    let second = String::from_utf8(cli(&home).arg("token").output().unwrap().stdout).unwrap();
+    assert!(first.starts_with("eyJ") && second.starts_with("eyJ"));
+    assert_ne!(first, second, "each use within the margin renewed the token with the (rotating) refresh token");
+    let me = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(second.trim()).send().await.unwrap();
+    assert_eq!(me.status(), 200, "a renewed token works against the server");
+
+    // logout revokes and forgets.
+    let out = cli(&home).arg("logout").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Revoked") && text.contains("Logged out"), "{text}");
+    assert!(!tokens.exists());
+    assert_eq!(cli(&home).arg("token").output().unwrap().status.code(), Some(2));
+
+    let _ = server.kill();
+    let _ = server.wait();
+    std::fs::remove_dir_all(home).ok();
+}
