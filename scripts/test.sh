@@ -29,6 +29,11 @@ say "installing the browser tests' npm packages (tests/browser)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 say "installing the OpenID provider peer (tests/idp: oidc-provider)"
 (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+say "installing the platform's CLI from PyPI (tests/crewai-cli: crewai-cli, pinned)"
+venv="$PWD/target/crewai-cli-venv"
+[ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/crewai-cli/requirements.txt -c tests/crewai-cli/constraints.txt
+export PORTCULLIS_CREWAI_BIN="$venv/bin/crewai"
 
 # --- PostgreSQL ----------------------------------------------------------------
 pg_url="${PORTCULLIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"

@@ -66,10 +66,13 @@ fn cli(config_home: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-fn configure_stores_what_each_provider_server_says() {
+/// A provider, its server variables, and the settings a CLI must store.
+type Case = (&'static str, Vec<(&'static str, &'static str)>, serde_json::Value);
+
+/// Every provider's server variables and the settings they must give.
+fn cases() -> Vec<Case> {
     let idp = "http://127.0.0.1:9"; // never contacted by /auth/parameters
-    let cases: Vec<(&str, Vec<(&str, &str)>, serde_json::Value)> = vec![
+    vec![
         (
             "okta",
             vec![("OKTA_SITE", idp), ("OKTA_AUTHORIZATION_SERVER", "default"), ("OKTA_AUDIENCE", "api://default"), ("OKTA_CLIENT_ID", "web"), ("OKTA_CLIENT_SECRET", "s"), ("OKTA_DEVICE_AUTHORIZATION_CLIENT_ID", "okta-cli")],
@@ -96,9 +99,13 @@ fn configure_stores_what_each_provider_server_says() {
             vec![("WORKOS_AUTHKIT_DOMAIN", idp), ("WORKOS_CLIENT_ID", "client_1")],
             serde_json::json!({"oauth2_provider": "workos", "oauth2_domain": "127.0.0.1:9", "oauth2_client_id": "client_1", "oauth2_audience": "client_1", "oauth2_extra": {}}),
         ),
-    ];
+    ]
+}
+
+#[test]
+fn configure_stores_what_each_provider_server_says() {
     let home = temp_dir("home");
-    for (provider, vars, expected) in cases {
+    for (provider, vars, expected) in cases() {
         let mut env = vars.clone();
         env.push(("AUTH_PROVIDER", provider));
         let srv = serve(provider, &env);
@@ -156,4 +163,34 @@ fn configure_failures_name_the_cause_and_keep_the_settings() {
     let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     assert_eq!(stored, serde_json::json!({"oauth2_domain": "kept.example.com"}));
     std::fs::remove_dir_all(home).unwrap();
+}
+
+/// The platform's own CLI (`crewai-cli` from PyPI, pinned in
+/// tests/crewai-cli/) configures itself from Portcullis unchanged.
+#[test]
+fn the_platform_cli_configures_itself_unchanged() {
+    let crewai = std::env::var("PORTCULLIS_CREWAI_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/crewai-cli-venv/bin/crewai"));
+    assert!(crewai.exists(), "the platform CLI is not installed at {}: run scripts/test.sh (it installs tests/crewai-cli/requirements.txt into target/crewai-cli-venv)", crewai.display());
+    for (provider, vars, expected) in cases() {
+        let mut env = vars.clone();
+        env.push(("AUTH_PROVIDER", provider));
+        let srv = serve(&format!("crewai-{provider}"), &env);
+        let home = temp_dir("crewai-home");
+        let out = Command::new(&crewai)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .args(["enterprise", "configure", &srv.base])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{provider}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(home.join(".config/crewai/settings.json")).unwrap()).unwrap();
+        for (k, v) in expected.as_object().unwrap() {
+            assert_eq!(&stored[k], v, "{provider}: {k}");
+        }
+        assert_eq!(stored["enterprise_base_url"], srv.base.as_str());
+        std::fs::remove_dir_all(home).ok();
+    }
 }
