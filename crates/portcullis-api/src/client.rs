@@ -1,5 +1,6 @@
-//! A typed client for the Portcullis API, keeping the session cookie and the
-//! CSRF token the way a browser would.
+//! A typed client for the Portcullis API: with a session cookie and its CSRF
+//! token the way a browser would, or with a bearer access token as the CLI
+//! does.
 
 use crate::types::*;
 use reqwest::{Method, StatusCode};
@@ -43,6 +44,8 @@ pub struct Client {
     base: Url,
     csrf: Option<String>,
     org: Option<Uuid>,
+    /// `Authorization: Bearer` for every request (RFC 6750).
+    bearer: Option<String>,
 }
 
 impl Client {
@@ -56,7 +59,7 @@ impl Client {
             status: StatusCode::BAD_REQUEST,
             text: format!("bad base URL `{base}`: {e}"),
         })?;
-        Ok(Self { http, base, csrf: None, org: None })
+        Ok(Self { http, base, csrf: None, org: None, bearer: None })
     }
 
     pub fn base(&self) -> &Url {
@@ -66,6 +69,12 @@ impl Client {
     /// The organization sent as `X-Organization-Id` with every request.
     pub fn with_org(mut self, org: Uuid) -> Self {
         self.org = Some(org);
+        self
+    }
+
+    /// Authenticates every request with this access token instead of a session.
+    pub fn with_bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_owned());
         self
     }
 
@@ -231,6 +240,9 @@ impl Client {
         let mut rb = self.http.request(method, self.url(path));
         if let Some(org) = self.org {
             rb = rb.header("x-organization-id", org.to_string());
+        }
+        if let Some(t) = &self.bearer {
+            rb = rb.bearer_auth(t);
         }
         if unsafe_method {
             if let Some(t) = &self.csrf {

@@ -13,7 +13,7 @@ fn load_settings() -> Result<serde_json::Map<String, serde_json::Value>, ExitCod
 }
 
 /// The stored tokens, renewed if they are about to expire.
-async fn current() -> Result<credentials::Tokens, ExitCode> {
+pub async fn current() -> Result<credentials::Tokens, ExitCode> {
     let stored = match credentials::load() {
         Ok(Some(t)) => t,
         Ok(None) => return Err(report(2, "not logged in; run `portcullis login`")),
@@ -89,26 +89,20 @@ pub async fn token() -> ExitCode {
 }
 
 pub async fn whoami(json: bool) -> ExitCode {
-    let t = match current().await {
-        Ok(t) => t,
-        Err(c) => return c,
+    let mut c = match crate::api_commands::client(None).await {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let url = format!("{}/api/v1/me", t.base_url);
-    let resp = match reqwest::Client::new().get(&url).bearer_auth(&t.access_token).send().await {
-        Ok(r) => r,
-        Err(e) => return report(3, &format!("cannot reach {url}: {e}; check that the Factory URL is reachable (`portcullis config list`)")),
+    let me = match c.me().await {
+        Ok(me) => me,
+        Err(e) => return crate::api_commands::failed(e),
     };
-    let status = resp.status();
-    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-    if !status.is_success() {
-        return report(4, &format!("{url} answered {status}: {}", body.get("message").and_then(|m| m.as_str()).unwrap_or("no explanation")));
-    }
     if json {
-        println!("{body}");
+        println!("{}", serde_json::to_string(&me).expect("JSON"));
     } else {
-        println!("{} <{}>{}", body["user"]["display_name"].as_str().unwrap_or(""), body["user"]["email"].as_str().unwrap_or(""), if body["user"]["factory_admin"] == true { ", factory admin" } else { "" });
-        for o in body["organizations"].as_array().into_iter().flatten() {
-            println!("  {}: {}", o["name"].as_str().unwrap_or(""), o["role"]["name"].as_str().unwrap_or(""));
+        println!("{} <{}>{}", me.user.display_name, me.user.email, if me.user.factory_admin { ", factory admin" } else { "" });
+        for o in &me.organizations {
+            println!("  {} ({}): {}", o.name, o.id, o.role.name);
         }
     }
     ExitCode::SUCCESS

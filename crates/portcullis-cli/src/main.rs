@@ -6,6 +6,7 @@ use portcullis_server::config::{self, Config, LogFormat, SecretKeySource};
 use std::process::ExitCode;
 
 mod account;
+mod api_commands;
 mod credentials;
 mod device;
 mod enterprise;
@@ -73,6 +74,60 @@ enum Command {
     /// Print a valid access token (renewed with the refresh token when needed), for scripts.
     #[command(after_help = EXIT_CODES)]
     Token,
+    /// The automations you may see: list, show, kick off, follow a run.
+    Automations {
+        #[command(subcommand)]
+        command: AutomationsCommand,
+        /// The organization (needed when you belong to several).
+        #[arg(long, global = true)]
+        org: Option<uuid::Uuid>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Environment variables (secrets) of the organization or of one automation.
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+        /// The organization (needed when you belong to several).
+        #[arg(long, global = true)]
+        org: Option<uuid::Uuid>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+enum AutomationsCommand {
+    List,
+    Show { id: uuid::Uuid },
+    /// Start a run with INPUTS (a JSON object).
+    Kickoff {
+        id: uuid::Uuid,
+        #[arg(long, default_value = "{}")]
+        inputs: String,
+    },
+    /// The state of a run, from the automation.
+    Status { id: uuid::Uuid, kickoff_id: String },
+}
+
+#[derive(Subcommand)]
+enum EnvCommand {
+    /// Names and masked values (values are never printed).
+    List,
+    Set {
+        name: String,
+        value: String,
+        /// For one automation instead of the whole organization.
+        #[arg(long)]
+        automation: Option<uuid::Uuid>,
+    },
+    Unset {
+        name: String,
+        #[arg(long)]
+        automation: Option<uuid::Uuid>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,6 +295,31 @@ fn main() -> ExitCode {
         Command::Logout => return client_runtime().block_on(account::logout()),
         Command::Whoami { json } => return client_runtime().block_on(account::whoami(json)),
         Command::Token => return client_runtime().block_on(account::token()),
+        Command::Automations { command, org, json } => {
+            return client_runtime().block_on(async move {
+                match command {
+                    AutomationsCommand::List => api_commands::automations_list(org, json).await,
+                    AutomationsCommand::Show { id } => api_commands::automations_show(org, id, json).await,
+                    AutomationsCommand::Kickoff { id, inputs } => api_commands::automations_kickoff(org, id, &inputs, json).await,
+                    AutomationsCommand::Status { id, kickoff_id } => api_commands::automations_status(org, id, &kickoff_id, json).await,
+                }
+                .unwrap_or_else(|code| code)
+            })
+        }
+        Command::Env { command, org, json } => {
+            return client_runtime().block_on(async move {
+                match command {
+                    EnvCommand::List => api_commands::env_list(org, json).await,
+                    EnvCommand::Set { name, value, automation } => api_commands::env_set(org, &name, &value, automation, json).await,
+                    EnvCommand::Unset { name, automation } => api_commands::env_unset(org, &name, automation).await,
+                }
+                .unwrap_or_else(|code| code)
+            })
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "portcullis", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
         other => Cli { command: other },
     };
     let config = match load_config() {
@@ -264,7 +344,15 @@ fn main() -> ExitCode {
                 }
             },
             Command::Serve => serve(config).await,
-            Command::Config(_) | Command::Enterprise(_) | Command::Login { .. } | Command::Logout | Command::Whoami { .. } | Command::Token => {
+            Command::Config(_)
+            | Command::Enterprise(_)
+            | Command::Login { .. }
+            | Command::Logout
+            | Command::Whoami { .. }
+            | Command::Token
+            | Command::Automations { .. }
+            | Command::Env { .. }
+            | Command::Completions { .. } => {
                 unreachable!("client commands are handled before the server configuration is read")
             }
             Command::Secrets(SecretsCommand::RotateKey) => {

@@ -7,6 +7,9 @@
 mod browser;
 #[path = "../../portcullis-server/tests/support/oidc_peer.rs"]
 mod oidc_peer;
+#[path = "../../portcullis-server/tests/upstream/mod.rs"]
+#[allow(dead_code)]
+mod upstream;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -104,6 +107,47 @@ async fn device_login_then_whoami_refresh_and_logout() {
     assert_ne!(first, second, "each use within the margin renewed the token with the (rotating) refresh token");
     let me = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(second.trim()).send().await.unwrap();
     assert_eq!(me.status(), 200, "a renewed token works against the server");
+
+    // The guarded resources through the CLI, with the stored token: an
+    // automation (created through the shared typed client with the same
+    // token, alice being an owner) kicked off and followed.
+    let up = upstream::Upstream::start("upstream-secret").await;
+    let api = portcullis_api::Client::new(&base).unwrap().with_bearer(second.trim());
+    let created = api
+        .create_automation(&portcullis_api::CreateAutomation {
+            name: "Research crew".into(),
+            description: String::new(),
+            visibility: None,
+            upstream_url: up.url.clone(),
+            upstream_token: up.token.clone(),
+        })
+        .await
+        .unwrap();
+    let id = created.id.to_string();
+    let run = |args: &[&str]| {
+        let out = cli(&home).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let list: serde_json::Value = serde_json::from_str(&run(&["automations", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["name"], "Research crew");
+    assert!(run(&["automations", "show", &id]).contains("Research crew"));
+    let kicked: serde_json::Value = serde_json::from_str(&run(&["automations", "kickoff", &id, "--inputs", r#"{"topic": "AI"}"#, "--json"])).unwrap();
+    let kickoff_id = kicked["kickoff_id"].as_str().unwrap().to_owned();
+    assert_eq!(up.seen.lock().unwrap().kickoffs[&kickoff_id]["inputs"]["topic"], "AI", "the run reached the automation");
+    let status: serde_json::Value = serde_json::from_str(&run(&["automations", "status", &id, &kickoff_id, "--json"])).unwrap();
+    assert!(status.is_object(), "{status}");
+    // Environment variables: set, listed masked, unset.
+    run(&["env", "set", "OPENAI_API_KEY", "sk-cli-secret"]);
+    let listed = run(&["env", "list"]);
+    assert!(listed.contains("OPENAI_API_KEY") && !listed.contains("sk-cli-secret"), "{listed}");
+    run(&["env", "unset", "OPENAI_API_KEY"]);
+    assert!(!run(&["env", "list"]).contains("OPENAI_API_KEY"));
+    let out = cli(&home).args(["env", "unset", "OPENAI_API_KEY"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("portcullis env list"));
+    // Completions for the shell.
+    assert!(run(&["completions", "bash"]).contains("portcullis"));
 
     // logout revokes and forgets.
     let out = cli(&home).arg("logout").output().unwrap();
