@@ -33,6 +33,70 @@ fn cli(home: &std::path::Path) -> Command {
     c
 }
 
+/// `portcullis serve` with one provider pointing at the peer.
+fn serve(dir: &std::path::Path, port: u16, provider: &str, peer: &oidc_peer::OidcPeer) -> std::process::Child {
+    let mut server = Command::new(BIN);
+    server
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir)
+        .arg("serve")
+        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_LOG", "error")
+        .env("AUTH_PROVIDER", provider)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in peer.env(provider) {
+        server.env(k, v);
+    }
+    if provider == "auth0" {
+        server.env("AUTH0_AUDIENCE", "https://portcullis.example/api");
+    }
+    let server = server.spawn().unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
+/// Runs `portcullis login --no-browser`, approving the code as `login` at the IdP.
+async fn login(home: &std::path::Path, user: &str) -> (std::process::ExitStatus, Vec<String>) {
+    let mut child = cli(home).args(["login", "--no-browser"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let open_line = lines.next().unwrap().unwrap();
+    let code_line = lines.next().unwrap().unwrap();
+    let url = open_line.strip_prefix("To sign in, open ").unwrap_or_else(|| panic!("{open_line}"));
+    let user_code = code_line.strip_prefix("and confirm the code ").unwrap_or_else(|| panic!("{code_line}"));
+    oidc_peer::approve_device(url.split('?').next().unwrap(), user_code, user).await;
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    (status, lines.map_while(Result::ok).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_login_works_for_every_vendor_layout() {
+    for provider in ["keycloak", "entra_id", "auth0", "workos"] {
+        let home = temp_dir(provider);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let peer = oidc_peer::OidcPeer::start(&base).await;
+        let mut server = serve(&home, port, provider, &peer);
+        let out = cli(&home).args(["enterprise", "configure", &base]).output().unwrap();
+        assert!(out.status.success(), "{provider}: {}", String::from_utf8_lossy(&out.stderr));
+        let (status, rest) = login(&home, "bob").await;
+        assert!(status.success(), "{provider}: {rest:?}");
+        let out = cli(&home).args(["whoami", "--json"]).output().unwrap();
+        assert!(out.status.success(), "{provider}: {}", String::from_utf8_lossy(&out.stderr));
+        let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(me["user"]["email"], "bob@example.test", "{provider}");
+        assert_eq!(me["session"]["provider"], provider);
+        let _ = server.kill();
+        let _ = server.wait();
+        std::fs::remove_dir_all(home).ok();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_login_then_whoami_refresh_and_logout() {
     let home = temp_dir("home");
@@ -41,26 +105,7 @@ async fn device_login_then_whoami_refresh_and_logout() {
     // Access tokens that expire within the CLI's 30 s renewal margin, so the
     // second use must refresh.
     let peer = oidc_peer::OidcPeer::start_with(&base, &[("IDP_ACCESS_TOKEN_TTL", "25")]).await;
-    let mut server = Command::new(BIN);
-    server
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(&home)
-        .arg("serve")
-        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
-        .env("PORTCULLIS_LOG", "error")
-        .env("AUTH_PROVIDER", "okta")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in peer.env("okta") {
-        server.env(k, v);
-    }
-    let mut server = server.spawn().unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut server = serve(&home, port, "okta", &peer);
 
     let out = cli(&home).args(["enterprise", "configure", &base]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -70,16 +115,7 @@ async fn device_login_then_whoami_refresh_and_logout() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("portcullis login"));
 
-    let mut login = cli(&home).args(["login", "--no-browser"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(login.stdout.take().unwrap()).lines();
-    let open_line = lines.next().unwrap().unwrap();
-    let code_line = lines.next().unwrap().unwrap();
-    let url = open_line.strip_prefix("To sign in, open ").unwrap_or_else(|| panic!("{open_line}"));
-    let user_code = code_line.strip_prefix("and confirm the code ").unwrap_or_else(|| panic!("{code_line}"));
-    let verification_uri = url.split('?').next().unwrap();
-    oidc_peer::approve_device(verification_uri, user_code, "alice").await;
-    let status = tokio::task::spawn_blocking(move || login.wait().unwrap()).await.unwrap();
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let (status, rest) = login(&home, "alice").await;
     assert!(status.success(), "login failed: {rest:?}");
     assert!(rest.iter().any(|l| l.contains("Logged in as alice@example.test")), "{rest:?}");
 
