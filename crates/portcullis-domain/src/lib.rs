@@ -2,12 +2,13 @@
 //!
 //! Everything here is plain data and pure functions: identifiers, permission
 //! levels, roles, automation access lists, the RBAC decision, and the rules of
-//! the session, setup-link and sign-in-throttle lifecycles. There is no HTTP
+//! the session, device-authorization, setup-link and sign-in-throttle lifecycles. There is no HTTP
 //! and no SQL in this crate, and time comes from an injectable [`Clock`], so
 //! every rule can be unit-tested exhaustively.
 
 pub mod automation;
 pub mod clock;
+pub mod device;
 pub mod ids;
 pub mod permission;
 pub mod rbac;
@@ -17,6 +18,7 @@ pub mod throttle;
 pub mod validation;
 
 pub use automation::{AutomationAccess, AutomationAcl, EntityPermission, PermSet, Subject, Visibility};
+pub use device::{DeviceGrant, DevicePolicy, DeviceStatus, PollOutcome, RefreshOutcome};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use ids::{AutomationId, OrgId, RoleId, SessionId, UserId};
 pub use permission::{Feature, FeaturePermissions, Level, PermissionError};

@@ -126,6 +126,58 @@ pub trait IdpStore: Send + Sync {
     async fn purge_used_once(&self, now: Timestamp) -> Result<u64>;
 }
 
+/// The `local` provider's authorization server: signing keys, device
+/// authorizations (RFC 8628) and refresh tokens.
+#[async_trait]
+pub trait OAuthStore: Send + Sync {
+    /// The active signing key and the retired ones still published at `now`.
+    async fn signing_keys(&self, now: Timestamp) -> Result<Vec<SigningKey>>;
+    /// Every signing key (for resealing after an installation-key rotation).
+    async fn all_signing_keys(&self) -> Result<Vec<SigningKey>>;
+    /// Adds `key` as the active key unless there is one already (another
+    /// replica may have won the race); returns whether it was added.
+    async fn add_first_signing_key(&self, key: &SigningKey) -> Result<bool>;
+    /// Retires the active key (published until `publish_old_until`) and makes
+    /// `key` the active one, in one transaction.
+    async fn rotate_signing_key(&self, key: &SigningKey, publish_old_until: Timestamp, now: Timestamp) -> Result<()>;
+    /// Replaces a sealed private key if it is still `old` (compare-and-swap).
+    async fn reseal_signing_key(&self, kid: &str, old: &str, new: &str) -> Result<bool>;
+
+    /// Stores a new device authorization; [`StoreError::Conflict`] when its
+    /// user code is taken (draw another).
+    async fn create_device_authorization(&self, new: &NewDeviceAuthorization) -> Result<()>;
+    async fn device_by_code(&self, device_code_hash: &str) -> Result<Option<DeviceAuthorization>>;
+    async fn device_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuthorization>>;
+    /// Records a poll at `now`, and a new interval after a `slow_down`.
+    async fn record_device_poll(&self, device_code_hash: &str, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()>;
+    /// Approves (for `user`) or denies a pending, unexpired authorization;
+    /// `None` when there is none with that user code any more.
+    async fn decide_device(&self, user_code: &str, user: UserId, approve: bool, now: Timestamp) -> Result<Option<DeviceAuthorization>>;
+    /// Marks an approved authorization redeemed; `false` when it was not
+    /// approved or already redeemed (tokens are issued once).
+    async fn redeem_device(&self, device_code_hash: &str) -> Result<bool>;
+
+    /// Stores the first refresh token of a new family (at login).
+    async fn create_refresh_token(&self, new: &NewRefreshToken) -> Result<RefreshToken>;
+    /// Uses the token with hash `presented` and issues `successor` in its
+    /// family, in one transaction. A token used before revokes its family
+    /// ([`RefreshOutcome::Reused`]). The successor never outlives the family.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        successor: &NewRefreshToken,
+        now: Timestamp,
+    ) -> Result<portcullis_domain::RefreshOutcome<RefreshToken>>;
+    /// Revokes the family of the token with this hash (RFC 7009); `false`
+    /// when no such token exists.
+    async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<bool>;
+    /// Revokes every refresh token of a user (account disabled, sessions revoked).
+    async fn revoke_user_refresh_tokens(&self, user: UserId, now: Timestamp) -> Result<u64>;
+    /// Deletes expired device authorizations and refresh-token families, and
+    /// retired keys no longer published.
+    async fn purge_oauth(&self, now: Timestamp) -> Result<u64>;
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
@@ -194,7 +246,7 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + UserStore + SessionStore + IdpStore + AuditStore + AutomationStore + EnvStore + UsageStore {
+pub trait Store: OrgStore + UserStore + SessionStore + IdpStore + OAuthStore + AuditStore + AutomationStore + EnvStore + UsageStore {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;

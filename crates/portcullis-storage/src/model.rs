@@ -325,3 +325,92 @@ pub struct IdpUser {
     /// From the IdP's `factory-admin` role, re-read at every sign-in.
     pub factory_admin: bool,
 }
+
+/// A key the `local` authorization server signs access tokens with.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    /// The JWS algorithm (`RS256`).
+    pub alg: String,
+    /// The private key, sealed with the installation key by the server.
+    pub private_sealed: String,
+    /// The public key as a JSON Web Key.
+    pub public_jwk: String,
+    pub created_at: Timestamp,
+    /// `None` while it is the signing key.
+    pub retired_at: Option<Timestamp>,
+    /// Until when a retired key stays published.
+    pub publish_until: Option<Timestamp>,
+}
+
+// The sealed private key stays out of logs even though it is encrypted.
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).field("retired_at", &self.retired_at).finish_non_exhaustive()
+    }
+}
+
+/// A device authorization request (RFC 8628 §3.1) being created.
+#[derive(Clone, Debug)]
+pub struct NewDeviceAuthorization {
+    pub device_code_hash: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    pub interval_secs: i64,
+    pub client_ip: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A device authorization as stored.
+#[derive(Clone, Debug)]
+pub struct DeviceAuthorization {
+    pub device_code_hash: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    pub status: portcullis_domain::DeviceStatus,
+    pub interval_secs: i64,
+    pub last_polled_at: Option<Timestamp>,
+    pub client_ip: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl DeviceAuthorization {
+    pub fn grant(&self) -> portcullis_domain::DeviceGrant {
+        portcullis_domain::DeviceGrant {
+            status: self.status,
+            expires_at: self.expires_at,
+            interval_secs: self.interval_secs,
+            last_polled_at: self.last_polled_at,
+        }
+    }
+}
+
+/// A refresh token being issued: the first of a family (at login) or the
+/// successor of a rotated one.
+#[derive(Clone, Debug)]
+pub struct NewRefreshToken {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// No token of the family is valid after this, however often rotated.
+    pub family_expires_at: Timestamp,
+}
+
+/// A refresh token as stored (the successor, after a rotation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub user_id: UserId,
+    pub client_id: String,
+    pub scope: String,
+    pub expires_at: Timestamp,
+    pub family_expires_at: Timestamp,
+}

@@ -8,6 +8,7 @@ mod audit;
 mod automations;
 mod env;
 mod idp;
+mod oauth;
 mod orgs;
 mod sessions;
 mod usage;
