@@ -123,6 +123,24 @@ impl Client {
         Ok(me)
     }
 
+    /// Approves (or denies) a CLI's device login on `/device`, as the signed-in
+    /// user pressing the button would (RFC 8628 §3.3). Needs a session.
+    pub async fn decide_device(&self, user_code: &str, approve: bool) -> Result<()> {
+        let token = self.csrf.clone().unwrap_or_default();
+        let decision = if approve { "approve" } else { "deny" };
+        let resp = self
+            .http
+            .post(self.url("/device"))
+            .form(&[("csrf_token", token.as_str()), ("user_code", user_code), ("decision", decision)])
+            .send()
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
+
     pub async fn logout(&mut self) -> Result<()> {
         let token = self.csrf.clone().unwrap_or_default();
         let resp = self

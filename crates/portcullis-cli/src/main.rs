@@ -366,8 +366,8 @@ fn main() -> ExitCode {
                 match portcullis_server::secrets::rotate(&state).await {
                     Ok(r) => {
                         println!(
-                            "portcullis: re-sealed {} environment variables and {} automation tokens under key {} ({} were already current)",
-                            r.env_vars, r.automation_tokens, state.sealer.key_id(), r.already_current
+                            "portcullis: re-sealed {} environment variables, {} automation tokens and {} token-signing keys under key {} ({} were already current)",
+                            r.env_vars, r.automation_tokens, r.signing_keys, state.sealer.key_id(), r.already_current
                         );
                         ExitCode::SUCCESS
                     }

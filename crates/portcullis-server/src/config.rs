@@ -44,6 +44,11 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "PORTCULLIS_DB_MAX_CONNECTIONS",
     "PORTCULLIS_LOG",
     "PORTCULLIS_LOG_FORMAT",
+    "PORTCULLIS_CLI_CLIENT_ID",
+    "PORTCULLIS_ACCESS_TOKEN_TTL",
+    "PORTCULLIS_REFRESH_TOKEN_IDLE_TIMEOUT",
+    "PORTCULLIS_REFRESH_TOKEN_LIFETIME",
+    "PORTCULLIS_SIGNING_KEY_ROTATION",
     // Read by the test suite only.
     "PORTCULLIS_TEST_POSTGRES_URL",
     "PORTCULLIS_REQUIRE_POSTGRES",
@@ -58,7 +63,7 @@ pub struct ConfigError {
     pub example: String,
 }
 
-fn err(var: &str, problem: impl Into<String>, example: &str) -> ConfigError {
+pub(crate) fn err(var: &str, problem: impl Into<String>, example: &str) -> ConfigError {
     ConfigError { var: var.into(), problem: problem.into(), example: example.into() }
 }
 
@@ -103,6 +108,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The ways of signing in: external OpenID providers and/or `local`.
     pub sso: crate::providers::SsoConfig,
+    /// The `local` provider's authorization server, for CLI logins.
+    pub local_auth: crate::oauth::LocalAuthConfig,
     /// Unknown `PORTCULLIS_*` variables, to be warned about.
     pub unknown_variables: Vec<String>,
 }
@@ -133,6 +140,7 @@ impl Config {
         // The provider's variables are checked first, so that a missing one
         // is reported in the documentation's words.
         let sso = crate::providers::SsoConfig::from_env(env)?;
+        let local_auth = crate::oauth::LocalAuthConfig::from_env(env)?;
 
         let listen: SocketAddr = match get("PORTCULLIS_LISTEN") {
             None => "127.0.0.1:8080".parse().expect("valid default"),
@@ -286,6 +294,7 @@ impl Config {
             log_filter,
             log_format,
             sso,
+            local_auth,
             unknown_variables,
         })
     }
@@ -373,7 +382,7 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
-fn duration(env: &Env, name: &str, default: Duration, example: &str) -> Result<Duration, ConfigError> {
+pub(crate) fn duration(env: &Env, name: &str, default: Duration, example: &str) -> Result<Duration, ConfigError> {
     match env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(default),
         Some(v) => parse_duration(v)

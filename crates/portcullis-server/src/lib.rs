@@ -13,9 +13,11 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod keys;
+pub mod oauth;
 pub mod pages;
 pub mod password;
 pub mod providers;
+pub mod rate_limit;
 pub mod sso;
 pub mod request_id;
 pub mod secrets;
@@ -57,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/{provider}/backchannel-logout", post(sso::logout::backchannel))
         .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))
         .route("/invite", get(auth::invite::invite_page).post(auth::invite::invite_submit))
+        .merge(oauth::router())
         .nest("/api/v1", api::router().fallback(api_not_found))
         .nest("/crewai_plus/api/v1", compat::router())
         .fallback(not_found)
@@ -218,6 +221,10 @@ pub fn spawn_housekeeping(state: AppState) {
             if let Err(e) = state.store.purge_used_once(state.clock.now()).await {
                 tracing::warn!(error = %e, "one-time value housekeeping failed");
             }
+            if let Err(e) = state.store.purge_oauth(state.clock.now()).await {
+                tracing::warn!(error = %e, "device code and refresh token housekeeping failed");
+            }
+            oauth::rotate_keys_if_due(&state).await;
         }
     });
 }

@@ -21,6 +21,7 @@ use portcullis_storage::StoreError;
 pub struct Rotation {
     pub env_vars: usize,
     pub automation_tokens: usize,
+    pub signing_keys: usize,
     pub already_current: usize,
 }
 
@@ -56,6 +57,17 @@ pub async fn rotate(state: &AppState) -> Result<Rotation, RotateError> {
         let clear = sealer.open(sealed, &aad).map_err(|source| RotateError::Open { what: format!("the token of automation {}", a.name), source })?;
         if state.store.reseal_automation_token(a.id, sealed, &sealer.seal(&clear, &aad)).await? {
             r.automation_tokens += 1;
+        }
+    }
+    for k in state.store.all_signing_keys().await? {
+        if sealer.is_current(&k.private_sealed) {
+            r.already_current += 1;
+            continue;
+        }
+        let aad = crate::oauth::signing::aad(&k.kid);
+        let clear = sealer.open(&k.private_sealed, &aad).map_err(|source| RotateError::Open { what: format!("signing key {}", k.kid), source })?;
+        if state.store.reseal_signing_key(&k.kid, &k.private_sealed, &sealer.seal(&clear, &aad)).await? {
+            r.signing_keys += 1;
         }
     }
     state.store.set_key_check(&sealer.seal(crypto::KEY_CHECK, crypto::KEY_CHECK_AAD)).await?;

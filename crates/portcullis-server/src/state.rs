@@ -42,6 +42,8 @@ pub struct Inner {
     /// Recently provisioned IdP users (issuer, subject, roles) -> account,
     /// so that fresh tokens of the same person need no database write.
     pub bearer_users: TtlCache<String, UserId>,
+    /// The `local` provider's authorization server (keys, rate limits).
+    pub oauth: crate::oauth::LocalAuthority,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             sso,
             bearer_tokens: TtlCache::new(Duration::from_secs(24 * 3600), 100_000),
             bearer_users: TtlCache::new(Duration::from_secs(60), 100_000),
+            oauth: crate::oauth::LocalAuthority::default(),
         }))
     }
 

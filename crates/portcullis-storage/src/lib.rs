@@ -168,9 +168,12 @@ pub trait OAuthStore: Send + Sync {
         successor: &NewRefreshToken,
         now: Timestamp,
     ) -> Result<portcullis_domain::RefreshOutcome<RefreshToken>>;
-    /// Revokes the family of the token with this hash (RFC 7009); `false`
-    /// when no such token exists.
-    async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<bool>;
+    /// Revokes the family of the token with this hash (RFC 7009); returns
+    /// the family, or `None` when no such token exists.
+    async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<Option<String>>;
+    /// Whether the login (refresh-token family) an access token came from
+    /// is still alive: not revoked, not past its end.
+    async fn refresh_family_active(&self, family_id: &str, now: Timestamp) -> Result<bool>;
     /// Revokes every refresh token of a user (account disabled, sessions revoked).
     async fn revoke_user_refresh_tokens(&self, user: UserId, now: Timestamp) -> Result<u64>;
     /// Deletes expired device authorizations and refresh-token families, and

@@ -142,13 +142,16 @@ each_backend!(refresh_tokens_rotate_and_reuse_revokes_the_family, |db: TestDb| a
 each_backend!(refresh_families_are_revoked_by_logout_and_by_user, |db: TestDb| async move {
     let s = &db.store;
     let alice = user(s, "alice@x.test").await;
-    s.create_refresh_token(&refresh("a1", alice, 100_000, 1_000_000)).await.unwrap();
+    let first_a = s.create_refresh_token(&refresh("a1", alice, 100_000, 1_000_000)).await.unwrap();
     s.create_refresh_token(&refresh("b1", alice, 100_000, 1_000_000)).await.unwrap();
     let RefreshOutcome::Rotated(_) = s.rotate_refresh_token("a1", &refresh("a2", alice, 100_000, 0), t(2000)).await.unwrap() else { panic!() };
     // RFC 7009 with the old token of a family revokes the current one too.
-    assert!(s.revoke_refresh_family("a1", t(3000)).await.unwrap());
+    assert!(s.refresh_family_active(&first_a.family_id, t(3000)).await.unwrap());
+    assert_eq!(s.revoke_refresh_family("a1", t(3000)).await.unwrap(), Some(first_a.family_id.clone()));
+    assert!(!s.refresh_family_active(&first_a.family_id, t(3000)).await.unwrap());
+    assert!(!s.refresh_family_active("no-such-family", t(3000)).await.unwrap());
     assert_eq!(s.rotate_refresh_token("a2", &refresh("a3", alice, 100_000, 0), t(4000)).await.unwrap(), RefreshOutcome::Revoked);
-    assert!(!s.revoke_refresh_family("unknown", t(3000)).await.unwrap());
+    assert_eq!(s.revoke_refresh_family("unknown", t(3000)).await.unwrap(), None);
     // The other login of the same user is untouched, until all are revoked.
     assert_eq!(s.revoke_user_refresh_tokens(alice, t(5000)).await.unwrap(), 1);
     assert_eq!(s.rotate_refresh_token("b1", &refresh("b2", alice, 100_000, 0), t(6000)).await.unwrap(), RefreshOutcome::Revoked);

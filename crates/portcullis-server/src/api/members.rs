@@ -174,6 +174,8 @@ pub async fn update(
         state.store.set_disabled(target.user.id, disabled, now).await?;
         if disabled {
             state.store.revoke_all_sessions(target.user.id, now).await?;
+            state.store.revoke_user_refresh_tokens(target.user.id, now).await?;
+            state.bearer_tokens.retain(|v| v.user_id != target.user.id);
         }
         audit::record(&state, Entry::new(if disabled { "user.disable" } else { "user.enable" }, true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
     }
@@ -198,8 +200,8 @@ pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Pa
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /api/v1/users/{id}/sessions`: signs the member out everywhere
-/// (needs `organization_settings: manage`).
+/// `DELETE /api/v1/users/{id}/sessions`: signs the member out everywhere,
+/// browser sessions and CLI logins (needs `organization_settings: manage`).
 pub async fn revoke_sessions(
     State(state): State<AppState>,
     scope: OrgScope,
@@ -212,6 +214,9 @@ pub async fn revoke_sessions(
     }
     ensure_account_wide(&state, &scope, &target).await?;
     let revoked = state.store.revoke_all_sessions(target.user.id, state.clock.now()).await?;
+    // CLI logins too: their refresh tokens, and access tokens cached here.
+    state.store.revoke_user_refresh_tokens(target.user.id, state.clock.now()).await?;
+    state.bearer_tokens.retain(|v| v.user_id != target.user.id);
     state.sessions.evict_user(target.user.id);
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("session.revoke_all", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "revoked": revoked }))).await;

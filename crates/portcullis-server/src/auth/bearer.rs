@@ -32,11 +32,14 @@ pub struct VerifiedToken {
     /// Where the account's context sits in the session cache (per user and
     /// provider, not per token), computed once.
     pub context_key: String,
+    /// The login a `local` token belongs to (its refresh-token family), so
+    /// that revoking the login evicts the token from the cache.
+    pub family: Option<String>,
 }
 
 impl VerifiedToken {
     fn new(provider: &'static str, user_id: UserId, expires_at: Timestamp) -> Self {
-        Self { provider, user_id, expires_at, context_key: format!("bearer:{provider}:{user_id}") }
+        Self { provider, user_id, expires_at, context_key: format!("bearer:{provider}:{user_id}"), family: None }
     }
 }
 
@@ -126,12 +129,24 @@ fn describe(e: &JwtError, p: &crate::providers::OidcSettings, audience: &str, cl
 
 async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> ApiResult<VerifiedToken> {
     let iss = unverified_issuer(token).ok_or_else(|| invalid("Invalid token: not a JWT with an `iss` claim"))?;
+    if state.config.sso.local && iss == crate::oauth::issuer(state) {
+        let t = crate::oauth::token::verify_access_token(state, token).await.map_err(invalid)?;
+        let mut v = VerifiedToken::new("local", t.user_id, t.expires_at);
+        v.family = Some(t.family);
+        return Ok(v);
+    }
     let Some(p) = state.sso.all().iter().find(|p| p.settings.issuer == iss).cloned() else {
         let expected: Vec<&str> = state.sso.all().iter().map(|p| p.settings.issuer.as_str()).collect();
         return Err(invalid(format!(
             "Invalid token: issuer `{}` is not an identity provider of this server (expected {})",
             iss.chars().take(120).collect::<String>(),
-            if expected.is_empty() { "none: this server has no external identity provider".into() } else { expected.join(" or ") }
+            if expected.is_empty() && state.config.sso.local {
+                format!("{}, this server's own", crate::oauth::issuer(state))
+            } else if expected.is_empty() {
+                "none: this server has no identity provider that issues tokens".into()
+            } else {
+                expected.join(" or ")
+            }
         )));
     };
     let s = &p.settings;

@@ -122,15 +122,30 @@ pub async fn sign_in_page(
 }
 
 /// `GET /auth/parameters`: what a CLI needs to configure its device login
-/// (the CLI wire contract, §1), from this server's environment. Without a
-/// device client, 404 naming the variable to set.
+/// (the CLI wire contract, §1), from this server's environment: the external
+/// provider's device client, or this server's own authorization server when
+/// `local` is a provider. Without either, 404 naming the variable to set.
 pub async fn cli_parameters(axum::extract::State(state): axum::extract::State<crate::state::AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let not_found = |message: String| crate::error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "device_login_not_configured", message).into_response();
-    let Some(p) = state.config.sso.providers.first() else {
-        return not_found(
-            "this server signs in with Portcullis passwords only (AUTH_PROVIDER=local), which offers no device login for the CLI yet; configure an identity provider (AUTH_PROVIDER) and its *_DEVICE_AUTHORIZATION_CLIENT_ID".into(),
-        );
+    let external = state.config.sso.providers.first();
+    // An external provider with a device client comes first; otherwise the
+    // `local` provider's own authorization server, in the WorkOS layout
+    // (wire contract §2: `https://{domain}/oauth2/...`, issuer `https://{domain}`).
+    if state.config.sso.local && external.is_none_or(|p| p.device_client_id.is_none()) {
+        let issuer = crate::oauth::issuer(&state);
+        let domain = issuer.split_once("://").map(|(_, rest)| rest.to_owned()).unwrap_or(issuer);
+        return axum::Json(serde_json::json!({
+            "provider": "workos",
+            "domain": domain,
+            "device_authorization_client_id": state.config.local_auth.client_id,
+            "audience": crate::oauth::audience(&state),
+            "extra": {},
+        }))
+        .into_response();
+    }
+    let Some(p) = external else {
+        return not_found("no way of signing in is configured".into());
     };
     let var = format!("{}_DEVICE_AUTHORIZATION_CLIENT_ID", p.provider.to_ascii_uppercase());
     let Some(client_id) = &p.device_client_id else {

@@ -7,7 +7,7 @@
 CREATE TABLE oauth_signing_keys (
     kid             TEXT PRIMARY KEY,
     alg             TEXT NOT NULL,
-    -- The private key (PKCS#8 DER), sealed with the installation key.
+    -- The private key (PKCS#1 DER), sealed with the installation key.
     private_sealed  TEXT NOT NULL,
     -- The public key as a JWK (RFC 7517), as published at /oauth2/jwks.
     public_jwk      TEXT NOT NULL,

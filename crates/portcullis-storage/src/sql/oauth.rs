@@ -68,7 +68,7 @@ fn refresh_from_row(r: &AnyRow) -> Result<RefreshToken> {
 impl OAuthStore for SqlStore {
     async fn signing_keys(&self, now: Timestamp) -> Result<Vec<SigningKey>> {
         let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLS} FROM oauth_signing_keys WHERE active = 1 OR publish_until > $1 ORDER BY created_at DESC"
+            "SELECT {KEY_COLS} FROM oauth_signing_keys WHERE active = 1 OR publish_until > $1 ORDER BY (active IS NULL), created_at DESC"
         ))
         .bind(now.0)
         .fetch_all(self.pool())
@@ -259,20 +259,30 @@ impl OAuthStore for SqlStore {
         Ok(outcome)
     }
 
-    async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL \
-             AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
-        )
-        .bind(now.0)
-        .bind(token_hash.to_owned())
-        .execute(self.pool())
-        .await?;
-        if r.rows_affected() > 0 {
-            return Ok(true);
-        }
-        let known = sqlx::query("SELECT 1 FROM refresh_tokens WHERE token_hash = $1").bind(token_hash.to_owned()).fetch_optional(self.pool()).await?;
-        Ok(known.is_some())
+    async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<Option<String>> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1").bind(token_hash.to_owned()).fetch_optional(&mut *tx).await?;
+        let Some(row) = row else { return Ok(None) };
+        let family = get_str(&row, "family_id")?;
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+            .bind(now.0)
+            .bind(family.clone())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(family))
+    }
+
+    async fn refresh_family_active(&self, family_id: &str, now: Timestamp) -> Result<bool> {
+        // Revocation marks every row of the family, so any row tells.
+        let row = sqlx::query("SELECT revoked_at, family_expires_at FROM refresh_tokens WHERE family_id = $1 LIMIT 1")
+            .bind(family_id.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => get_opt_i64(&r, "revoked_at")?.is_none() && get_i64(&r, "family_expires_at")? > now.0,
+            None => false,
+        })
     }
 
     async fn revoke_user_refresh_tokens(&self, user: UserId, now: Timestamp) -> Result<u64> {
