@@ -37,15 +37,18 @@ pub async fn login(no_browser: bool, json: bool) -> ExitCode {
     };
     match device::login(&s, no_browser).await {
         Ok((tokens, claims)) => {
-            let path = match credentials::save(&tokens) {
+            let place = match credentials::save(&tokens) {
                 Ok(p) => p,
                 Err(e) => return report(1, &e),
             };
+            if let credentials::Place::File { keyring_error: Some(why), .. } = &place {
+                eprintln!("portcullis: notice: the OS keyring is not available ({why}); the tokens are kept in an encrypted owner-only file instead");
+            }
             let who = claims.get("email").or_else(|| claims.get("sub")).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
             if json {
                 println!("{}", serde_json::json!({ "logged_in": true, "subject": claims.get("sub"), "email": claims.get("email"), "expires_at": tokens.expires_at }));
             } else {
-                println!("Logged in as {who}; tokens kept in {} (encrypted, owner-only).", path.display());
+                println!("Logged in as {who}; tokens kept in {place}.");
             }
             ExitCode::SUCCESS
         }

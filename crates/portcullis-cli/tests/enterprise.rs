@@ -99,7 +99,18 @@ fn cases() -> Vec<Case> {
             vec![("WORKOS_AUTHKIT_DOMAIN", idp), ("WORKOS_CLIENT_ID", "client_1")],
             serde_json::json!({"oauth2_provider": "workos", "oauth2_domain": "127.0.0.1:9", "oauth2_client_id": "client_1", "oauth2_audience": "client_1", "oauth2_extra": {}}),
         ),
+        // No external IdP: Portcullis's own authorization server, in the
+        // WorkOS layout (its domain and audience are checked per server).
+        ("local", vec![], serde_json::json!({"oauth2_provider": "workos", "oauth2_client_id": "portcullis-cli", "oauth2_extra": {}})),
     ]
+}
+
+/// The settings that depend on the server's address (the `local` case).
+fn check_own_authority(provider: &str, base: &str, stored: &serde_json::Value) {
+    if provider == "local" {
+        assert_eq!(stored["oauth2_domain"], base.trim_start_matches("http://"));
+        assert_eq!(stored["oauth2_audience"], format!("{base}/api"));
+    }
 }
 
 #[test]
@@ -118,6 +129,7 @@ fn configure_stores_what_each_provider_server_says() {
             assert_eq!(&printed[k], v, "{provider}: {k}");
         }
         assert_eq!(stored["enterprise_base_url"], srv.base.as_str());
+        check_own_authority(provider, &srv.base, &stored);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -191,6 +203,7 @@ fn the_platform_cli_configures_itself_unchanged() {
             assert_eq!(&stored[k], v, "{provider}: {k}");
         }
         assert_eq!(stored["enterprise_base_url"], srv.base.as_str());
+        check_own_authority(provider, &srv.base, &stored);
         std::fs::remove_dir_all(home).ok();
     }
 }

@@ -197,3 +197,111 @@ async fn device_login_then_whoami_refresh_and_logout() {
     let _ = server.wait();
     std::fs::remove_dir_all(home).ok();
 }
+
+/// `portcullis serve` on its embedded defaults (`local` provider, SQLite),
+/// with a first owner and access tokens short enough to need renewal.
+fn serve_local(dir: &std::path::Path, port: u16) -> std::process::Child {
+    let server = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir)
+        .arg("serve")
+        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_LOG", "error")
+        .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", "owner@example.test")
+        .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", "correct horse battery staple")
+        // Within the CLI's 30 s renewal margin: every use must refresh.
+        .env("PORTCULLIS_ACCESS_TOKEN_TTL", "25s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_login_against_the_local_provider_without_any_idp() {
+    let home = temp_dir("local");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve_local(&home, port);
+
+    let out = cli(&home).args(["enterprise", "configure", &base]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let settings: serde_json::Value = serde_json::from_slice(&cli(&home).args(["config", "list", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(settings["oauth2_provider"], "workos", "{settings}");
+    assert_eq!(settings["oauth2_domain"], format!("127.0.0.1:{port}"));
+    assert_eq!(settings["oauth2_client_id"], "portcullis-cli");
+
+    // Login: the code is approved by the owner, signed in with a password,
+    // on Portcullis's own /device page.
+    let mut child = cli(&home).args(["login", "--no-browser"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let open_line = lines.next().unwrap().unwrap();
+    let code_line = lines.next().unwrap().unwrap();
+    let url = open_line.strip_prefix("To sign in, open ").unwrap_or_else(|| panic!("{open_line}"));
+    assert!(url.starts_with(&format!("{base}/device?user_code=")), "{url}");
+    let user_code = code_line.strip_prefix("and confirm the code ").unwrap_or_else(|| panic!("{code_line}")).to_owned();
+    let mut owner = portcullis_api::Client::new(&base).unwrap();
+    owner.login_local("owner@example.test", "correct horse battery staple").await.unwrap();
+    owner.decide_device(&user_code, true).await.unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("Logged in as owner@example.test")), "{rest:?}");
+    // No D-Bus session here, so no OS keyring: one notice, then the encrypted file.
+    let mut notice = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut notice).unwrap();
+    assert_eq!(notice.lines().filter(|l| l.contains("OS keyring is not available")).count(), 1, "{notice}");
+    assert!(home.join("data/portcullis/tokens").exists());
+    // Forcing the keyring fails clearly instead of falling back.
+    let out = cli(&home).env("PORTCULLIS_CREDENTIAL_STORE", "keyring").arg("whoami").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keyring"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = cli(&home).args(["whoami", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(me["user"]["email"], "owner@example.test");
+    assert_eq!(me["session"]["provider"], "local");
+
+    // Renewed on each use (the token is inside the margin), rotating the refresh token.
+    let first = String::from_utf8(cli(&home).arg("token").output().unwrap().stdout).unwrap();
+    let second = String::from_utf8(cli(&home).arg("token").output().unwrap().stdout).unwrap();
+    assert_ne!(first, second);
+    let second = second.trim().to_owned();
+
+    // An automation kicked off through the CLI with the stored token.
+    let up = upstream::Upstream::start("upstream-secret").await;
+    let api = portcullis_api::Client::new(&base).unwrap().with_bearer(&second);
+    let created = api
+        .create_automation(&portcullis_api::CreateAutomation {
+            name: "Local crew".into(),
+            description: String::new(),
+            visibility: None,
+            upstream_url: up.url.clone(),
+            upstream_token: up.token.clone(),
+        })
+        .await
+        .unwrap();
+    let out = cli(&home).args(["automations", "kickoff", &created.id.to_string(), "--inputs", r#"{"topic": "local"}"#, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let kicked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(up.seen.lock().unwrap().kickoffs[kicked["kickoff_id"].as_str().unwrap()]["inputs"]["topic"], "local");
+
+    // Logout revokes the login at Portcullis: the last access token stops too.
+    let out = cli(&home).arg("logout").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Revoked"), "{}", String::from_utf8_lossy(&out.stdout));
+    let resp = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(&second).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+
+    let _ = server.kill();
+    let _ = server.wait();
+    std::fs::remove_dir_all(home).ok();
+}
