@@ -141,3 +141,65 @@ test('a form posted from another site is refused', async () => {
   evil.close();
   await ctx.close();
 });
+
+// A CLI login (RFC 8628) approved on the /device page, as a person would:
+// the link from the terminal leads through sign-in and back to the code.
+async function deviceCode() {
+  const r = await fetch(`${base}/oauth2/device_authorization`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: 'portcullis-cli', scope: 'openid profile email' }),
+  });
+  assert.equal(r.status, 200);
+  return r.json();
+}
+
+async function poll(deviceCode) {
+  const r = await fetch(`${base}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: deviceCode, client_id: 'portcullis-cli' }),
+  });
+  return r.json();
+}
+
+test('a CLI login is approved on the device page after signing in', async () => {
+  const d = await deviceCode();
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(d.verification_uri_complete);
+  // Not signed in: the sign-in form first, then back to the same code.
+  await page.waitForURL(/\/auth\/local\/login\?return_to=/);
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/device\?user_code=/);
+  assert.equal(await page.locator('#code').innerText(), d.user_code);
+  assert.match(await page.locator('body').innerText(), new RegExp(`act as ${EMAIL.replace('.', '\\.')}`));
+  await page.click('button[value=approve]');
+  assert.match(await page.locator('h1').innerText(), /Device connected/);
+  const tokens = await poll(d.device_code);
+  assert.ok(tokens.access_token, JSON.stringify(tokens));
+  const me = await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  assert.equal((await me.json()).user.email, EMAIL);
+  await ctx.close();
+});
+
+test('a code typed by hand can be denied, and the CLI is told so', async () => {
+  const d = await deviceCode();
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${base}/auth/local/login?return_to=/device`);
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/device`);
+  // Lower case, without the dash: still the same code.
+  await page.fill('#user_code', d.user_code.replace('-', '').toLowerCase());
+  await page.click('button[type=submit]');
+  assert.equal(await page.locator('#code').innerText(), d.user_code);
+  await page.click('button[value=deny]');
+  assert.match(await page.locator('h1').innerText(), /Request denied/);
+  assert.equal((await poll(d.device_code)).error, 'access_denied');
+  await ctx.close();
+});

@@ -213,7 +213,7 @@ fn rotate_key_on_an_empty_installation_changes_nothing_else() {
     let out = portcullis(&dir).args(["secrets", "rotate-key"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("re-sealed 0 environment variables and 0 automation tokens"), "{text}");
+    assert!(text.contains("re-sealed 0 environment variables, 0 automation tokens and 0 token-signing keys"), "{text}");
     assert!(!text.contains("setup"), "no setup link from a maintenance command: {text}");
     // A wrong key afterwards is detected.
     let out = portcullis(&dir).arg("migrate").env("PORTCULLIS_SECRET_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").output().unwrap();
