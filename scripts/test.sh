@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole Portcullis test suite, from a fresh clone:
-#   - installs what the tests need (Debian's chromium, the npm packages of tests/browser
-#     and of the OpenID provider peer in tests/idp),
+#   - installs what the tests need (the build prerequisites of scripts/build-deps.sh,
+#     Debian's chromium, SimpleSAMLphp with php for the SAML IdP peer in tests/saml-idp,
+#     the npm packages of tests/browser and of the OpenID provider peer in tests/idp,
+#     and the platform's CLI from PyPI),
 #   - runs every Rust test (domain, storage conformance and HTTP API, each on SQLite and PostgreSQL),
 #   - runs the browser tests in headless Chromium against the real binary.
 #
@@ -14,6 +16,28 @@ cd "$(dirname "$0")/.."
 say() { printf '\n==> %s\n' "$*"; }
 
 # --- what the tests need -----------------------------------------------------
+scripts/build-deps.sh
+saml_packages=(simplesamlphp php-cli php-xml php-mbstring xmlsec1)
+saml_missing=()
+for p in "${saml_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || saml_missing+=("$p")
+done
+if [ ${#saml_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing the SAML IdP peer (Debian's SimpleSAMLphp, tests/saml-idp): ${saml_missing[*]}"
+    apt-get update -qq
+    # policy-rc.d keeps the apache2 the package pulls in from starting.
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${saml_missing[@]}" >/dev/null
+    [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+  else
+    echo "error: the SAML tests need Debian's ${saml_missing[*]} (sudo apt-get install ${saml_missing[*]})" >&2
+    exit 1
+  fi
+fi
 chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$chromium_bin" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod password;
 pub mod providers;
 pub mod rate_limit;
+pub mod saml;
 pub mod sso;
 pub mod request_id;
 pub mod secrets;
@@ -54,8 +55,9 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/login", get(sso::sign_in_page))
         .route("/auth/parameters", get(sso::cli_parameters))
         .route("/auth/logged-out", get(sso::logout::logged_out))
-        .route("/auth/{provider}/login", get(sso::flow::login))
-        .route("/auth/{provider}/callback", get(sso::flow::callback))
+        .route("/auth/{provider}/login", get(saml::flow::login_route))
+        .route("/auth/{provider}/callback", get(sso::flow::callback).post(saml::flow::acs_route))
+        .route("/auth/{provider}/metadata", get(saml::flow::metadata_route))
         .route("/auth/{provider}/backchannel-logout", post(sso::logout::backchannel))
         .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))
         .route("/invite", get(auth::invite::invite_page).post(auth::invite::invite_submit))
@@ -91,15 +93,13 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     };
     let mut ready = database == "ok";
     let mut providers = serde_json::Map::new();
-    for p in state.sso.all() {
-        let status = match p.problem() {
-            None => "ok".to_owned(),
-            Some(e) => {
-                ready = false;
-                format!("unreachable: {e}")
-            }
-        };
-        providers.insert(p.settings.provider.to_owned(), status.into());
+    // OpenID providers (discovery) and SAML providers (metadata) alike.
+    let oidc = state.sso.all().iter().map(|p| (p.settings.provider, p.problem()));
+    let saml = state.sso.all_saml().iter().map(|p| (p.settings.provider, p.problem()));
+    for (name, problem) in oidc.chain(saml) {
+        ready &= problem.is_none();
+        let status = problem.map(|e| format!("unreachable: {e}")).unwrap_or_else(|| "ok".into());
+        providers.insert(name.to_owned(), status.into());
     }
     let body = serde_json::json!({ "status": if ready { "ready" } else { "not ready" }, "database": database, "providers": providers });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -122,6 +122,8 @@ pub enum StartError {
     DataDir { path: String, source: std::io::Error },
     #[error("database: {0} (check DATABASE_URL and that the database server is running)")]
     Database(portcullis_storage::StoreError),
+    #[error("SAML service provider: {0}")]
+    Saml(String),
     #[error("PORTCULLIS_SECRET_KEY is not the key this database's secrets were sealed with ({0}); start with the key it was set up with, or during a rotation give the old one as PORTCULLIS_SECRET_KEY_PREVIOUS")]
     WrongKey(String),
 }
@@ -203,7 +205,8 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<(
 pub async fn state_only(config: Config, clock: Arc<dyn Clock>) -> Result<(AppState, bool), StartError> {
     let (store, keys, sealer, created_key) = open(&config).await?;
     let store: Arc<dyn Store> = Arc::new(store);
-    Ok((AppState::new(config, store, clock, keys, sealer), created_key))
+    let state = AppState::try_new(config, store, clock, keys, sealer).map_err(StartError::Saml)?;
+    Ok((state, created_key))
 }
 
 /// Deletes sessions that ended more than a day ago, every hour.

@@ -47,7 +47,13 @@ pub struct Inner {
 }
 
 impl AppState {
+    /// The state of a server without SAML providers (their SP keys are read
+    /// at start: use [`AppState::try_new`]).
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Self {
+        Self::try_new(config, store, clock, keys, sealer).expect("no SAML provider configured")
+    }
+
+    pub fn try_new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Result<Self, String> {
         let sessions = SessionCache::new(config.session_cache_ttl, 100_000);
         let config_ttl = config.session_cache_ttl;
         let upstream = reqwest::Client::builder()
@@ -59,8 +65,8 @@ impl AppState {
             .build()
             .expect("HTTP client with default TLS settings");
         let usage = UsageRecorder::start(store.clone());
-        let sso = Arc::new(crate::sso::Registry::new(&config));
-        Self(Arc::new(Inner {
+        let sso = Arc::new(crate::sso::Registry::new(&config)?);
+        Ok(Self(Arc::new(Inner {
             config,
             store,
             clock,
@@ -77,7 +83,7 @@ impl AppState {
             bearer_tokens: TtlCache::new(Duration::from_secs(24 * 3600), 100_000),
             bearer_users: TtlCache::new(Duration::from_secs(60), 100_000),
             oauth: crate::oauth::LocalAuthority::default(),
-        }))
+        })))
     }
 
     /// The session cookie's name: `__Host-` prefixed when served over https

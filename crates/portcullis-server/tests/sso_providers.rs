@@ -54,14 +54,7 @@ async fn every_vendor_layout_signs_in_with_its_roles() {
         assert!(page.contains(label), "chooser lacks {label}");
     }
     // Discovery runs in the background at start; ready once every provider is read.
-    let mut ready = serde_json::Value::Null;
-    for _ in 0..100 {
-        ready = reqwest::get(srv.url("/readyz")).await.unwrap().json().await.unwrap();
-        if ready["status"] == "ready" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let ready = srv.wait_ready().await;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["providers"]["okta"], "ok", "{ready}");
 

@@ -203,7 +203,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         sid: None,
         id_token: String::new(),
     };
-    let user = crate::sso::provision::sign_in(state, s, &ident).await.map_err(|e| match e {
+    let user = crate::sso::provision::sign_in(state, s.into(), &ident).await.map_err(|e| match e {
         crate::sso::error::SsoError::NotAssigned { .. } => ApiError::new(
             StatusCode::FORBIDDEN,
             "not_assigned",

@@ -187,7 +187,7 @@ fn settings_for(var: &str, provider: &str, env: &Env) -> Result<Option<OidcSetti
     let Some(v) = vendor(provider) else {
         return Err(ConfigError {
             var: var.into(),
-            problem: format!("`{provider}` is not a provider; valid values are entra_id, okta, workos, auth0, keycloak, local"),
+            problem: format!("`{provider}` is not a provider; valid values are entra_id, okta, workos, auth0, keycloak, saml, local"),
             example: "local".into(),
         });
     };
@@ -227,6 +227,8 @@ pub struct SsoConfig {
     pub providers: Vec<OidcSettings>,
     /// The built-in `local` provider (passwords kept by Portcullis).
     pub local: bool,
+    /// SAML 2.0 providers (`saml`, or `entra_id` with `ENTRA_ID_PROTOCOL=saml`).
+    pub saml: Vec<crate::saml::SamlSettings>,
     pub role_mapping: Vec<RoleRule>,
 }
 
@@ -242,10 +244,16 @@ impl SsoConfig {
             return Err(ConfigError { var: var.into(), problem: "lists no provider".into(), example: "okta,local".into() });
         }
         let mut providers = Vec::new();
+        let mut saml = Vec::new();
         let mut local = false;
         for (i, name) in names.iter().enumerate() {
             if names[..i].contains(name) {
                 return Err(ConfigError { var: var.into(), problem: format!("names `{name}` twice"), example: "okta,local".into() });
+            }
+            if name == "saml" || (name == "entra_id" && crate::saml::config::entra_uses_saml(env)?) {
+                let provider: &'static str = if name == "saml" { "saml" } else { "entra_id" };
+                saml.push(crate::saml::SamlSettings::from_env(provider, env)?);
+                continue;
             }
             match settings_for(var, name, env)? {
                 Some(s) => providers.push(s),
@@ -253,7 +261,7 @@ impl SsoConfig {
             }
         }
         let role_mapping = RoleRule::parse_list(&optional(env, "PORTCULLIS_ROLE_MAPPING").unwrap_or_else(|| DEFAULT_ROLE_MAPPING.into()))?;
-        Ok(SsoConfig { providers, local, role_mapping })
+        Ok(SsoConfig { providers, local, saml, role_mapping })
     }
 
     pub fn provider(&self, name: &str) -> Option<&OidcSettings> {

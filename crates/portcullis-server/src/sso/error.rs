@@ -35,6 +35,8 @@ pub enum SsoError {
     NotAssigned { provider: String },
     Disabled,
     UnknownProvider(String),
+    /// A SAML check failed: which one, what was sent and expected, the fix.
+    Saml { check: &'static str, cause: String, fix: String },
 }
 
 impl SsoError {
@@ -150,6 +152,13 @@ impl SsoError {
                 "Account disabled",
                 "Your Portcullis account has been disabled.".into(),
                 "Ask an administrator of your organization to enable it.".into(),
+            ),
+            Saml { check, cause, fix } => (
+                if *check == "unreachable" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_REQUEST },
+                "saml_refused",
+                "SAML sign-in refused",
+                format!("Check `{check}` failed: {cause}"),
+                fix.clone(),
             ),
             UnknownProvider(p) => (
                 StatusCode::NOT_FOUND,

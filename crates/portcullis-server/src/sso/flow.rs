@@ -54,8 +54,10 @@ pub struct LoginQuery {
     return_to: Option<String>,
 }
 
-/// `GET /auth/{provider}/login?return_to=/path`.
-pub async fn login(State(state): State<AppState>, Path(provider): Path<String>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+/// `GET /auth/{provider}/login?return_to=/path` for an OpenID provider
+/// (the route is shared with SAML: `crate::saml::flow::login_route`).
+pub async fn login_oidc(state: AppState, provider: String, headers: HeaderMap, return_to: Option<String>) -> Response {
+    let q = LoginQuery { return_to };
     let Some(p) = state.sso.get(&provider).cloned() else {
         return SsoError::UnknownProvider(provider.chars().take(40).collect()).respond(&provider, "", &headers);
     };
@@ -201,7 +203,7 @@ async fn finish(state: &AppState, p: &Provider, ip: Option<String>, headers: &He
     }
     let ident = identity::identity(s, &claims, id_token.to_string())?;
     // 6. The account, its roles, and a new session.
-    let user = super::provision::sign_in(state, s, &ident).await?;
+    let user = super::provision::sign_in(state, s.into(), &ident).await?;
     let cookie = start_session(
         state,
         &user,

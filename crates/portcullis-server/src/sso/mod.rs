@@ -35,6 +35,8 @@ pub use discovery::{Discovered, Provider};
 /// The configured external providers.
 pub struct Registry {
     providers: Vec<Arc<Provider>>,
+    /// SAML 2.0 providers (`crate::saml`).
+    saml: Vec<Arc<crate::saml::SamlProvider>>,
     /// For calls to the providers: no redirects (a token request must never
     /// be replayed to another host), bounded time.
     pub http: reqwest::Client,
@@ -46,7 +48,9 @@ pub const JWKS_REFRESH: Duration = Duration::from_secs(3600);
 pub const JWKS_MIN_REFETCH: Duration = Duration::from_secs(10);
 
 impl Registry {
-    pub fn new(config: &Config) -> Self {
+    /// The providers of `config`; fails when a SAML provider's SP key pair
+    /// cannot be read or created.
+    pub fn new(config: &Config) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
@@ -60,7 +64,20 @@ impl Registry {
             .iter()
             .map(|s: &OidcSettings| Arc::new(Provider::new(s.clone(), config.public(&format!("/auth/{}/callback", s.provider)))))
             .collect();
-        Self { providers, http }
+        let mut saml = Vec::new();
+        for s in &config.sso.saml {
+            let sp = crate::saml::sp::ServiceProviderIdentity::load(s, &|p: &str| config.public(p), &config.data_dir)?;
+            saml.push(Arc::new(crate::saml::SamlProvider::new(s.clone(), sp)));
+        }
+        Ok(Self { providers, saml, http })
+    }
+
+    pub fn saml(&self, name: &str) -> Option<Arc<crate::saml::SamlProvider>> {
+        self.saml.iter().find(|p| p.settings.provider == name).cloned()
+    }
+
+    pub fn all_saml(&self) -> &[Arc<crate::saml::SamlProvider>] {
+        &self.saml
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<Provider>> {
@@ -75,6 +92,11 @@ impl Registry {
     /// and keeps their keys fresh.
     pub fn spawn_discovery(self: &Arc<Self>) {
         for p in &self.providers {
+            let p = p.clone();
+            let http = self.http.clone();
+            tokio::spawn(async move { p.run(http).await });
+        }
+        for p in &self.saml {
             let p = p.clone();
             let http = self.http.clone();
             tokio::spawn(async move { p.run(http).await });
@@ -100,6 +122,7 @@ pub async fn sign_in_page(
     let query = if rt == "/" { String::new() } else { format!("?{}", serde_urlencoded::to_string([("return_to", rt.as_str())]).unwrap_or_default()) };
     let mut ways: Vec<(String, String)> =
         state.sso.all().iter().map(|p| (format!("/auth/{}/login{query}", p.settings.provider), format!("Sign in with {}", p.settings.vendor().display_name()))).collect();
+    ways.extend(state.sso.all_saml().iter().map(|p| (format!("/auth/{}/login{query}", p.settings.provider), format!("Sign in with {}", p.settings.display_name))));
     if state.config.sso.local {
         ways.push((format!("/auth/local/login{query}"), "Sign in with a Portcullis password".into()));
     }

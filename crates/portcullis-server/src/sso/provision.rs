@@ -21,17 +21,33 @@ fn db(e: StoreError) -> SsoError {
     SsoError::Unreachable(format!("database: {e}"))
 }
 
-pub async fn sign_in(state: &AppState, s: &OidcSettings, ident: &Identity) -> Result<User, SsoError> {
+/// What provisioning needs to know about the provider, whatever its protocol.
+pub struct IdpRef<'a> {
+    pub provider: &'static str,
+    pub display_name: &'static str,
+    /// The accounts' key, with the subject: the OpenID issuer or the SAML
+    /// IdP's entity id.
+    pub issuer: &'a str,
+    pub require_role: bool,
+}
+
+impl<'a> From<&'a OidcSettings> for IdpRef<'a> {
+    fn from(s: &'a OidcSettings) -> Self {
+        IdpRef { provider: s.provider, display_name: s.vendor().display_name(), issuer: &s.issuer, require_role: s.require_role }
+    }
+}
+
+pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Result<User, SsoError> {
     let has = |r: &str| ident.roles.iter().any(|x| x == r);
     if s.require_role && !has(MEMBER) && !has(FACTORY_ADMIN) {
-        return Err(SsoError::NotAssigned { provider: s.vendor().display_name().into() });
+        return Err(SsoError::NotAssigned { provider: s.display_name.into() });
     }
     let now = state.clock.now();
     let (user, created) = state
         .store
         .upsert_idp_user(
             &IdpUser {
-                issuer: s.issuer.clone(),
+                issuer: s.issuer.to_owned(),
                 subject: ident.subject.clone(),
                 email: ident.email.clone(),
                 display_name: ident.name.clone(),

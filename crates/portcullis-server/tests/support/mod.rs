@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod hostile_idp;
 pub mod oidc_peer;
+pub mod saml_peer;
 
 use portcullis_api::Client;
 use portcullis_domain::{Clock, ManualClock, SystemClock, Timestamp};
@@ -120,6 +121,20 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Waits (up to 10 s) until `/readyz` says ready (providers are read in
+    /// the background at start); returns its last answer.
+    pub async fn wait_ready(&self) -> serde_json::Value {
+        let mut ready = serde_json::Value::Null;
+        for _ in 0..100 {
+            ready = reqwest::get(self.url("/readyz")).await.unwrap().json().await.unwrap();
+            if ready["status"] == "ready" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ready
     }
 }
 

@@ -1,0 +1,88 @@
+//! Sign-in through SAML 2.0 identity providers (Entra ID's SAML apps, ADFS,
+//! Okta SAML apps, Shibboleth, Keycloak SAML clients): SP-initiated Web
+//! Browser SSO (SAML 2.0 Profiles §4.1), AuthnRequest over HTTP-Redirect,
+//! the Response over HTTP-POST to `/auth/<provider>/callback`.
+//!
+//! XML signatures are verified by libxmlsec1, the reference XML-DSig
+//! implementation, through `samael` (which binds it, pins the IdP's
+//! certificates from metadata, and keeps only the nodes a signature
+//! covered). The pure-Rust XML-DSig crates are younger and less proven;
+//! libxmlsec1 is what SimpleSAMLphp's peers, Shibboleth's C++ SP and
+//! python3-saml rely on. [`precheck`] refuses wrapping and parser attacks
+//! before xmlsec sees the message.
+//!
+//! - [`config`]: the variables.
+//! - [`sp`]: this server as a service provider: key pair, entity id, metadata.
+//! - [`idp`]: the IdP's metadata, fetched and refreshed; its certificates pinned.
+//! - [`precheck`]: size, DTD, comment, structure and algorithm checks.
+//! - [`flow`]: `/auth/<p>/login`, the ACS, `/auth/<p>/metadata`.
+
+pub mod config;
+pub mod flow;
+pub mod idp;
+pub mod precheck;
+pub mod sp;
+
+pub use config::SamlSettings;
+
+use std::sync::{Arc, RwLock};
+
+/// One configured SAML provider, with its SP identity and the IdP's
+/// metadata as last read.
+pub struct SamlProvider {
+    pub settings: SamlSettings,
+    pub sp: sp::ServiceProviderIdentity,
+    idp: RwLock<Option<Arc<idp::IdpMetadata>>>,
+    problem: RwLock<Option<String>>,
+}
+
+impl SamlProvider {
+    pub fn new(settings: SamlSettings, sp: sp::ServiceProviderIdentity) -> Self {
+        Self { settings, sp, idp: RwLock::new(None), problem: RwLock::new(Some("metadata not read yet".into())) }
+    }
+
+    /// The IdP's metadata, once read.
+    pub fn idp(&self) -> Option<Arc<idp::IdpMetadata>> {
+        self.idp.read().expect("metadata lock").clone()
+    }
+
+    /// Why the provider cannot be used now (for `/readyz`).
+    pub fn problem(&self) -> Option<String> {
+        self.problem.read().expect("metadata lock").clone()
+    }
+
+    fn set(&self, m: Result<idp::IdpMetadata, String>) {
+        match m {
+            Ok(m) => {
+                *self.idp.write().expect("metadata lock") = Some(Arc::new(m));
+                *self.problem.write().expect("metadata lock") = None;
+            }
+            Err(e) => {
+                // Keep serving with the metadata we have: a failed refresh
+                // must not take sign-in down (the certificates stay pinned).
+                if self.idp().is_none() {
+                    *self.problem.write().expect("metadata lock") = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Reads the metadata now (at start, then every `SAML_METADATA_REFRESH`,
+    /// retrying sooner while it has never been read).
+    pub async fn run(self: Arc<Self>, http: reqwest::Client) {
+        let mut backoff = std::time::Duration::from_secs(1);
+        loop {
+            let result = idp::load(&self.settings, &self.sp, &http).await;
+            let ok = result.is_ok();
+            if let Err(e) = &result {
+                tracing::warn!(provider = self.settings.provider, error = %e, "SAML metadata could not be read");
+            } else {
+                tracing::info!(provider = self.settings.provider, acs = %self.sp.acs_url, "SAML metadata read; register the ACS URL and entity id at the IdP");
+            }
+            self.set(result);
+            let wait = if ok || self.idp().is_some() { self.settings.metadata_refresh } else { backoff };
+            backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
+            tokio::time::sleep(wait).await;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The real SAML 2.0 IdP peer: Debian's SimpleSAMLphp (set up in
+//! `tests/saml-idp/`), served by `php -S` on a loopback port, with the
+//! users alice (factory-admin, member), bob (member) and carol (no role).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// Where Debian's package puts SimpleSAMLphp's web root.
+pub const SSP_WWW: &str = "/usr/share/simplesamlphp/www";
+
+pub struct SamlPeer {
+    _child: tokio::process::Child,
+    pub base: String,
+    pub metadata_url: String,
+    sp_json: PathBuf,
+    state: PathBuf,
+}
+
+impl Drop for SamlPeer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+/// One service provider the IdP trusts.
+pub struct TrustedSp<'a> {
+    pub entity_id: &'a str,
+    pub acs: &'a str,
+    /// Base64 DER: verifies signed AuthnRequests, encrypts assertions.
+    pub cert: &'a str,
+    pub encrypt: bool,
+    /// E.g. rsa-sha1, to produce responses Portcullis must refuse.
+    pub sign_alg: Option<&'a str>,
+}
+
+fn config_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/saml-idp/config")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl SamlPeer {
+    pub async fn start() -> SamlPeer {
+        assert!(
+            Path::new(SSP_WWW).exists(),
+            "SimpleSAMLphp is not installed: install Debian's simplesamlphp, php-cli, php-xml and php-mbstring (scripts/test.sh does)"
+        );
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}/");
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let state = std::env::temp_dir().join(format!("portcullis-ssp-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(state.join("tmp")).unwrap();
+        let sp_json = state.join("sp.json");
+        std::fs::write(&sp_json, "[]").unwrap();
+        let child = tokio::process::Command::new("php")
+            .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
+            .env("SIMPLESAMLPHP_CONFIG_DIR", config_dir())
+            .env("SSP_BASE_URL", &base)
+            .env("SSP_STATE_DIR", &state)
+            .env("SSP_SP_JSON", &sp_json)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("php (Debian's php-cli) must be installed");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "php -S did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let metadata_url = format!("{base}saml2/idp/metadata.php");
+        SamlPeer { _child: child, base, metadata_url, sp_json, state }
+    }
+
+    /// The service providers the IdP trusts from now on.
+    pub fn trust(&self, sps: &[TrustedSp<'_>]) {
+        let list: Vec<_> = sps
+            .iter()
+            .map(|s| serde_json::json!({ "entity_id": s.entity_id, "acs": s.acs, "cert": s.cert, "encrypt": s.encrypt, "sign_alg": s.sign_alg }))
+            .collect();
+        std::fs::write(&self.sp_json, serde_json::to_vec(&list).unwrap()).unwrap();
+    }
+}
+
+/// A browser without JavaScript: follows the SAML dance by hand.
+pub struct Browser {
+    pub http: reqwest::Client,
+}
+
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\"");
+    let at = html.find(&marker)?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let v = tag.split("value=\"").nth(1)?.split('"').next()?;
+    Some(html_unescape(v))
+}
+
+fn html_unescape(v: &str) -> String {
+    v.replace("&quot;", "\"").replace("&#039;", "'").replace("&#x27;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&#x2F;", "/").replace("&amp;", "&")
+}
+
+fn form_action(html: &str) -> Option<String> {
+    let at = html.find("<form")?;
+    let tag = &html[at..at + html[at..].find('>')?];
+    Some(html_unescape(tag.split("action=\"").nth(1)?.split('"').next()?))
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self { http: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap() }
+    }
+}
+
+/// What the IdP hands the browser to post to the ACS.
+pub struct IdpAnswer {
+    pub acs: String,
+    pub saml_response: String,
+    pub relay_state: Option<String>,
+}
+
+impl Browser {
+    /// GETs `url`, following redirects; returns the final URL and body.
+    pub async fn get_following(&self, url: &str) -> (String, String) {
+        let mut url = url.to_owned();
+        for _ in 0..10 {
+            let resp = self.http.get(&url).send().await.unwrap();
+            if resp.status().is_redirection() {
+                let to = resp.headers()["location"].to_str().unwrap().to_owned();
+                url = reqwest::Url::parse(&url).unwrap().join(&to).unwrap().to_string();
+                continue;
+            }
+            let body = resp.text().await.unwrap();
+            return (url, body);
+        }
+        panic!("too many redirects from {url}");
+    }
+
+    /// Starts at Portcullis's `/auth/<provider>/login`, signs in at the IdP
+    /// as `user`, and returns what the IdP would post back (not posted yet).
+    pub async fn sign_in_at_idp(&self, portcullis_login: &str, user: &str, password: &str) -> IdpAnswer {
+        let resp = self.http.get(portcullis_login).send().await.unwrap();
+        assert_eq!(resp.status(), 303, "Portcullis sends the browser to the IdP");
+        let to_idp = resp.headers()["location"].to_str().unwrap().to_owned();
+        let (login_url, page) = self.get_following(&to_idp).await;
+        let auth_state = hidden(&page, "AuthState").unwrap_or_else(|| panic!("no login form at {login_url}: {}", &page[..page.len().min(2000)]));
+        let resp = self
+            .http
+            .post(&login_url)
+            .form(&[("username", user), ("password", password), ("AuthState", auth_state.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let page = resp.text().await.unwrap();
+        IdpAnswer {
+            acs: form_action(&page).unwrap_or_else(|| panic!("no form to post to the ACS: {}", &page[..page.len().min(2000)])),
+            saml_response: hidden(&page, "SAMLResponse").expect("a SAMLResponse"),
+            relay_state: hidden(&page, "RelayState"),
+        }
+    }
+
+    /// Posts an IdP answer (possibly tampered with) to the ACS.
+    pub async fn post_to_acs(&self, acs: &str, saml_response: &str, relay_state: Option<&str>) -> reqwest::Response {
+        let mut form = vec![("SAMLResponse", saml_response)];
+        if let Some(r) = relay_state {
+            form.push(("RelayState", r));
+        }
+        self.http.post(acs).header("accept", "application/json").form(&form).send().await.unwrap()
+    }
+}
