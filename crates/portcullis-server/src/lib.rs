@@ -56,7 +56,12 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/parameters", get(sso::cli_parameters))
         .route("/auth/logged-out", get(sso::logout::logged_out))
         .route("/auth/{provider}/login", get(saml::flow::login_route))
-        .route("/auth/{provider}/callback", get(sso::flow::callback).post(saml::flow::acs_route))
+        .route(
+            "/auth/{provider}/callback",
+            // SAML responses with many attributes exceed the general 64 KiB;
+            // the ACS refuses above its own cap with a clear reason.
+            get(sso::flow::callback).post(saml::flow::acs_route).layer(axum::extract::DefaultBodyLimit::max(saml::flow::MAX_ACS_BODY)),
+        )
         .route("/auth/{provider}/metadata", get(saml::flow::metadata_route))
         .route("/auth/{provider}/backchannel-logout", post(sso::logout::backchannel))
         .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))

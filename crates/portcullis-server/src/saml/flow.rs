@@ -32,6 +32,9 @@ use std::time::Duration;
 
 /// How long a sign-in may take at the IdP.
 const TRANSACTION_LIFETIME: Duration = Duration::from_secs(600);
+/// The largest ACS request body read (the form around `SAMLResponse`);
+/// the response itself is capped lower, with an explanation.
+pub const MAX_ACS_BODY: usize = 2 * 1024 * 1024;
 /// Clock skew tolerated on assertion times (the 3 minutes).
 pub const MAX_SKEW: Duration = Duration::from_secs(180);
 

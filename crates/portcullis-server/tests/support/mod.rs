@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod hostile_idp;
 pub mod oidc_peer;
+pub mod saml_forge;
 pub mod saml_peer;
 
 use portcullis_api::Client;

@@ -1,0 +1,201 @@
+//! The known SAML attacks, each refused with no session: responses from a
+//! misbehaving IdP of our own (`support/saml_forge.rs`), signed for real by
+//! libxmlsec1 with the key the IdP's metadata pins, or with a stranger's.
+//! (Signature wrapping built from a real SimpleSAMLphp response is in
+//! `saml_wrapping.rs`.)
+
+mod support;
+
+use support::saml_forge::{self as forge, Claims, Signer};
+use support::saml_peer::Browser;
+use support::{Db, Options, TestServer};
+
+const IDP: &str = "https://idp.forge.example/metadata";
+
+struct Env {
+    srv: TestServer,
+    signer: Signer,
+    _dir: portcullis_storage::testing::TempDir,
+}
+
+async fn setup(extra: Vec<(&'static str, String)>) -> Env {
+    let signer = Signer::idp();
+    let dir = portcullis_storage::testing::temp_dir();
+    let path = dir.0.join("idp-metadata.xml");
+    std::fs::write(&path, signer.metadata(IDP, "https://idp.forge.example/sso")).unwrap();
+    let mut env = vec![("AUTH_PROVIDER", "saml".to_owned()), ("SAML_IDP_METADATA_FILE", path.display().to_string())];
+    env.extend(extra);
+    let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: true, extra_env: env, listener: None }).await.unwrap();
+    let ready = srv.wait_ready().await;
+    assert_eq!(ready["providers"]["saml"], "ok", "{ready}");
+    Env { srv, signer, _dir: dir }
+}
+
+impl Env {
+    /// A sign-in started in a fresh browser: the browser and the claims of a
+    /// valid answer to its request.
+    async fn start(&self) -> (Browser, Claims) {
+        let b = Browser::default();
+        let resp = b.http.get(self.srv.url("/auth/saml/login?return_to=/api/v1/me")).send().await.unwrap();
+        assert_eq!(resp.status(), 303);
+        let id = forge::request_id(resp.headers()["location"].to_str().unwrap());
+        let acs = self.srv.url("/auth/saml/callback");
+        (b, Claims::new(IDP, &acs, &self.srv.url("/auth/saml/metadata"), &id))
+    }
+
+    async fn post(&self, b: &Browser, xml: &str, relay: Option<&str>) -> (u16, String) {
+        let resp = b.post_to_acs(&self.srv.url("/auth/saml/callback"), &forge::b64(xml), relay).await;
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap())
+    }
+
+    /// Posts `xml` and expects the named check to refuse it, with no session.
+    async fn refused(&self, b: &Browser, xml: &str, relay: Option<&str>, check: &str, also: &[&str]) {
+        let (status, body) = self.post(b, xml, relay).await;
+        assert!((400..500).contains(&status), "{check}: expected a refusal, got {status}: {body}");
+        assert!(body.contains(&format!("Check `{check}` failed")), "{check}: {body}");
+        for word in also {
+            assert!(body.contains(word), "{check}: the message should say `{word}`: {body}");
+        }
+        assert!(body.contains("request_id"), "{body}");
+        let me = b.http.get(self.srv.url("/api/v1/me")).send().await.unwrap();
+        assert_eq!(me.status(), 401, "{check}: no session may exist");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_well_formed_forged_response_signs_in_so_the_refusals_below_mean_something() {
+    let e = setup(vec![]).await;
+    let (b, c) = e.start().await;
+    let (status, body) = e.post(&b, &forge::signed_response(&c, &e.signer, true), Some("/api/v1/me")).await;
+    assert_eq!(status, 303, "{body}");
+    let me: serde_json::Value = b.http.get(e.srv.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["user"]["email"], "mallory@example.test");
+    // Assertion signed, Response not: accepted too (SAML allows either).
+    let (b, c) = e.start().await;
+    assert_eq!(e.post(&b, &forge::signed_response(&c, &e.signer, false), None).await.0, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_that_are_missing_broken_or_from_another_key_are_refused() {
+    let e = setup(vec![]).await;
+    // The signature removed.
+    let (b, c) = e.start().await;
+    let a = forge::assertion(&c, "");
+    e.refused(&b, &forge::response(&c, "", &a), None, "unsigned", &["not signed"]).await;
+    // Changed after signing (another e-mail address).
+    let (b, c) = e.start().await;
+    let xml = forge::signed_response(&c, &e.signer, true).replace("mallory@example.test", "alice@example.test");
+    e.refused(&b, &xml, None, "signature", &["does not verify"]).await;
+    // Signed by a key that is not in the metadata, its certificate in KeyInfo.
+    let (b, c) = e.start().await;
+    let xml = forge::signed_response(&c, &Signer::stranger(), true);
+    e.refused(&b, &xml, None, "signature", &["not the one in the IdP's metadata", "SHA-256"]).await;
+    // SHA-1.
+    let (b, mut c) = e.start().await;
+    c.signature_alg = forge::RSA_SHA1;
+    c.digest_alg = forge::SHA1;
+    e.refused(&b, &forge::signed_response(&c, &e.signer, true), None, "algorithm", &["rsa-sha1", "SAML_ALLOW_SHA1"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sha1_is_accepted_only_when_the_operator_allows_it() {
+    let e = setup(vec![("SAML_ALLOW_SHA1", "true".into())]).await;
+    let (b, mut c) = e.start().await;
+    c.signature_alg = forge::RSA_SHA1;
+    c.digest_alg = forge::SHA1;
+    let (status, body) = e.post(&b, &forge::signed_response(&c, &e.signer, true), None).await;
+    assert_eq!(status, 303, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_assertions_or_an_unsigned_one_beside_a_signed_one_are_refused() {
+    let e = setup(vec![]).await;
+    // Two signed assertions.
+    let (b, c) = e.start().await;
+    let signed = forge::signed_response(&c, &e.signer, false);
+    let one = &signed[signed.find("<saml:Assertion").unwrap()..signed.find("</samlp:Response>").unwrap()];
+    let mut c2 = c.clone();
+    c2.assertion_id = format!("{}b", c.assertion_id);
+    let two = forge::response(&c, "", &format!("{one}{}", forge::assertion(&c2, "")));
+    e.refused(&b, &two, None, "assertion_count", &["2 assertions"]).await;
+    // An unsigned assertion for alice beside the signed one for mallory,
+    // inside a signed Response.
+    let (b, c) = e.start().await;
+    let mut evil = c.clone();
+    evil.assertion_id = format!("{}evil", c.assertion_id);
+    evil.email = "alice@example.test".into();
+    let xml = forge::signed_response(&c, &e.signer, true).replace("<saml:Assertion ", &format!("{}<saml:Assertion ", forge::assertion(&evil, "")));
+    e.refused(&b, &xml, None, "assertion_count", &["2 assertions"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_audience_recipient_destination_issuer_and_in_response_to_are_refused() {
+    let e = setup(vec![]).await;
+    let cases: Vec<(&str, Box<dyn Fn(&mut Claims)>, Vec<&str>)> = vec![
+        ("Audience", Box::new(|c| c.audience = "https://other-sp.example/metadata".into()), vec!["https://other-sp.example/metadata", "expected"]),
+        ("Recipient", Box::new(|c| c.recipient = "https://other-sp.example/acs".into()), vec!["https://other-sp.example/acs"]),
+        ("Destination", Box::new(|c| c.destination = "https://other-sp.example/acs".into()), vec!["https://other-sp.example/acs"]),
+        ("Issuer", Box::new(|c| c.issuer = "https://evil-idp.example".into()), vec!["https://evil-idp.example", IDP]),
+        ("InResponseTo", Box::new(|c| c.in_response_to = Some("_someone-elses-request".into())), vec!["_someone-elses-request"]),
+        ("InResponseTo", Box::new(|c| c.in_response_to = None), vec!["IdP-initiated"]),
+    ];
+    for (check, change, words) in cases {
+        let (b, mut c) = e.start().await;
+        change(&mut c);
+        e.refused(&b, &forge::signed_response(&c, &e.signer, true), None, check, &words).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_not_yet_valid_and_replayed_assertions_are_refused() {
+    let e = setup(vec![]).await;
+    let (b, mut c) = e.start().await;
+    c.not_before = -900;
+    c.not_on_or_after = -400;
+    e.refused(&b, &forge::signed_response(&c, &e.signer, true), None, "NotOnOrAfter", &["expired"]).await;
+    let (b, mut c) = e.start().await;
+    c.not_before = 600;
+    c.not_on_or_after = 900;
+    e.refused(&b, &forge::signed_response(&c, &e.signer, true), None, "NotBefore", &["not valid"]).await;
+    // Within 3 minutes of skew: accepted.
+    let (b, mut c) = e.start().await;
+    c.not_before = 120;
+    assert_eq!(e.post(&b, &forge::signed_response(&c, &e.signer, true), None).await.0, 303);
+    // Replay: the same assertion in a new sign-in of another browser.
+    let (b, c) = e.start().await;
+    let xml = forge::signed_response(&c, &e.signer, true);
+    assert_eq!(e.post(&b, &xml, None).await.0, 303);
+    let (b2, _) = e.start().await;
+    // (InResponseTo no longer matches b2's request, so rebuild with b2's id
+    // but the same assertion id, signed again: the assertion id is what is spent.)
+    let resp = b2.http.get(e.srv.url("/auth/saml/login")).send().await.unwrap();
+    let id2 = forge::request_id(resp.headers()["location"].to_str().unwrap());
+    let mut again = c.clone();
+    again.in_response_to = Some(id2);
+    e.refused(&b2, &forge::signed_response(&again, &e.signer, true), None, "replay", &["already used"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parser_attacks_and_off_site_relay_state_are_refused() {
+    let e = setup(vec![]).await;
+    // A comment inside the NameID of a validly signed response: exclusive
+    // canonicalization drops comments, so the signature still verifies.
+    let (b, c) = e.start().await;
+    let xml = forge::signed_response(&c, &e.signer, true).replace(">mallory-subject<", ">mallory-subject<!--x-->.admin<");
+    e.refused(&b, &xml, None, "comment", &["comment"]).await;
+    // DOCTYPE with entities (billion laughs).
+    let (b, c) = e.start().await;
+    let xml = forge::signed_response(&c, &e.signer, true);
+    let bomb = format!("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]>{xml}");
+    e.refused(&b, &bomb, None, "doctype", &["DOCTYPE"]).await;
+    // Oversized.
+    let (b, c) = e.start().await;
+    let big = forge::signed_response(&c, &e.signer, true).replace("</samlp:Response>", &format!("<samlp:Extensions>{}</samlp:Extensions></samlp:Response>", "x".repeat(300 * 1024)));
+    e.refused(&b, &big, None, "size", &["bytes"]).await;
+    // Off-site RelayState, with an otherwise valid response.
+    let (b, c) = e.start().await;
+    e.refused(&b, &forge::signed_response(&c, &e.signer, true), Some("https://evil.example/phish"), "relay_state", &["evil.example"]).await;
+    let (b, c) = e.start().await;
+    e.refused(&b, &forge::signed_response(&c, &e.signer, true), Some("//evil.example/x"), "relay_state", &[]).await;
+}

@@ -1,0 +1,208 @@
+//! A SAML IdP that misbehaves on purpose: it builds Responses with whatever
+//! the test wants (wrong audience, expired, SHA-1, two assertions...) and
+//! signs them for real with libxmlsec1 (through `samael`), with the test
+//! IdP's key (the one its metadata names) or with a stranger's key.
+
+#![allow(dead_code)]
+
+use base64::Engine;
+use std::path::PathBuf;
+
+pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+pub const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+pub const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+
+/// A signing identity: private key (DER) and certificate (base64 DER).
+pub struct Signer {
+    pub key_der: Vec<u8>,
+    pub cert_b64: String,
+}
+
+fn cert_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/saml-idp/cert")
+}
+
+impl Signer {
+    /// The test IdP's own key pair (`tests/saml-idp/cert`), as in its metadata.
+    pub fn idp() -> Signer {
+        let key = openssl::pkey::PKey::private_key_from_pem(&std::fs::read(cert_dir().join("idp.key")).unwrap()).unwrap();
+        let cert = openssl::x509::X509::from_pem(&std::fs::read(cert_dir().join("idp.crt")).unwrap()).unwrap();
+        Signer { key_der: key.private_key_to_der().unwrap(), cert_b64: base64::engine::general_purpose::STANDARD.encode(cert.to_der().unwrap()) }
+    }
+
+    /// A key pair nobody trusts, with a self-signed certificate.
+    pub fn stranger() -> Signer {
+        use openssl::x509::{X509NameBuilder, X509};
+        let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "Portcullis test SAML IdP").unwrap();
+        let name = name.build();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        let (from, until) = (openssl::asn1::Asn1Time::days_from_now(0).unwrap(), openssl::asn1::Asn1Time::days_from_now(30).unwrap());
+        b.set_not_before(&from).unwrap();
+        b.set_not_after(&until).unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256()).unwrap();
+        let cert = b.build();
+        Signer { key_der: key.private_key_to_der().unwrap(), cert_b64: base64::engine::general_purpose::STANDARD.encode(cert.to_der().unwrap()) }
+    }
+
+    /// The IdP metadata that pins this signer's certificate.
+    pub fn metadata(&self, entity_id: &str, sso_url: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\"?>\n<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity_id}\">\
+             <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
+             <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
+             <md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{sso_url}\"/>\
+             </md:IDPSSODescriptor></md:EntityDescriptor>",
+            self.cert_b64
+        )
+    }
+}
+
+/// Everything a Response says, valid by default for the given SP.
+#[derive(Clone)]
+pub struct Claims {
+    pub response_id: String,
+    pub assertion_id: String,
+    pub in_response_to: Option<String>,
+    pub destination: String,
+    pub issuer: String,
+    pub audience: String,
+    pub recipient: String,
+    pub name_id: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    /// Seconds relative to now.
+    pub not_before: i64,
+    pub not_on_or_after: i64,
+    pub signature_alg: &'static str,
+    pub digest_alg: &'static str,
+}
+
+fn random_id() -> String {
+    format!("_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn time(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl Claims {
+    pub fn new(issuer: &str, acs: &str, audience: &str, in_response_to: &str) -> Claims {
+        Claims {
+            response_id: random_id(),
+            assertion_id: random_id(),
+            in_response_to: Some(in_response_to.to_owned()),
+            destination: acs.to_owned(),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            recipient: acs.to_owned(),
+            name_id: "mallory-subject".into(),
+            email: "mallory@example.test".into(),
+            roles: vec!["member".into()],
+            not_before: -60,
+            not_on_or_after: 300,
+            signature_alg: RSA_SHA256,
+            digest_alg: SHA256,
+        }
+    }
+}
+
+fn signature_template(reference: &str, c: &Claims, cert: &str) -> String {
+    format!(
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
+         <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+         <ds:SignatureMethod Algorithm=\"{sig}\"/>\
+         <ds:Reference URI=\"#{reference}\"><ds:Transforms>\
+         <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
+         <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
+         <ds:DigestMethod Algorithm=\"{digest}\"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>\
+         <ds:SignatureValue></ds:SignatureValue>\
+         <ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
+        sig = c.signature_alg,
+        digest = c.digest_alg,
+    )
+}
+
+/// The Assertion element; `signature` goes right after its Issuer.
+pub fn assertion(c: &Claims, signature: &str) -> String {
+    let irt = c.in_response_to.as_ref().map(|i| format!(" InResponseTo=\"{i}\"")).unwrap_or_default();
+    let roles: String = c.roles.iter().map(|r| format!("<saml:AttributeValue>{r}</saml:AttributeValue>")).collect();
+    format!(
+        "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{aid}\" Version=\"2.0\" IssueInstant=\"{now}\">\
+         <saml:Issuer>{issuer}</saml:Issuer>{signature}\
+         <saml:Subject><saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">{name_id}</saml:NameID>\
+         <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
+         <saml:SubjectConfirmationData NotOnOrAfter=\"{noa}\" Recipient=\"{recipient}\"{irt}/></saml:SubjectConfirmation></saml:Subject>\
+         <saml:Conditions NotBefore=\"{nb}\" NotOnOrAfter=\"{noa}\"><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction></saml:Conditions>\
+         <saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"_session\"><saml:AuthnContext>\
+         <saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>\
+         <saml:AttributeStatement>\
+         <saml:Attribute Name=\"mail\"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute>\
+         <saml:Attribute Name=\"role\">{roles}</saml:Attribute></saml:AttributeStatement></saml:Assertion>",
+        aid = c.assertion_id,
+        now = time(0),
+        issuer = c.issuer,
+        name_id = c.name_id,
+        noa = time(c.not_on_or_after),
+        nb = time(c.not_before),
+        recipient = c.recipient,
+        aud = c.audience,
+        email = c.email,
+    )
+}
+
+/// The Response around `inner` (one or more assertions, or anything else).
+pub fn response(c: &Claims, signature: &str, inner: &str) -> String {
+    let irt = c.in_response_to.as_ref().map(|i| format!(" InResponseTo=\"{i}\"")).unwrap_or_default();
+    format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
+         ID=\"{rid}\" Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{dest}\"{irt}>\
+         <saml:Issuer>{issuer}</saml:Issuer>{signature}\
+         <samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>{inner}</samlp:Response>",
+        rid = c.response_id,
+        now = time(0),
+        dest = c.destination,
+        issuer = c.issuer,
+    )
+}
+
+/// Signs the first empty signature template of `xml` with libxmlsec1.
+pub fn sign(xml: &str, signer: &Signer) -> String {
+    use samael::crypto::CryptoProvider;
+    samael::crypto::Crypto::sign_xml(xml, &signer.key_der).expect("xmlsec signs the template")
+}
+
+/// A Response with a signed Assertion, and (when `sign_response`) the
+/// Response signed around it, as real IdPs send.
+pub fn signed_response(c: &Claims, signer: &Signer, sign_response: bool) -> String {
+    let a = assertion(c, &signature_template(&c.assertion_id, c, &signer.cert_b64));
+    let xml = sign(&response(c, "", &a), signer);
+    if !sign_response {
+        return xml;
+    }
+    // Second pass: a template for the Response, right after its Issuer.
+    let at = xml.find("</saml:Issuer>").expect("the Response's Issuer") + "</saml:Issuer>".len();
+    let with_template = format!("{}{}{}", &xml[..at], signature_template(&c.response_id, c, &signer.cert_b64), &xml[at..]);
+    sign(&with_template, signer)
+}
+
+pub fn b64(xml: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(xml.as_bytes())
+}
+
+/// The ID of the AuthnRequest in a redirect URL (SAMLRequest, deflated).
+pub fn request_id(redirect: &str) -> String {
+    use std::io::Read;
+    let url = reqwest::Url::parse(redirect).unwrap();
+    let encoded = url.query_pairs().find(|(k, _)| k == "SAMLRequest").expect("SAMLRequest").1.into_owned();
+    let raw = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(raw.as_slice()).read_to_string(&mut xml).unwrap();
+    xml.split(" ID=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
