@@ -270,3 +270,60 @@ pub fn relay_state_target(relay: Option<&str>) -> Result<String, Refusal> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn deflate(data: &[u8]) -> String {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(e.finish().unwrap())
+    }
+
+    #[test]
+    fn redirect_messages_inflate_within_the_cap_and_bombs_stop_there() {
+        let small = "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_1\"/>";
+        assert_eq!(decode_redirect(&deflate(small.as_bytes())).unwrap(), small);
+        // 100 MB of spaces compress to about 100 KB: refused after MAX_XML
+        // bytes of inflation, without inflating the rest.
+        let bomb = deflate(&vec![b' '; 100 * 1024 * 1024]);
+        assert!(bomb.len() < MAX_ENCODED, "the bomb itself is small ({} bytes)", bomb.len());
+        let r = decode_redirect(&bomb).unwrap_err();
+        assert_eq!(r.check, "size");
+        assert!(r.cause.contains("decompression bomb"), "{}", r.cause);
+        assert_eq!(decode_redirect("not base64 at all!").unwrap_err().check, "malformed");
+    }
+
+    #[test]
+    fn post_messages_are_capped_and_must_be_base64_utf8() {
+        assert_eq!(decode_post(&"A".repeat(MAX_ENCODED + 1)).unwrap_err().check, "size");
+        assert_eq!(decode_post("%%%").unwrap_err().check, "malformed");
+        let xml = "<r/>";
+        let enc = base64::engine::general_purpose::STANDARD.encode(xml);
+        // Line breaks, as some IdPs send them, are ignored.
+        assert_eq!(decode_post(&format!("{}\r\n{}", &enc[..2], &enc[2..])).unwrap(), xml);
+    }
+
+    #[test]
+    fn doctype_and_foreign_roots_are_refused() {
+        assert_eq!(parse("<!DOCTYPE r [<!ENTITY a \"b\">]><r>&a;</r>").unwrap_err().check, "doctype");
+        assert_eq!(check_response("<r/>", false).unwrap_err().check, "malformed");
+        let no_sig = format!("<samlp:Response xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"_r\"><saml:Assertion ID=\"_a\"/></samlp:Response>");
+        assert_eq!(check_response(&no_sig, false).unwrap_err().check, "unsigned");
+        let nested = format!("<samlp:Response xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"_r\"><samlp:Extensions><saml:Assertion ID=\"_a\"/></samlp:Extensions></samlp:Response>");
+        assert_eq!(check_response(&nested, false).unwrap_err().check, "structure");
+        let dup = format!("<samlp:Response xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"_a\"><saml:Assertion ID=\"_a\"/></samlp:Response>");
+        assert_eq!(check_response(&dup, false).unwrap_err().check, "structure");
+    }
+
+    #[test]
+    fn relay_state_is_a_local_path_or_nothing() {
+        assert_eq!(relay_state_target(None).unwrap(), "/");
+        assert_eq!(relay_state_target(Some("/api/v1/me?x=1")).unwrap(), "/api/v1/me?x=1");
+        for bad in ["https://evil.example/", "//evil.example", "/\\evil", "javascript:alert(1)"] {
+            assert_eq!(relay_state_target(Some(bad)).unwrap_err().check, "relay_state", "{bad}");
+        }
+    }
+}
