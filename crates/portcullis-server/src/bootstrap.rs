@@ -39,7 +39,8 @@ pub async fn run(state: &AppState) -> Result<Bootstrap, StoreError> {
         return Ok(Bootstrap::Ready);
     }
     if !state.config.sso.local {
-        let names: Vec<&str> = state.config.sso.providers.iter().map(|p| p.vendor().display_name()).collect();
+        let oidc = state.config.sso.providers.iter().map(|p| p.vendor().display_name());
+        let names: Vec<&str> = oidc.chain(state.config.sso.saml.iter().map(|s| s.display_name)).collect();
         return Ok(Bootstrap::IdentityProvider(names.join(", ")));
     }
     let org = state.store.list_orgs().await?.into_iter().next().ok_or(StoreError::NotFound { what: "organization" })?;
