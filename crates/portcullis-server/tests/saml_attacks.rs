@@ -15,20 +15,30 @@ const IDP: &str = "https://idp.forge.example/metadata";
 struct Env {
     srv: TestServer,
     signer: Signer,
+    provider: &'static str,
+    metadata: std::path::PathBuf,
     _dir: portcullis_storage::testing::TempDir,
 }
 
 async fn setup(extra: Vec<(&'static str, String)>) -> Env {
+    setup_provider("saml", extra).await
+}
+
+/// `saml`, or `entra_id` over SAML, with metadata from a file pinning the test IdP's key.
+async fn setup_provider(provider: &'static str, extra: Vec<(&'static str, String)>) -> Env {
     let signer = Signer::idp();
     let dir = portcullis_storage::testing::temp_dir();
     let path = dir.0.join("idp-metadata.xml");
     std::fs::write(&path, signer.metadata(IDP, "https://idp.forge.example/sso")).unwrap();
-    let mut env = vec![("AUTH_PROVIDER", "saml".to_owned()), ("SAML_IDP_METADATA_FILE", path.display().to_string())];
+    let mut env = match provider {
+        "entra_id" => vec![("AUTH_PROVIDER", "entra_id".to_owned()), ("ENTRA_ID_PROTOCOL", "saml".into()), ("ENTRA_ID_SAML_METADATA_FILE", path.display().to_string())],
+        _ => vec![("AUTH_PROVIDER", "saml".to_owned()), ("SAML_IDP_METADATA_FILE", path.display().to_string())],
+    };
     env.extend(extra);
     let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: true, extra_env: env, listener: None }).await.unwrap();
     let ready = srv.wait_ready().await;
-    assert_eq!(ready["providers"]["saml"], "ok", "{ready}");
-    Env { srv, signer, _dir: dir }
+    assert_eq!(ready["providers"][provider], "ok", "{ready}");
+    Env { srv, signer, provider, metadata: path, _dir: dir }
 }
 
 impl Env {
@@ -36,15 +46,16 @@ impl Env {
     /// valid answer to its request.
     async fn start(&self) -> (Browser, Claims) {
         let b = Browser::default();
-        let resp = b.http.get(self.srv.url("/auth/saml/login?return_to=/api/v1/me")).send().await.unwrap();
+        let p = self.provider;
+        let resp = b.http.get(self.srv.url(&format!("/auth/{p}/login?return_to=/api/v1/me"))).send().await.unwrap();
         assert_eq!(resp.status(), 303);
         let id = forge::request_id(resp.headers()["location"].to_str().unwrap());
-        let acs = self.srv.url("/auth/saml/callback");
-        (b, Claims::new(IDP, &acs, &self.srv.url("/auth/saml/metadata"), &id))
+        let acs = self.srv.url(&format!("/auth/{p}/callback"));
+        (b, Claims::new(IDP, &acs, &self.srv.url(&format!("/auth/{p}/metadata")), &id))
     }
 
     async fn post(&self, b: &Browser, xml: &str, relay: Option<&str>) -> (u16, String) {
-        let resp = b.post_to_acs(&self.srv.url("/auth/saml/callback"), &forge::b64(xml), relay).await;
+        let resp = b.post_to_acs(&self.srv.url(&format!("/auth/{}/callback", self.provider)), &forge::b64(xml), relay).await;
         let status = resp.status().as_u16();
         (status, resp.text().await.unwrap())
     }
@@ -198,4 +209,67 @@ async fn parser_attacks_and_off_site_relay_state_are_refused() {
     e.refused(&b, &forge::signed_response(&c, &e.signer, true), Some("https://evil.example/phish"), "relay_state", &["evil.example"]).await;
     let (b, c) = e.start().await;
     e.refused(&b, &forge::signed_response(&c, &e.signer, true), Some("//evil.example/x"), "relay_state", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_rollover_in_the_metadata_is_followed_at_refresh() {
+    let e = setup(vec![("SAML_METADATA_REFRESH", "1s".into())]).await;
+    let next = Signer::stranger();
+    // The new key is not trusted before the metadata lists it.
+    let (b, c) = e.start().await;
+    e.refused(&b, &forge::signed_response(&c, &next, true), None, "signature", &["not the one in the IdP's metadata"]).await;
+    // During the rollover both certificates are listed: either signs in.
+    std::fs::write(&e.metadata, forge::metadata_pinning(IDP, "https://idp.forge.example/sso", &[&e.signer, &next])).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for signer in [&e.signer, &next] {
+        let (b, c) = e.start().await;
+        let (status, body) = e.post(&b, &forge::signed_response(&c, signer, true), None).await;
+        assert_eq!(status, 303, "{body}");
+    }
+    // After it, the old certificate is no longer trusted.
+    std::fs::write(&e.metadata, forge::metadata_pinning(IDP, "https://idp.forge.example/sso", &[&next])).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (b, c) = e.start().await;
+    e.refused(&b, &forge::signed_response(&c, &e.signer, true), None, "signature", &["not the one in the IdP's metadata"]).await;
+    // A broken metadata file keeps the certificates already pinned.
+    std::fs::write(&e.metadata, "<not metadata").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (b, c) = e.start().await;
+    assert_eq!(e.post(&b, &forge::signed_response(&c, &next, true), None).await.0, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_id_over_saml_reads_its_claim_uris_and_requires_a_role() {
+    let e = setup_provider("entra_id", vec![]).await;
+    let entra = |c: &mut Claims| {
+        c.email_attribute = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
+        c.role_attribute = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role";
+        c.name_id = "alice.upn@contoso.example".into();
+        c.email = "alice@contoso.example".into();
+        c.extra_attributes = vec![
+            ("http://schemas.microsoft.com/identity/claims/displayname", "Alice Contoso".into()),
+            ("http://schemas.microsoft.com/identity/claims/objectidentifier", "0d1f5b2e-0000-4000-8000-00000000a11c".into()),
+        ];
+    };
+    let (b, mut c) = e.start().await;
+    entra(&mut c);
+    c.roles = vec!["factory-admin".into()];
+    let (status, body) = e.post(&b, &forge::signed_response(&c, &e.signer, true), None).await;
+    assert_eq!(status, 303, "{body}");
+    let me: serde_json::Value = b.http.get(e.srv.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["user"]["email"], "alice@contoso.example", "{me}");
+    assert_eq!(me["user"]["display_name"], "Alice Contoso");
+    assert_eq!(me["user"]["factory_admin"], true);
+    assert_eq!(me["session"]["provider"], "entra_id");
+    // The account is keyed on the object id, not the (changeable) UPN.
+    let user = e.srv.state.store.get_user_by_idp(IDP, "0d1f5b2e-0000-4000-8000-00000000a11c").await.unwrap();
+    assert_eq!(user.map(|u| u.email), Some("alice@contoso.example".into()));
+    // Without the member or factory-admin role: 403 with the guide's advice, no session.
+    let (b, mut c) = e.start().await;
+    entra(&mut c);
+    c.roles = vec![];
+    let (status, body) = e.post(&b, &forge::signed_response(&c, &e.signer, true), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not_assigned"), "{body}");
+    assert_eq!(b.http.get(e.srv.url("/api/v1/me")).send().await.unwrap().status(), 401);
 }

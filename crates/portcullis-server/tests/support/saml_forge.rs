@@ -53,15 +53,22 @@ impl Signer {
 
     /// The IdP metadata that pins this signer's certificate.
     pub fn metadata(&self, entity_id: &str, sso_url: &str) -> String {
-        format!(
-            "<?xml version=\"1.0\"?>\n<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity_id}\">\
-             <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
-             <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
-             <md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{sso_url}\"/>\
-             </md:IDPSSODescriptor></md:EntityDescriptor>",
-            self.cert_b64
-        )
+        metadata_pinning(entity_id, sso_url, &[self])
     }
+}
+
+/// IdP metadata pinning several signers' certificates (a rollover).
+pub fn metadata_pinning(entity_id: &str, sso_url: &str, signers: &[&Signer]) -> String {
+    let keys: String = signers
+        .iter()
+        .map(|s| format!("<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>", s.cert_b64))
+        .collect();
+    format!(
+            "<?xml version=\"1.0\"?>\n<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity_id}\">\
+             <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
+             <md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{sso_url}\"/>\
+             </md:IDPSSODescriptor></md:EntityDescriptor>"
+    )
 }
 
 /// Everything a Response says, valid by default for the given SP.
@@ -82,6 +89,11 @@ pub struct Claims {
     pub not_on_or_after: i64,
     pub signature_alg: &'static str,
     pub digest_alg: &'static str,
+    /// The attribute names for e-mail and roles (`mail`, `role` by default;
+    /// Entra ID uses claim URIs), and any further attributes.
+    pub email_attribute: &'static str,
+    pub role_attribute: &'static str,
+    pub extra_attributes: Vec<(&'static str, String)>,
 }
 
 fn random_id() -> String {
@@ -109,6 +121,9 @@ impl Claims {
             not_on_or_after: 300,
             signature_alg: RSA_SHA256,
             digest_alg: SHA256,
+            email_attribute: "mail",
+            role_attribute: "role",
+            extra_attributes: Vec::new(),
         }
     }
 }
@@ -133,6 +148,7 @@ fn signature_template(reference: &str, c: &Claims, cert: &str) -> String {
 pub fn assertion(c: &Claims, signature: &str) -> String {
     let irt = c.in_response_to.as_ref().map(|i| format!(" InResponseTo=\"{i}\"")).unwrap_or_default();
     let roles: String = c.roles.iter().map(|r| format!("<saml:AttributeValue>{r}</saml:AttributeValue>")).collect();
+    let extra: String = c.extra_attributes.iter().map(|(n, v)| format!("<saml:Attribute Name=\"{n}\"><saml:AttributeValue>{v}</saml:AttributeValue></saml:Attribute>")).collect();
     format!(
         "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{aid}\" Version=\"2.0\" IssueInstant=\"{now}\">\
          <saml:Issuer>{issuer}</saml:Issuer>{signature}\
@@ -143,8 +159,8 @@ pub fn assertion(c: &Claims, signature: &str) -> String {
          <saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"_session\"><saml:AuthnContext>\
          <saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>\
          <saml:AttributeStatement>\
-         <saml:Attribute Name=\"mail\"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute>\
-         <saml:Attribute Name=\"role\">{roles}</saml:Attribute></saml:AttributeStatement></saml:Assertion>",
+         <saml:Attribute Name=\"{email_attr}\"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute>\
+         <saml:Attribute Name=\"{role_attr}\">{roles}</saml:Attribute>{extra}</saml:AttributeStatement></saml:Assertion>",
         aid = c.assertion_id,
         now = time(0),
         issuer = c.issuer,
@@ -154,6 +170,8 @@ pub fn assertion(c: &Claims, signature: &str) -> String {
         recipient = c.recipient,
         aud = c.audience,
         email = c.email,
+        email_attr = c.email_attribute,
+        role_attr = c.role_attribute,
     )
 }
 
