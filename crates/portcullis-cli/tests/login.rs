@@ -53,23 +53,53 @@ fn serve(dir: &std::path::Path, port: u16, provider: &str, peer: &oidc_peer::Oid
         server.env("AUTH0_AUDIENCE", "https://portcullis.example/api");
     }
     let server = server.spawn().unwrap();
+    wait_listening(port);
+    server
+}
+
+fn wait_listening(port: u16) {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    server
 }
 
-/// Runs `portcullis login --no-browser`, approving the code as `login` at the IdP.
-async fn login(home: &std::path::Path, user: &str) -> (std::process::ExitStatus, Vec<String>) {
+/// `portcullis login --no-browser` started: the process, its remaining
+/// output, and the address and code it printed.
+fn start_login(home: &std::path::Path) -> (std::process::Child, std::io::Lines<BufReader<std::process::ChildStdout>>, String, String) {
     let mut child = cli(home).args(["login", "--no-browser"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let open_line = lines.next().unwrap().unwrap();
     let code_line = lines.next().unwrap().unwrap();
-    let url = open_line.strip_prefix("To sign in, open ").unwrap_or_else(|| panic!("{open_line}"));
-    let user_code = code_line.strip_prefix("and confirm the code ").unwrap_or_else(|| panic!("{code_line}"));
-    oidc_peer::approve_device(url.split('?').next().unwrap(), user_code, user).await;
+    let url = open_line.strip_prefix("To sign in, open ").unwrap_or_else(|| panic!("{open_line}")).to_owned();
+    let user_code = code_line.strip_prefix("and confirm the code ").unwrap_or_else(|| panic!("{code_line}")).to_owned();
+    (child, lines, url, user_code)
+}
+
+/// An automation behind a real upstream, registered with `token` through
+/// the shared typed client.
+async fn automation(base: &str, token: &str, name: &str) -> (upstream::Upstream, portcullis_api::AutomationInfo) {
+    let up = upstream::Upstream::start("upstream-secret").await;
+    let created = portcullis_api::Client::new(base)
+        .unwrap()
+        .with_bearer(token)
+        .create_automation(&portcullis_api::CreateAutomation {
+            name: name.into(),
+            description: String::new(),
+            visibility: None,
+            upstream_url: up.url.clone(),
+            upstream_token: up.token.clone(),
+        })
+        .await
+        .unwrap();
+    (up, created)
+}
+
+/// Runs `portcullis login --no-browser`, approving the code as `login` at the IdP.
+async fn login(home: &std::path::Path, user: &str) -> (std::process::ExitStatus, Vec<String>) {
+    let (mut child, lines, url, user_code) = start_login(home);
+    oidc_peer::approve_device(url.split('?').next().unwrap(), &user_code, user).await;
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     (status, lines.map_while(Result::ok).collect())
 }
@@ -147,18 +177,7 @@ async fn device_login_then_whoami_refresh_and_logout() {
     // The guarded resources through the CLI, with the stored token: an
     // automation (created through the shared typed client with the same
     // token, alice being an owner) kicked off and followed.
-    let up = upstream::Upstream::start("upstream-secret").await;
-    let api = portcullis_api::Client::new(&base).unwrap().with_bearer(second.trim());
-    let created = api
-        .create_automation(&portcullis_api::CreateAutomation {
-            name: "Research crew".into(),
-            description: String::new(),
-            visibility: None,
-            upstream_url: up.url.clone(),
-            upstream_token: up.token.clone(),
-        })
-        .await
-        .unwrap();
+    let (up, created) = automation(&base, second.trim(), "Research crew").await;
     let id = created.id.to_string();
     let run = |args: &[&str]| {
         let out = cli(&home).args(args).output().unwrap();
@@ -216,11 +235,7 @@ fn serve_local(dir: &std::path::Path, port: u16) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_listening(port);
     server
 }
 
@@ -240,13 +255,8 @@ async fn device_login_against_the_local_provider_without_any_idp() {
 
     // Login: the code is approved by the owner, signed in with a password,
     // on Portcullis's own /device page.
-    let mut child = cli(&home).args(["login", "--no-browser"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let open_line = lines.next().unwrap().unwrap();
-    let code_line = lines.next().unwrap().unwrap();
-    let url = open_line.strip_prefix("To sign in, open ").unwrap_or_else(|| panic!("{open_line}"));
+    let (mut child, lines, url, user_code) = start_login(&home);
     assert!(url.starts_with(&format!("{base}/device?user_code=")), "{url}");
-    let user_code = code_line.strip_prefix("and confirm the code ").unwrap_or_else(|| panic!("{code_line}")).to_owned();
     let mut owner = portcullis_api::Client::new(&base).unwrap();
     owner.login_local("owner@example.test", "correct horse battery staple").await.unwrap();
     owner.decide_device(&user_code, true).await.unwrap();
@@ -278,18 +288,7 @@ async fn device_login_against_the_local_provider_without_any_idp() {
     let second = second.trim().to_owned();
 
     // An automation kicked off through the CLI with the stored token.
-    let up = upstream::Upstream::start("upstream-secret").await;
-    let api = portcullis_api::Client::new(&base).unwrap().with_bearer(&second);
-    let created = api
-        .create_automation(&portcullis_api::CreateAutomation {
-            name: "Local crew".into(),
-            description: String::new(),
-            visibility: None,
-            upstream_url: up.url.clone(),
-            upstream_token: up.token.clone(),
-        })
-        .await
-        .unwrap();
+    let (up, created) = automation(&base, &second, "Local crew").await;
     let out = cli(&home).args(["automations", "kickoff", &created.id.to_string(), "--inputs", r#"{"topic": "local"}"#, "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let kicked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -357,7 +357,7 @@ pub fn secret(env: &Env, name: &str, example: &str) -> Result<Option<SecretStrin
     }
 }
 
-fn boolean(env: &Env, name: &str, default: bool) -> Result<bool, ConfigError> {
+pub(crate) fn boolean(env: &Env, name: &str, default: bool) -> Result<bool, ConfigError> {
     match env.get(name).map(|v| v.trim().to_lowercase()).as_deref() {
         None | Some("") => Ok(default),
         Some("true" | "1" | "yes" | "on") => Ok(true),

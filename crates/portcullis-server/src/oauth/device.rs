@@ -52,22 +52,10 @@ pub async fn authorize(State(state): State<AppState>, ClientIp(ip): ClientIp, he
         Ok(f) => f,
         Err(r) => return r,
     };
-    let c = &state.config.local_auth;
-    match form.get("client_id").map(String::as_str) {
-        Some(id) if id == c.client_id => {}
-        Some(other) => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                format!(
-                    "client_id `{}` is not this server's CLI client; run `portcullis enterprise configure <this server's URL>` (it sets oauth2_client_id to `{}`)",
-                    other.chars().take(60).collect::<String>(),
-                    c.client_id
-                ),
-            )
-        }
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id is missing"),
+    if let Err(r) = super::token::check_client(&state, &form) {
+        return r;
     }
+    let c = &state.config.local_auth;
     if let Some(aud) = form.get("audience").filter(|a| !a.is_empty()) {
         let ours = super::audience(&state);
         if *aud != ours {

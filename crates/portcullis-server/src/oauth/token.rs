@@ -26,7 +26,7 @@ fn invalid_grant(description: impl Into<String>) -> Response {
 }
 
 /// Checks the public client's id (there is no secret: RFC 8628 §3.4).
-fn check_client(state: &AppState, form: &HashMap<String, String>) -> Result<String, Response> {
+pub(super) fn check_client(state: &AppState, form: &HashMap<String, String>) -> Result<String, Response> {
     let ours = &state.config.local_auth.client_id;
     match form.get("client_id") {
         Some(id) if id == ours => Ok(id.clone()),

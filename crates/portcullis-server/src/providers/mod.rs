@@ -192,18 +192,7 @@ fn settings_for(var: &str, provider: &str, env: &Env) -> Result<Option<OidcSetti
         });
     };
     let mut settings = v.settings(env)?;
-    settings.require_role = match optional(env, "PORTCULLIS_REQUIRE_ROLE").as_deref() {
-        None => v.require_role_default(),
-        Some("true" | "1" | "yes") => true,
-        Some("false" | "0" | "no") => false,
-        Some(other) => {
-            return Err(ConfigError {
-                var: "PORTCULLIS_REQUIRE_ROLE".into(),
-                problem: format!("`{other}` is not true or false"),
-                example: "true".into(),
-            })
-        }
-    };
+    settings.require_role = crate::config::boolean(env, "PORTCULLIS_REQUIRE_ROLE", v.require_role_default())?;
     if let Some(claim) = optional(env, "PORTCULLIS_ROLES_CLAIM") {
         if claim.split('.').any(str::is_empty) {
             return Err(ConfigError {

@@ -12,7 +12,7 @@
 //! `SAML_ATTRIBUTE_EMAIL`, `SAML_ATTRIBUTE_NAME`, `SAML_ATTRIBUTE_ROLES`,
 //! `SAML_ATTRIBUTE_SUBJECT`.
 
-use crate::config::{ConfigError, Env};
+use crate::config::{boolean, err, ConfigError, Env};
 use crate::providers::optional;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,18 +63,6 @@ pub struct SamlSettings {
     pub metadata_refresh: Duration,
     pub attributes: AttributeNames,
     pub require_role: bool,
-}
-
-fn err(var: &str, problem: impl Into<String>, example: &str) -> ConfigError {
-    ConfigError { var: var.into(), problem: problem.into(), example: example.into() }
-}
-
-fn flag(env: &Env, var: &str) -> Result<bool, ConfigError> {
-    match optional(env, var).map(|v| v.to_ascii_lowercase()).as_deref() {
-        None | Some("false" | "0" | "no" | "off") => Ok(false),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(other) => Err(err(var, format!("`{other}` is not true or false"), "false")),
-    }
 }
 
 fn list(env: &Env, var: &str) -> Option<Vec<String>> {
@@ -152,12 +140,7 @@ impl SamlSettings {
             ));
         }
         let metadata_refresh = crate::config::duration(env, "SAML_METADATA_REFRESH", Duration::from_secs(3600), "1h")?;
-        let require_role = match optional(env, "PORTCULLIS_REQUIRE_ROLE").as_deref() {
-            None => require_default,
-            Some("true" | "1" | "yes") => true,
-            Some("false" | "0" | "no") => false,
-            Some(other) => return Err(err("PORTCULLIS_REQUIRE_ROLE", format!("`{other}` is not true or false"), "true")),
-        };
+        let require_role = boolean(env, "PORTCULLIS_REQUIRE_ROLE", require_default)?;
         Ok(SamlSettings {
             provider,
             display_name,
@@ -165,8 +148,8 @@ impl SamlSettings {
             sp_entity_id: optional(env, "SAML_SP_ENTITY_ID"),
             sp_key_file: key.map(PathBuf::from),
             sp_cert_file: cert.map(PathBuf::from),
-            allow_idp_initiated: flag(env, "SAML_ALLOW_IDP_INITIATED")?,
-            allow_sha1: flag(env, "SAML_ALLOW_SHA1")?,
+            allow_idp_initiated: boolean(env, "SAML_ALLOW_IDP_INITIATED", false)?,
+            allow_sha1: boolean(env, "SAML_ALLOW_SHA1", false)?,
             metadata_refresh,
             attributes,
             require_role,

@@ -92,18 +92,12 @@ pub fn parse(settings: &SamlSettings, sp: &ServiceProviderIdentity, text: &str) 
     if certs.is_empty() {
         return Err("the metadata names no signing certificate, so no assertion could be verified".into());
     }
-    let mut allowed = vec![
-        samael::crypto::AllowedSignatureAlgorithm::RsaSha256,
-        samael::crypto::AllowedSignatureAlgorithm::RsaSha384,
-        samael::crypto::AllowedSignatureAlgorithm::RsaSha512,
-    ];
-    let allowed = if settings.allow_sha1 {
-        // samael has no SHA-1 entry; the precheck keeps the list closed.
-        None
-    } else {
-        allowed.shrink_to_fit();
-        Some(allowed)
-    };
+    // samael has no SHA-1 entry: with SAML_ALLOW_SHA1 it checks no list,
+    // and the precheck keeps the algorithms closed.
+    let allowed = (!settings.allow_sha1).then(|| {
+        use samael::crypto::AllowedSignatureAlgorithm::*;
+        vec![RsaSha256, RsaSha384, RsaSha512]
+    });
     let built = ServiceProviderBuilder::default()
         .entity_id(sp.entity_id.clone())
         .key(sp.key.clone())
