@@ -273,3 +273,70 @@ async fn entra_id_over_saml_reads_its_claim_uris_and_requires_a_role() {
     assert!(body.contains("not_assigned"), "{body}");
     assert_eq!(b.http.get(e.srv.url("/api/v1/me")).send().await.unwrap().status(), 401);
 }
+
+/// GETs the SLO endpoint with `query`; expects the named check to refuse
+/// it and the browser's session to survive.
+async fn slo_refused(b: &Browser, srv: &TestServer, query: String, check: &str, also: &str) {
+    let resp = b.http.get(format!("{}?{query}", srv.url("/auth/saml/slo"))).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap();
+    assert_eq!(status, 400, "{check}: {body}");
+    assert!(body.contains(&format!("Check `{check}` failed")) && body.contains(also), "{check}: {body}");
+    assert!(body.contains("SAML sign-out refused") && body.contains("Request id"), "{body}");
+    let me = b.http.get(srv.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(me.status(), 200, "{check}: the session must survive a refused LogoutRequest");
+}
+
+/// A LogoutRequest from the IdP ends a session only when it is signed with
+/// the pinned key and a strong algorithm, from the IdP, addressed to this
+/// server's SLO endpoint, recent, well-formed, small, and seen for the first
+/// time; each refusal names its check and leaves the session alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_logout_requests_are_refused_unless_signed_addressed_fresh_and_new() {
+    let e = setup(vec![]).await;
+    let (b, c) = e.start().await;
+    assert_eq!(e.post(&b, &forge::signed_response(&c, &e.signer, true), None).await.0, 303);
+    let slo = e.srv.url("/auth/saml/slo");
+    let signed = |xml: &str| forge::redirect_query(xml, Some((&e.signer, forge::RSA_SHA256)));
+    let good = || forge::logout_request(IDP, &slo, "mallory-subject", "_session", 0);
+    let refused = |query: String, check: &'static str, also: &'static str| slo_refused(&b, &e.srv, query, check, also);
+    refused(forge::redirect_query(&good(), None), "unsigned", "could sign anyone out").await;
+    refused(forge::redirect_query(&good(), Some((&Signer::stranger(), forge::RSA_SHA256))), "signature", "does not verify").await;
+    refused(forge::redirect_query(&good(), Some((&e.signer, forge::RSA_SHA1))), "algorithm", "SHA-256").await;
+    // Signed, then one parameter changed.
+    refused(signed(&good()).replacen("SAMLRequest=", "RelayState=x&SAMLRequest=", 1), "signature", "does not verify").await;
+    refused(signed(&forge::logout_request("https://other.example/idp", &slo, "mallory-subject", "_session", 0)), "Issuer", "https://other.example/idp").await;
+    refused(signed(&forge::logout_request(IDP, "https://elsewhere.example/slo", "mallory-subject", "_session", 0)), "Destination", "https://elsewhere.example/slo").await;
+    refused(signed(&forge::logout_request(IDP, &slo, "mallory-subject", "_session", -900)), "IssueInstant", "s ago; at most 300 s are accepted").await;
+    refused(signed(&forge::logout_request(IDP, &slo, "mallory-subject", "_session", 900)), "IssueInstant", "in the future").await;
+    refused(signed(&format!("<!DOCTYPE r [<!ENTITY x \"y\">]>{}", good())), "doctype", "DOCTYPE").await;
+    refused(signed(&good().replace("mallory-subject", "mallory<!-- -->-subject")), "comment", "comment").await;
+    // A deflate bomb: 20 MB of spaces in about 27 KB of URL, stopped at the
+    // inflation cap (192 KiB).
+    let bomb = format!("SAMLRequest={}", url::form_urlencoded::byte_serialize(forge::deflate_b64(&vec![b' '; 20 * 1024 * 1024]).as_bytes()).collect::<String>());
+    assert!(bomb.len() < 40 * 1024, "{}", bomb.len());
+    refused(bomb, "size", "decompression bomb").await;
+    refused(format!("SAMLRequest={}", "A".repeat(50 * 1024)), "size", "bytes").await;
+
+    // The genuine request: the session ends, and the answer is a
+    // LogoutResponse to the IdP's SLO service, signed with the SP key.
+    let query = signed(&good());
+    let resp = b.http.get(format!("{slo}?{query}&RelayState=idp-state")).send().await.unwrap();
+    assert_eq!(resp.status(), 400, "RelayState after the signature's parameters still breaks the signature");
+    let resp = b.http.get(format!("{slo}?{query}")).send().await.unwrap();
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    let to = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(&format!("{}?SAMLResponse=", forge::slo_url("https://idp.forge.example/sso"))), "{to}");
+    let sp_cert = e.srv.state.sso.saml("saml").unwrap().sp.cert_der.clone();
+    let (xml, verified) = forge::read_signed_redirect(&to, &sp_cert);
+    assert!(verified, "Portcullis signs its LogoutResponse with its SP key");
+    assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:status:Success") && xml.contains(&format!("Destination=\"{}\"", forge::slo_url("https://idp.forge.example/sso"))), "{xml}");
+    assert_eq!(b.http.get(e.srv.url("/api/v1/me")).send().await.unwrap().status(), 401, "the session ended");
+    // The same request again: refused as a replay.
+    let (b2, c2) = e.start().await;
+    assert_eq!(e.post(&b2, &forge::signed_response(&c2, &e.signer, true), None).await.0, 303);
+    let resp = b2.http.get(format!("{slo}?{query}")).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("Check `replay` failed"));
+    assert_eq!(b2.http.get(e.srv.url("/api/v1/me")).send().await.unwrap().status(), 200);
+}

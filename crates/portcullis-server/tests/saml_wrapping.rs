@@ -112,7 +112,7 @@ async fn xsw1_to_xsw8_from_real_responses_are_refused() {
     let env = vec![("PORTCULLIS_AUTH_PROVIDERS", "saml,local".to_owned()), ("SAML_IDP_METADATA_URL", peer.metadata_url.clone())];
     let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: true, extra_env: env, listener: None }).await.unwrap();
     let p = srv.state.sso.saml("saml").unwrap();
-    peer.trust(&[TrustedSp { entity_id: &p.sp.entity_id, acs: &p.sp.acs_url, cert: &p.sp.cert_base64(), encrypt: false, sign_alg: None }]);
+    peer.trust(&[TrustedSp { entity_id: &p.sp.entity_id, acs: &p.sp.acs_url, cert: &p.sp.cert_base64(), encrypt: false, sign_alg: None, slo: None }]);
     assert_eq!(srv.wait_ready().await["status"], "ready");
 
     // The untouched response works (so the refusals are about the wrapping).

@@ -271,7 +271,9 @@ async fn throttle_stats(
     Ok((a, b))
 }
 
-/// What a session started through an IdP keeps for logout.
+/// What a session started through an IdP keeps for logout: the IdP's
+/// session id (OIDC `sid`, SAML `SessionIndex`) and, sealed, what names the
+/// session to the IdP (the OIDC ID token, the SAML NameID).
 pub struct IdpSessionInfo {
     pub sid: Option<String>,
     pub id_token_sealed: String,
@@ -377,6 +379,17 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
         } else {
             crate::sso::logout::continue_to_idp(&url, name)
         });
+    }
+    // Signed in through a SAML IdP with single logout: the same, with a
+    // signed LogoutRequest (its answer is bound to this browser by a cookie).
+    if let Some((url, tx_cookie, name)) = crate::saml::logout::start(&state, &provider, caller.ctx.session.id, user.id).await {
+        let mut resp = clearing_cookie(if wants_json(&headers) {
+            Json(serde_json::json!({ "signed_out": true, "end_session_url": url })).into_response()
+        } else {
+            crate::sso::logout::continue_to_idp(&url, name)
+        });
+        resp.headers_mut().append(header::SET_COOKIE, tx_cookie);
+        return resp;
     }
     to_login()
 }

@@ -46,21 +46,29 @@ struct Transaction {
 }
 
 fn tx_cookie_name(state: &AppState, provider: &str) -> String {
+    cookie_name(state, &format!("portcullis_saml_{provider}"))
+}
+
+/// `name`, with the `__Host-` prefix over https.
+pub(super) fn cookie_name(state: &AppState, name: &str) -> String {
     let prefix = if state.config.https() { "__Host-" } else { "" };
-    format!("{prefix}portcullis_saml_{provider}")
+    format!("{prefix}{name}")
 }
 
 fn tx_aad(provider: &str) -> String {
     format!("saml-transaction:{provider}")
 }
 
-/// The transaction cookie. The IdP posts the Response from its own site, so
-/// the cookie must travel on a cross-site POST: `SameSite=None; Secure`
-/// over https. Over plain http (local testing only) `Secure` is impossible;
-/// without a SameSite attribute browsers still send a cookie younger than
-/// two minutes on a top-level POST.
 fn tx_cookie(state: &AppState, provider: &str, value: &str, max_age: u64) -> String {
-    let name = tx_cookie_name(state, provider);
+    transaction_cookie(state, &tx_cookie_name(state, provider), value, max_age)
+}
+
+/// A cookie that carries a SAML transaction across the trip to the IdP.
+/// The IdP may answer with a cross-site POST, so the cookie must travel on
+/// one: `SameSite=None; Secure` over https. Over plain http (local testing
+/// only) `Secure` is impossible; without a SameSite attribute browsers
+/// still send a cookie younger than two minutes on a top-level POST.
+pub(super) fn transaction_cookie(state: &AppState, name: &str, value: &str, max_age: u64) -> String {
     if state.config.https() {
         format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=None; Max-Age={max_age}")
     } else {
@@ -68,11 +76,11 @@ fn tx_cookie(state: &AppState, provider: &str, value: &str, max_age: u64) -> Str
     }
 }
 
-fn refused(r: Refusal) -> SsoError {
+pub(super) fn refused(r: Refusal) -> SsoError {
     SsoError::Saml { check: r.check, cause: r.cause, fix: r.fix }
 }
 
-fn unavailable(p: &SamlProvider) -> SsoError {
+pub(super) fn unavailable(p: &SamlProvider) -> SsoError {
     SsoError::Saml {
         check: "unreachable",
         cause: format!("the identity provider's SAML metadata has not been read ({})", p.problem().unwrap_or_else(|| "not yet".into())),
@@ -251,7 +259,9 @@ async fn finish(state: &AppState, p: &SamlProvider, ip: Option<String>, headers:
         &ident,
     )
     .await?;
-    let cookie = start_session(state, &user, s.provider, ip.clone(), headers, None).await.map_err(|e| SsoError::Unreachable(format!("session: {}", e.message)))?;
+    // What single logout needs to name this session to the IdP.
+    let logout_name = super::logout::session_info(state, &user.id, &assertion);
+    let cookie = start_session(state, &user, s.provider, ip.clone(), headers, logout_name).await.map_err(|e| SsoError::Unreachable(format!("session: {}", e.message)))?;
     audit::record(state, Entry::new("login", true).actor(user.id, &user.email).ip(ip).detail(serde_json::json!({ "provider": s.provider, "protocol": "saml", "roles": ident.roles }))).await;
     crate::usage::record_signin(state, Some(user.id), s.provider, true).await;
     let mut resp = Redirect::to(&return_to).into_response();

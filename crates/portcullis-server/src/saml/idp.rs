@@ -7,6 +7,7 @@
 use super::config::{MetadataSource, SamlSettings};
 use super::precheck;
 use super::sp::ServiceProviderIdentity;
+use openssl::pkey::{PKey, Public};
 use samael::metadata::EntityDescriptor;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
 use sha2::{Digest, Sha256};
@@ -20,12 +21,25 @@ pub struct IdpMetadata {
     pub entity_id: String,
     /// The SingleSignOnService with the HTTP-Redirect binding.
     pub sso_url: String,
-    pub slo_url: Option<String>,
+    /// The SingleLogoutService with the HTTP-Redirect binding: where
+    /// LogoutRequests go, and (unless it names a `ResponseLocation`)
+    /// LogoutResponses.
+    pub slo: Option<LogoutEndpoint>,
     pub want_signed_requests: bool,
     /// SHA-256 fingerprints (hex) of the signing certificates.
     pub fingerprints: Vec<String>,
+    /// The public keys of those certificates, for signatures over
+    /// HTTP-Redirect query strings (single logout).
+    pub signing_keys: Vec<PKey<Public>>,
     /// `samael`'s service provider, holding the pinned certificates and our key.
     pub sp: ServiceProvider,
+}
+
+/// The IdP's single logout endpoint (SAML 2.0 Metadata §2.2.2).
+#[derive(Clone, Debug)]
+pub struct LogoutEndpoint {
+    pub location: String,
+    pub response_location: String,
 }
 
 /// The SHA-256 fingerprint of a DER certificate, as administrators see it.
@@ -75,8 +89,12 @@ pub fn parse(settings: &SamlSettings, sp: &ServiceProviderIdentity, text: &str) 
         .find(|e| e.binding == REDIRECT)
         .map(|e| e.location.clone())
         .ok_or("the IdP offers no SingleSignOnService with the HTTP-Redirect binding")?;
-    let slo_url = idp.single_logout_services.iter().find(|e| e.binding == REDIRECT).map(|e| e.location.clone());
+    let slo = idp.single_logout_services.iter().find(|e| e.binding == REDIRECT).map(|e| LogoutEndpoint {
+        location: e.location.clone(),
+        response_location: e.response_location.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| e.location.clone()),
+    });
     let mut certs = Vec::new();
+    let mut keys = Vec::new();
     for kd in &idp.key_descriptors {
         if kd.key_use.as_deref().is_some_and(|u| u != "signing" && !u.is_empty()) {
             continue;
@@ -85,7 +103,8 @@ pub fn parse(settings: &SamlSettings, sp: &ServiceProviderIdentity, text: &str) 
             use base64::Engine;
             let compact: String = c.chars().filter(|ch| !ch.is_whitespace()).collect();
             let der = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| "a signing certificate in the metadata is not base64")?;
-            openssl::x509::X509::from_der(&der).map_err(|_| "a signing certificate in the metadata is not an X.509 certificate")?;
+            let x509 = openssl::x509::X509::from_der(&der).map_err(|_| "a signing certificate in the metadata is not an X.509 certificate")?;
+            keys.push(x509.public_key().map_err(|_| "a signing certificate in the metadata holds no usable public key")?);
             certs.push(der);
         }
     }
@@ -115,9 +134,10 @@ pub fn parse(settings: &SamlSettings, sp: &ServiceProviderIdentity, text: &str) 
     Ok(IdpMetadata {
         entity_id,
         sso_url,
-        slo_url,
+        slo,
         want_signed_requests: idp.want_authn_requests_signed.unwrap_or(false),
         fingerprints: certs.iter().map(|c| fingerprint(c)).collect(),
+        signing_keys: keys,
         sp: built,
     })
 }

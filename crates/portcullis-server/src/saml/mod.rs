@@ -16,11 +16,15 @@
 //! - [`idp`]: the IdP's metadata, fetched and refreshed; its certificates pinned.
 //! - [`precheck`]: size, DTD, comment, structure and algorithm checks.
 //! - [`flow`]: `/auth/<p>/login`, the ACS, `/auth/<p>/metadata`.
+//! - [`logout`]: single logout at `/auth/<p>/slo`, SP- and IdP-initiated.
+//! - [`redirect`]: the HTTP-Redirect binding and its query-string signatures.
 
 pub mod config;
 pub mod flow;
 pub mod idp;
+pub mod logout;
 pub mod precheck;
+pub mod redirect;
 pub mod sp;
 
 pub use config::SamlSettings;

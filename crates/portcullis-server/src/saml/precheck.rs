@@ -125,7 +125,7 @@ pub struct Shape {
     pub recipients: Vec<String>,
 }
 
-fn is(node: &roxmltree::Node<'_, '_>, ns: &str, name: &str) -> bool {
+pub fn is(node: &roxmltree::Node<'_, '_>, ns: &str, name: &str) -> bool {
     node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
 }
 

@@ -15,6 +15,8 @@ use std::path::Path;
 pub struct ServiceProviderIdentity {
     pub entity_id: String,
     pub acs_url: String,
+    /// Single logout, HTTP-Redirect binding: `/auth/<provider>/slo`.
+    pub slo_url: String,
     pub metadata_url: String,
     pub key: PKey<Private>,
     pub cert_der: Vec<u8>,
@@ -39,6 +41,7 @@ impl ServiceProviderIdentity {
         Ok(Self {
             entity_id: settings.sp_entity_id.clone().unwrap_or_else(|| metadata_url.clone()),
             acs_url: public(&format!("/auth/{p}/callback")),
+            slo_url: public(&format!("/auth/{p}/slo")),
             metadata_url,
             key,
             cert_der,
@@ -51,9 +54,9 @@ impl ServiceProviderIdentity {
         base64::engine::general_purpose::STANDARD.encode(&self.cert_der)
     }
 
-    /// SP metadata (SAML 2.0 Metadata §2.4.4): the ACS (HTTP-POST), the
-    /// certificate for signing and for encryption, signed requests and
-    /// signed assertions wanted.
+    /// SP metadata (SAML 2.0 Metadata §2.4.4): the ACS (HTTP-POST), single
+    /// logout (HTTP-Redirect), the certificate for signing and for
+    /// encryption, signed requests and signed assertions wanted.
     pub fn metadata_xml(&self) -> String {
         use html_escape::encode_double_quoted_attribute as attr;
         let cert = self.cert_base64();
@@ -67,6 +70,7 @@ impl ServiceProviderIdentity {
              <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity}\">\
              <md:SPSSODescriptor AuthnRequestsSigned=\"true\" WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
              {signing}{encryption}\
+             <md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{slo}\"/>\
              <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>\
              <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{acs}\" index=\"0\" isDefault=\"true\"/>\
              </md:SPSSODescriptor></md:EntityDescriptor>\n",
@@ -74,6 +78,7 @@ impl ServiceProviderIdentity {
             signing = key("signing"),
             encryption = key("encryption"),
             acs = attr(&self.acs_url),
+            slo = attr(&self.slo_url),
         )
     }
 }

@@ -37,6 +37,8 @@ pub enum SsoError {
     UnknownProvider(String),
     /// A SAML check failed: which one, what was sent and expected, the fix.
     Saml { check: &'static str, cause: String, fix: String },
+    /// A SAML single-logout message was refused (same parts as `Saml`).
+    SamlLogout { check: &'static str, cause: String, fix: String },
 }
 
 impl SsoError {
@@ -153,13 +155,11 @@ impl SsoError {
                 "Your Portcullis account has been disabled.".into(),
                 "Ask an administrator of your organization to enable it.".into(),
             ),
-            Saml { check, cause, fix } => (
-                if *check == "unreachable" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_REQUEST },
-                "saml_refused",
-                "SAML sign-in refused",
-                format!("Check `{check}` failed: {cause}"),
-                fix.clone(),
-            ),
+            Saml { check, cause, fix } | SamlLogout { check, cause, fix } => {
+                let (code, title) = if matches!(self, SamlLogout { .. }) { ("saml_logout_refused", "SAML sign-out refused") } else { ("saml_refused", "SAML sign-in refused") };
+                let status = if *check == "unreachable" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_REQUEST };
+                (status, code, title, format!("Check `{check}` failed: {cause}"), fix.clone())
+            }
             UnknownProvider(p) => (
                 StatusCode::NOT_FOUND,
                 "unknown_provider",

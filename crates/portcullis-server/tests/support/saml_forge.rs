@@ -57,8 +57,10 @@ impl Signer {
     }
 }
 
-/// IdP metadata pinning several signers' certificates (a rollover).
+/// IdP metadata pinning several signers' certificates (a rollover); its
+/// single logout service is [`slo_url`] of `sso_url`.
 pub fn metadata_pinning(entity_id: &str, sso_url: &str, signers: &[&Signer]) -> String {
+    let slo_url = slo_url(sso_url);
     let keys: String = signers
         .iter()
         .map(|s| format!("<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>", s.cert_b64))
@@ -66,6 +68,7 @@ pub fn metadata_pinning(entity_id: &str, sso_url: &str, signers: &[&Signer]) -> 
     format!(
             "<?xml version=\"1.0\"?>\n<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity_id}\">\
              <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
+             <md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{slo_url}\"/>\
              <md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{sso_url}\"/>\
              </md:IDPSSODescriptor></md:EntityDescriptor>"
     )
@@ -223,4 +226,71 @@ pub fn request_id(redirect: &str) -> String {
     let mut xml = String::new();
     flate2::read::DeflateDecoder::new(raw.as_slice()).read_to_string(&mut xml).unwrap();
     xml.split(" ID=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+/// The forged IdP's single logout service, next to its sign-in service.
+pub fn slo_url(sso_url: &str) -> String {
+    format!("{}/slo", sso_url.trim_end_matches("/sso"))
+}
+
+/// A LogoutRequest (Core §3.7.1) from `issuer` to `destination`, issued
+/// `issued_secs` from now.
+pub fn logout_request(issuer: &str, destination: &str, name_id: &str, session_index: &str, issued_secs: i64) -> String {
+    format!(
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
+         ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{at}\" Destination=\"{destination}\"><saml:Issuer>{issuer}</saml:Issuer>\
+         <saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">{name_id}</saml:NameID>\
+         <samlp:SessionIndex>{session_index}</samlp:SessionIndex></samlp:LogoutRequest>",
+        id = random_id(),
+        at = time(issued_secs),
+    )
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Raw DEFLATE then base64, as the HTTP-Redirect binding carries messages.
+pub fn deflate_b64(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    d.write_all(bytes).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(d.finish().unwrap())
+}
+
+/// The query string carrying `xml` as `SAMLRequest` over HTTP-Redirect
+/// (Bindings §3.4.4.1), signed by `signer` with `sig_alg` (RSA_SHA256 or
+/// RSA_SHA1), or unsigned.
+pub fn redirect_query(xml: &str, signed: Option<(&Signer, &str)>) -> String {
+    let mut q = format!("SAMLRequest={}", enc(&deflate_b64(xml.as_bytes())));
+    if let Some((signer, alg)) = signed {
+        q.push_str(&format!("&SigAlg={}", enc(alg)));
+        let key = openssl::pkey::PKey::private_key_from_der(&signer.key_der).unwrap();
+        let md = if alg == RSA_SHA1 { openssl::hash::MessageDigest::sha1() } else { openssl::hash::MessageDigest::sha256() };
+        let sig = openssl::sign::Signer::new(md, &key).unwrap().sign_oneshot_to_vec(q.as_bytes()).unwrap();
+        q.push_str(&format!("&Signature={}", enc(&base64::engine::general_purpose::STANDARD.encode(sig))));
+    }
+    q
+}
+
+/// The XML of an HTTP-Redirect URL's message, and whether its query-string
+/// signature verifies with the certificate `cert_der`.
+pub fn read_signed_redirect(url: &str, cert_der: &[u8]) -> (String, bool) {
+    use std::io::Read;
+    let query = url.split_once('?').unwrap().1;
+    let raw = |name: &str| query.split('&').find_map(|p| p.strip_prefix(&format!("{name}="))).map(str::to_owned);
+    let decode = |v: &str| url::form_urlencoded::parse(format!("v={v}").as_bytes()).next().unwrap().1.into_owned();
+    let (kind, msg) = ["SAMLRequest", "SAMLResponse"].iter().find_map(|k| raw(k).map(|m| (*k, m))).unwrap();
+    let deflated = base64::engine::general_purpose::STANDARD.decode(decode(&msg)).unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(deflated.as_slice()).read_to_string(&mut xml).unwrap();
+    let mut octets = format!("{kind}={msg}");
+    if let Some(r) = raw("RelayState") {
+        octets.push_str(&format!("&RelayState={r}"));
+    }
+    octets.push_str(&format!("&SigAlg={}", raw("SigAlg").unwrap()));
+    let sig = base64::engine::general_purpose::STANDARD.decode(decode(&raw("Signature").unwrap())).unwrap();
+    let key = openssl::x509::X509::from_der(cert_der).unwrap().public_key().unwrap();
+    let ok = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap().verify_oneshot(&sig, octets.as_bytes()).unwrap();
+    (xml, ok)
 }

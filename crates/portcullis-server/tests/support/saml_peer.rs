@@ -33,6 +33,8 @@ pub struct TrustedSp<'a> {
     pub encrypt: bool,
     /// E.g. rsa-sha1, to produce responses Portcullis must refuse.
     pub sign_alg: Option<&'a str>,
+    /// The SP's single logout service (HTTP-Redirect), if it is to take part.
+    pub slo: Option<&'a str>,
 }
 
 fn config_dir() -> PathBuf {
@@ -80,7 +82,7 @@ impl SamlPeer {
     pub fn trust(&self, sps: &[TrustedSp<'_>]) {
         let list: Vec<_> = sps
             .iter()
-            .map(|s| serde_json::json!({ "entity_id": s.entity_id, "acs": s.acs, "cert": s.cert, "encrypt": s.encrypt, "sign_alg": s.sign_alg }))
+            .map(|s| serde_json::json!({ "entity_id": s.entity_id, "acs": s.acs, "cert": s.cert, "encrypt": s.encrypt, "sign_alg": s.sign_alg, "slo": s.slo }))
             .collect();
         std::fs::write(&self.sp_json, serde_json::to_vec(&list).unwrap()).unwrap();
     }
@@ -139,6 +141,38 @@ impl Browser {
             return (url, body);
         }
         panic!("too many redirects from {url}");
+    }
+
+    /// GETs `url` and follows redirects; returns every URL visited (the
+    /// last one answered without a redirect) and the final body.
+    pub async fn follow_chain(&self, url: &str) -> (Vec<String>, String) {
+        let mut visited = vec![url.to_owned()];
+        for _ in 0..12 {
+            let current = visited.last().unwrap().clone();
+            let resp = self.http.get(&current).send().await.unwrap();
+            if resp.status().is_redirection() {
+                let to = resp.headers()["location"].to_str().unwrap().to_owned();
+                visited.push(reqwest::Url::parse(&current).unwrap().join(&to).unwrap().to_string());
+                continue;
+            }
+            let body = resp.text().await.unwrap();
+            return (visited, body);
+        }
+        panic!("too many redirects from {url}");
+    }
+
+    /// Whether starting a sign-in at `portcullis_login` makes the IdP ask
+    /// for a password (no IdP session) rather than answer at once.
+    pub async fn idp_asks_for_password(&self, portcullis_login: &str) -> bool {
+        let resp = self.http.get(portcullis_login).send().await.unwrap();
+        assert_eq!(resp.status(), 303, "Portcullis sends the browser to the IdP");
+        let to_idp = resp.headers()["location"].to_str().unwrap().to_owned();
+        let (_, page) = self.get_following(&to_idp).await;
+        match (hidden(&page, "AuthState"), hidden(&page, "SAMLResponse")) {
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            _ => panic!("neither a login form nor a response: {}", &page[..page.len().min(2000)]),
+        }
     }
 
     /// Starts at Portcullis's `/auth/<provider>/login`, signs in at the IdP

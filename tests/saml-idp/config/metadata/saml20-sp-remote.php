@@ -2,7 +2,8 @@
 // The Portcullis service providers this IdP trusts, from the JSON file the
 // test harness writes (SSP_SP_JSON): a list of
 //   {"entity_id", "acs", "cert" (base64 DER, for signed requests and
-//    encryption), "encrypt" (bool), "sign_alg" (optional)}
+//    encryption), "encrypt" (bool), "sign_alg" (optional),
+//    "slo" (optional: the SP's single logout service, HTTP-Redirect)}
 $sps = json_decode(file_get_contents(getenv('SSP_SP_JSON')), true) ?: [];
 foreach ($sps as $sp) {
     $entry = [
@@ -16,6 +17,8 @@ foreach ($sps as $sp) {
     if (!empty($sp['cert'])) {
         $entry['certData'] = $sp['cert'];
         $entry['validate.authnrequest'] = true;
+        // Logout messages from the SP must be signed with that certificate.
+        $entry['validate.logout'] = true;
     }
     if (!empty($sp['sign_alg'])) {
         $entry['signature.algorithm'] = $sp['sign_alg'];
