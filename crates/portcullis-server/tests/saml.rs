@@ -179,3 +179,36 @@ async fn single_logout_from_portcullis_and_from_the_idp() {
     let md = reqwest::get(s.srv.url("/auth/saml/metadata")).await.unwrap().text().await.unwrap();
     assert!(md.contains(&format!("<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{}\"/>", s.srv.url("/auth/saml/slo"))), "{md}");
 }
+
+/// IdP-initiated sign-in (SimpleSAMLphp's unsolicited response): refused
+/// unless `SAML_ALLOW_IDP_INITIATED=true`; when allowed, it signs in and
+/// follows a local RelayState, but still never an off-site one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_initiated_sign_in_only_when_allowed() {
+    let unsolicited = |s: &Setup, relay: &str| {
+        let sp = url_encode(&s.srv.state.sso.saml("saml").unwrap().sp.entity_id);
+        format!("{}saml2/idp/SSOService.php?spentityid={sp}&RelayState={}", s.peer.base, url_encode(relay))
+    };
+    let s = setup(Db::Sqlite, false, vec![]).await.unwrap();
+    let b = Browser::default();
+    let answer = b.sign_in_at(&unsolicited(&s, "/api/v1/me"), "bob", "bob-password").await;
+    assert!(!decode(&answer.saml_response).contains("InResponseTo"), "the IdP sent an unsolicited response");
+    let resp = b.post_to_acs(&answer.acs, &answer.saml_response, answer.relay_state.as_deref()).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("SAML_ALLOW_IDP_INITIATED=true"));
+    assert_eq!(me_status(&b, &s.srv).await, 401);
+
+    let s = setup(Db::Sqlite, false, vec![("SAML_ALLOW_IDP_INITIATED", "true".into())]).await.unwrap();
+    let b = Browser::default();
+    let answer = b.sign_in_at(&unsolicited(&s, "https://evil.example/"), "bob", "bob-password").await;
+    let resp = b.post_to_acs(&answer.acs, &answer.saml_response, answer.relay_state.as_deref()).await;
+    assert_eq!(resp.status(), 400, "an off-site RelayState is refused even when IdP-initiated sign-in is on");
+    assert!(resp.text().await.unwrap().contains("Check `relay_state` failed"));
+    assert_eq!(me_status(&b, &s.srv).await, 401);
+    let b = Browser::default();
+    let answer = b.sign_in_at(&unsolicited(&s, "/api/v1/me"), "bob", "bob-password").await;
+    let resp = b.post_to_acs(&answer.acs, &answer.saml_response, answer.relay_state.as_deref()).await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    assert_eq!(resp.headers()["location"], "/api/v1/me");
+    assert_eq!(me(&b, &s.srv).await["user"]["email"], "bob@example.test");
+}

@@ -181,7 +181,13 @@ impl Browser {
         let resp = self.http.get(portcullis_login).send().await.unwrap();
         assert_eq!(resp.status(), 303, "Portcullis sends the browser to the IdP");
         let to_idp = resp.headers()["location"].to_str().unwrap().to_owned();
-        let (login_url, page) = self.get_following(&to_idp).await;
+        self.sign_in_at(&to_idp, user, password).await
+    }
+
+    /// Opens `idp_url` (a sign-in URL at the IdP, SP- or IdP-initiated),
+    /// signs in as `user`, and returns what the IdP would post back.
+    pub async fn sign_in_at(&self, idp_url: &str, user: &str, password: &str) -> IdpAnswer {
+        let (login_url, page) = self.get_following(idp_url).await;
         let auth_state = hidden(&page, "AuthState").unwrap_or_else(|| panic!("no login form at {login_url}: {}", &page[..page.len().min(2000)]));
         let resp = self
             .http
