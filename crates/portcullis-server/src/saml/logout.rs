@@ -156,10 +156,8 @@ pub async fn slo_route(State(state): State<AppState>, Path(provider): Path<Strin
         Ok(msg) if msg.kind == SAML_REQUEST => from_idp(&state, &p, msg).await,
         Ok(msg) => answered(&state, &p, msg, &headers).await,
     };
-    let mut resp = outcome.unwrap_or_else(|e| {
-        tracing::warn!(provider, detail = %e.detail(), "SAML logout message refused");
-        e.respond(&provider, &p.sp.slo_url, &headers)
-    });
+    // `respond` logs the refusal with its detail and the request id.
+    let mut resp = outcome.unwrap_or_else(|e| e.respond(&provider, &p.sp.slo_url, &headers));
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }

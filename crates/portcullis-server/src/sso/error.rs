@@ -185,7 +185,7 @@ impl SsoError {
         if status.is_server_error() {
             tracing::error!(provider, code, detail = %self.detail(), "sign-in failed");
         } else {
-            tracing::warn!(provider, code, detail = %self.detail(), "sign-in refused");
+            tracing::warn!(provider, code, detail = %self.detail(), "refused");
         }
         if crate::auth::local::wants_json(headers) {
             let body = serde_json::json!({ "error": code, "message": format!("{cause} {fix}"), "request_id": rid });
