@@ -9,25 +9,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { freePort, launchChromium } from './support.mjs';
 
 const BIN = process.env.PORTCULLIS_BIN || resolve(import.meta.dirname, '../../target/debug/portcullis');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SSP_WWW = '/usr/share/simplesamlphp/www';
 const SSP_CONFIG = resolve(import.meta.dirname, '../saml-idp/config');
 
 let portcullis, idp, browser, base, idpBase, dataDir;
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
-    s.on('error', fail);
-  });
-}
 
 async function waitFor(what, check, ms = 20000) {
   const started = Date.now();
@@ -66,12 +56,7 @@ before(async () => {
   writeFileSync(spJson, JSON.stringify([{
     entity_id: `${base}/auth/saml/metadata`, acs: `${base}/auth/saml/callback`, slo: `${base}/auth/saml/slo`, cert, encrypt: false,
   }]));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

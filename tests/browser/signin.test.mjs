@@ -13,22 +13,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { freePort, launchChromium } from './support.mjs';
 
 const BIN = process.env.PORTCULLIS_BIN || resolve(import.meta.dirname, '../../target/debug/portcullis');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'a long browser passphrase';
 
 let server, browser, base, setupLink, dataDir;
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
-    s.on('error', fail);
-  });
-}
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'portcullis-browser-'));
@@ -48,12 +39,7 @@ before(async () => {
     });
     server.on('exit', (code) => fail(new Error(`portcullis exited with ${code}: ${out}`)));
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
