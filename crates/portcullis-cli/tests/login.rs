@@ -8,7 +8,6 @@ mod browser;
 #[path = "../../portcullis-server/tests/support/oidc_peer.rs"]
 mod oidc_peer;
 #[path = "../../portcullis-server/tests/upstream/mod.rs"]
-#[allow(dead_code)]
 mod upstream;
 
 use std::io::{BufRead, BufReader};

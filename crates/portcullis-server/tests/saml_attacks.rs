@@ -143,7 +143,8 @@ async fn two_assertions_or_an_unsigned_one_beside_a_signed_one_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_audience_recipient_destination_issuer_and_in_response_to_are_refused() {
     let e = setup(vec![]).await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Claims)>, Vec<&str>)> = vec![
+    type Tamper = Box<dyn Fn(&mut Claims)>;
+    let cases: Vec<(&str, Tamper, Vec<&str>)> = vec![
         ("Audience", Box::new(|c| c.audience = "https://other-sp.example/metadata".into()), vec!["https://other-sp.example/metadata", "expected"]),
         ("Recipient", Box::new(|c| c.recipient = "https://other-sp.example/acs".into()), vec!["https://other-sp.example/acs"]),
         ("Destination", Box::new(|c| c.destination = "https://other-sp.example/acs".into()), vec!["https://other-sp.example/acs"]),

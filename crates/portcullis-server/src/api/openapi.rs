@@ -5,8 +5,11 @@
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-/// (method, path, summary, what it needs, request schema, response schema)
-pub const ROUTES: &[(&str, &str, &str, &str, Option<&str>, Option<&str>)] = &[
+/// One documented route: (method, path, summary, what it needs, request
+/// schema, response schema).
+pub type RouteDoc = (&'static str, &'static str, &'static str, &'static str, Option<&'static str>, Option<&'static str>);
+
+pub const ROUTES: &[RouteDoc] = &[
     ("get", "/api/v1/me", "Who am I: user, session, organizations with roles, CSRF token", "a session", None, Some("Me")),
     ("get", "/api/v1/me/sessions", "My active sessions", "a session", None, Some("SessionList")),
     ("delete", "/api/v1/me/sessions/{id}", "End one of my sessions", "a session", None, None),

@@ -108,7 +108,8 @@ fn each_missing_required_variable_is_named_with_where_to_find_it() {
 
 #[test]
 fn malformed_values_are_refused() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (OKTA, "OKTA_SITE", "http://acme.okta.com"),
         (OKTA, "OKTA_SITE", "ftp://acme.okta.com"),
         (OKTA, "OKTA_AUTHORIZATION_SERVER", "a/b"),

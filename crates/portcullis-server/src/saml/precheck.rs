@@ -247,7 +247,7 @@ fn check_signature(sig: &roxmltree::Node<'_, '_>, parent_id: &str, allow_sha1: b
         };
         return Err(refuse("algorithm", format!("The signature algorithm is `{method}`; RSA with SHA-256 or stronger is required."), fix));
     }
-    if !STRONG_DIGESTS.contains(&digest.as_str()) && !(allow_sha1 && digest == SHA1_DIGEST) {
+    if !(STRONG_DIGESTS.contains(&digest.as_str()) || allow_sha1 && digest == SHA1_DIGEST) {
         return Err(refuse("algorithm", format!("The signature's digest is `{digest}`; SHA-256 or stronger is required."), "Configure the IdP to use SHA-256 digests (or, only if impossible, set SAML_ALLOW_SHA1=true)."));
     }
     Ok(())
