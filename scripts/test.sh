@@ -79,6 +79,12 @@ export PORTCULLIS_TEST_POSTGRES_URL="$pg_url"
 # --- Rust ----------------------------------------------------------------------
 say "building"
 cargo build --workspace --all-targets --locked
+if cargo clippy --version >/dev/null 2>&1; then
+  say "lints (clippy, warnings are errors)"
+  cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+else
+  echo "NOTE: clippy is not installed (rustup component add clippy), so the lint step was skipped"
+fi
 say "Rust tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
