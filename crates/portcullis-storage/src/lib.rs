@@ -120,6 +120,11 @@ pub trait IdpStore: Send + Sync {
         subject: Option<&str>,
         now: Timestamp,
     ) -> Result<Vec<UserId>>;
+    /// A SAML LogoutRequest (Core §3.7.3.2), in one transaction: spends its
+    /// id and ends the sessions it names (see [`SamlLogout`]). `None` when
+    /// the id was spent before (a replay), and nothing ends; if ending
+    /// fails, the id stays unspent.
+    async fn end_saml_sessions_once(&self, request: &SamlLogout<'_>, now: Timestamp) -> Result<Option<Vec<UserId>>>;
     /// Records a one-time value; `false` if it was already used (the primary
     /// key decides, so two replicas cannot both accept it).
     async fn use_once(&self, kind: &str, key_hash: &str, expires_at: Timestamp) -> Result<bool>;

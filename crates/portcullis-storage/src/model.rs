@@ -79,8 +79,26 @@ pub struct NewSession {
     pub user_agent: Option<String>,
     /// The IdP's session id (`sid` claim), for back-channel logout.
     pub idp_sid: Option<String>,
-    /// The ID token, sealed by the server, for RP-initiated logout's `id_token_hint`.
+    /// The ID token, sealed by the server, for RP-initiated logout's
+    /// `id_token_hint` (SAML: the NameID, sealed, for the LogoutRequest).
     pub id_token_sealed: Option<String>,
+    /// SAML: a hash of the IdP, the NameID's format and the NameID, which
+    /// the IdP's LogoutRequests name the session by.
+    pub idp_name_id_hash: Option<String>,
+}
+
+/// The sessions a SAML LogoutRequest names, and the request's id.
+#[derive(Clone, Debug)]
+pub struct SamlLogout<'a> {
+    pub provider: &'a str,
+    /// Sessions whose `idp_name_id_hash` is this...
+    pub name_id_hash: &'a str,
+    /// ...and, when not empty, whose IdP session id is one of these.
+    pub session_indexes: &'a [String],
+    /// The request's id, spent in `used_once` (kind `saml_logout_request`)
+    /// until `request_expires`.
+    pub request_key_hash: &'a str,
+    pub request_expires: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

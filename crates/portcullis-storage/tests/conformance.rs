@@ -201,6 +201,7 @@ each_backend!(sessions_lifecycle, |db: TestDb| async move {
         user_agent: Some("test".into()),
         idp_sid: None,
         id_token_sealed: None,
+        idp_name_id_hash: None,
     })
     .await
     .unwrap();
@@ -215,6 +216,7 @@ each_backend!(sessions_lifecycle, |db: TestDb| async move {
         user_agent: None,
         idp_sid: None,
         id_token_sealed: None,
+        idp_name_id_hash: None,
     };
     assert!(matches!(s.create_session(dup).await, Err(StoreError::Conflict { .. })));
     let rec = s.get_session_by_token_hash("h1").await.unwrap().unwrap();

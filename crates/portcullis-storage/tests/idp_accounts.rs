@@ -17,6 +17,10 @@ fn idp_user(issuer: &str, sub: &str, email: &str, admin: bool) -> IdpUser {
 }
 
 async fn session(s: &SqlStore, user: UserId, provider: &str, hash: &str, sid: Option<&str>) -> SessionId {
+    saml_session(s, user, provider, hash, sid, None).await
+}
+
+async fn saml_session(s: &SqlStore, user: UserId, provider: &str, hash: &str, sid: Option<&str>, name_id_hash: Option<&str>) -> SessionId {
     let id = SessionId::new();
     s.create_session(NewSession {
         id,
@@ -28,6 +32,7 @@ async fn session(s: &SqlStore, user: UserId, provider: &str, hash: &str, sid: Op
         user_agent: None,
         idp_sid: sid.map(Into::into),
         id_token_sealed: Some(format!("sealed-{hash}")),
+        idp_name_id_hash: name_id_hash.map(Into::into),
     })
     .await
     .unwrap();
@@ -106,6 +111,42 @@ each_backend!(back_channel_logout_ends_the_named_sessions, |db: TestDb| async mo
     assert_eq!(s.revoke_idp_sessions("okta", "https://a.example", None, Some("bob"), t(2000)).await.unwrap(), vec![bob.id]);
     assert!(s.get_session_by_token_hash("b1").await.unwrap().unwrap().times.revoked_at.is_some());
     assert!(s.get_session_by_token_hash("a2").await.unwrap().unwrap().times.revoked_at.is_none());
+});
+
+fn revoked(r: Option<SessionRecord>) -> bool {
+    r.unwrap().times.revoked_at.is_some()
+}
+
+each_backend!(saml_logout_ends_the_sessions_of_the_name_id_and_index_once, |db: TestDb| async move {
+    let s = &db.store;
+    let (alice, _) = s.upsert_idp_user(&idp_user("https://idp.example", "alice-oid", "a@x.test", false), t(1)).await.unwrap();
+    let (bob, _) = s.upsert_idp_user(&idp_user("https://idp.example", "bob-oid", "b@x.test", false), t(1)).await.unwrap();
+    saml_session(s, alice.id, "saml", "a1", Some("si-a1"), Some("h-alice")).await;
+    saml_session(s, alice.id, "saml", "a2", Some("si-a2"), Some("h-alice")).await;
+    saml_session(s, alice.id, "entra_id", "a3", Some("si-a1"), Some("h-alice")).await;
+    saml_session(s, bob.id, "saml", "b1", Some("si-b1"), Some("h-bob")).await;
+    let end = |name: &'static str, indexes: Vec<String>, request: &'static str| async move {
+        let request = SamlLogout { provider: "saml", name_id_hash: name, session_indexes: &indexes, request_key_hash: request, request_expires: t(5000) };
+        s.end_saml_sessions_once(&request, t(2000)).await.unwrap()
+    };
+    // Alice's NameID with Bob's SessionIndex: nobody's session ends.
+    assert_eq!(end("h-alice", vec!["si-b1".into()], "r1").await, Some(vec![]));
+    assert!(!revoked(s.get_session_by_token_hash("b1").await.unwrap()));
+    // The same request again: a replay, refused even though it would now match.
+    assert_eq!(end("h-alice", vec!["si-a1".into()], "r1").await, None);
+    assert!(!revoked(s.get_session_by_token_hash("a1").await.unwrap()));
+    // NameID and index: that session only (not another provider's).
+    assert_eq!(end("h-alice", vec!["si-a1".into(), "si-x".into()], "r2").await, Some(vec![alice.id]));
+    assert!(revoked(s.get_session_by_token_hash("a1").await.unwrap()));
+    assert!(!revoked(s.get_session_by_token_hash("a2").await.unwrap()));
+    assert!(!revoked(s.get_session_by_token_hash("a3").await.unwrap()));
+    // NameID alone: every remaining session of it at this provider.
+    assert_eq!(end("h-alice", vec![], "r3").await, Some(vec![alice.id]));
+    assert!(revoked(s.get_session_by_token_hash("a2").await.unwrap()));
+    assert!(!revoked(s.get_session_by_token_hash("a3").await.unwrap()));
+    assert!(!revoked(s.get_session_by_token_hash("b1").await.unwrap()));
+    // The request ids are spent as `used_once` values of their own kind.
+    assert!(!s.use_once("saml_logout_request", "r3", t(5000)).await.unwrap());
 });
 
 each_backend!(one_time_values_are_accepted_once, |db: TestDb| async move {

@@ -277,6 +277,8 @@ async fn throttle_stats(
 pub struct IdpSessionInfo {
     pub sid: Option<String>,
     pub id_token_sealed: String,
+    /// SAML: what the IdP's LogoutRequests name the session by.
+    pub name_id_hash: Option<String>,
 }
 
 /// Starts a new session for `user` and returns its `Set-Cookie` header.
@@ -314,6 +316,7 @@ pub async fn start_session(
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(256).collect()),
             idp_sid: idp.as_ref().and_then(|i| i.sid.clone()),
+            idp_name_id_hash: idp.as_ref().and_then(|i| i.name_id_hash.clone()),
             id_token_sealed: idp.map(|i| i.id_token_sealed),
         })
         .await?;

@@ -260,7 +260,7 @@ async fn finish(state: &AppState, p: &SamlProvider, ip: Option<String>, headers:
     )
     .await?;
     // What single logout needs to name this session to the IdP.
-    let logout_name = super::logout::session_info(state, &user.id, &assertion);
+    let logout_name = super::logout::session_info(state, &user.id, &idp.entity_id, &assertion);
     let cookie = start_session(state, &user, s.provider, ip.clone(), headers, logout_name).await.map_err(|e| SsoError::Unreachable(format!("session: {}", e.message)))?;
     audit::record(state, Entry::new("login", true).actor(user.id, &user.email).ip(ip).detail(serde_json::json!({ "provider": s.provider, "protocol": "saml", "roles": ident.roles }))).await;
     crate::usage::record_signin(state, Some(user.id), s.provider, true).await;

@@ -42,6 +42,19 @@ pub struct LogoutEndpoint {
     pub response_location: String,
 }
 
+/// An endpoint from the metadata, where browsers are sent: https, or http
+/// on loopback (testing). Anything else (`javascript:`, plain http to
+/// another host) is refused with the metadata.
+fn endpoint(what: &str, location: &str) -> Result<String, String> {
+    let url = url::Url::parse(location).map_err(|_| format!("the metadata's {what} `{location}` is not a URL"))?;
+    let loopback = url.host_str().is_some_and(|h| h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+    if url.scheme() == "https" || (url.scheme() == "http" && loopback) {
+        Ok(location.to_owned())
+    } else {
+        Err(format!("the metadata's {what} `{location}` is not an https URL"))
+    }
+}
+
 /// The SHA-256 fingerprint of a DER certificate, as administrators see it.
 pub fn fingerprint(der: &[u8]) -> String {
     Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
@@ -87,12 +100,19 @@ pub fn parse(settings: &SamlSettings, sp: &ServiceProviderIdentity, text: &str) 
         .single_sign_on_services
         .iter()
         .find(|e| e.binding == REDIRECT)
-        .map(|e| e.location.clone())
-        .ok_or("the IdP offers no SingleSignOnService with the HTTP-Redirect binding")?;
-    let slo = idp.single_logout_services.iter().find(|e| e.binding == REDIRECT).map(|e| LogoutEndpoint {
-        location: e.location.clone(),
-        response_location: e.response_location.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| e.location.clone()),
-    });
+        .map(|e| endpoint("SingleSignOnService", &e.location))
+        .ok_or("the IdP offers no SingleSignOnService with the HTTP-Redirect binding")??;
+    let slo = match idp.single_logout_services.iter().find(|e| e.binding == REDIRECT) {
+        None => None,
+        Some(e) => {
+            let location = endpoint("SingleLogoutService", &e.location)?;
+            let response_location = match e.response_location.as_deref().filter(|r| !r.is_empty()) {
+                Some(r) => endpoint("SingleLogoutService ResponseLocation", r)?,
+                None => location.clone(),
+            };
+            Some(LogoutEndpoint { location, response_location })
+        }
+    };
     let mut certs = Vec::new();
     let mut keys = Vec::new();
     for kd in &idp.key_descriptors {

@@ -12,12 +12,14 @@
 //! A LogoutRequest must be signed by a key pinned from the IdP's metadata,
 //! addressed to this endpoint, issued by the IdP's entity id, recent, and
 //! it is accepted once (its ID is spent in the database, so on every
-//! replica): otherwise anyone could sign users out at will. A
-//! LogoutResponse grants nothing (the session has already ended), so an
-//! unsigned one is read if it answers this browser's request; a signed one
-//! must verify.
+//! replica): otherwise anyone could sign users out at will. Sessions are
+//! matched on the NameID (hashed with its IdP and format) and, when the
+//! request names any, the SessionIndex. A LogoutResponse grants nothing
+//! (the session has already ended): a signed one must verify, and an
+//! unsigned one is only believed to say that the IdP answered, never that
+//! the IdP's session ended.
 
-use super::flow::{cookie_name, refused, transaction_cookie, unavailable};
+use super::flow::{cookie_name, refused, unavailable};
 use super::precheck::{self, is, Refusal, NS_ASSERTION, NS_PROTOCOL};
 use super::redirect::{self, Received, SAML_REQUEST, SAML_RESPONSE};
 use super::SamlProvider;
@@ -33,6 +35,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use portcullis_domain::{SessionId, Timestamp, UserId};
+use portcullis_storage::SamlLogout;
 use rand::RngCore;
 use samael::schema::Assertion;
 use serde::{Deserialize, Serialize};
@@ -44,7 +47,6 @@ const TRANSACTION_LIFETIME: Duration = Duration::from_secs(600);
 const MAX_REQUEST_AGE: Duration = Duration::from_secs(300);
 const SKEW: Duration = super::flow::MAX_SKEW;
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
-const RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
 
 /// What a SAML session keeps, sealed, to name itself in a LogoutRequest
 /// (Core §3.7.1: the NameID as the IdP sent it, and the SessionIndex).
@@ -59,15 +61,23 @@ fn name_aad(user: &UserId) -> String {
     format!("saml-session-name:{user}")
 }
 
+/// Names are equal when their IdP, format and value are (Core §8.3; an
+/// absent format is `unspecified`). Kept hashed: the session table needs
+/// to compare NameIDs, not to read them.
+fn name_id_hash(idp_entity_id: &str, format: Option<&str>, value: &str) -> String {
+    let format = format.unwrap_or("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified");
+    token_hash(&format!("{idp_entity_id}\n{format}\n{value}"))
+}
+
 /// The logout details of a session started by `assertion`: its
-/// SessionIndex in the clear (matched against IdP LogoutRequests), the
-/// NameID sealed to the user.
-pub fn session_info(state: &AppState, user: &UserId, assertion: &Assertion) -> Option<IdpSessionInfo> {
+/// SessionIndex and a hash of its NameID (matched against the IdP's
+/// LogoutRequests), and the NameID sealed to the user (for ours).
+pub fn session_info(state: &AppState, user: &UserId, idp_entity_id: &str, assertion: &Assertion) -> Option<IdpSessionInfo> {
     let name_id = assertion.subject.as_ref()?.name_id.as_ref()?;
     let session_index = assertion.authn_statements.iter().flatten().find_map(|s| s.session_index.clone());
     let name = SessionName { name_id: name_id.value.trim().to_owned(), format: name_id.format.clone(), session_index: session_index.clone() };
     let sealed = state.sealer.seal(&serde_json::to_vec(&name).expect("serializable"), &name_aad(user));
-    Some(IdpSessionInfo { sid: session_index, id_token_sealed: sealed })
+    Some(IdpSessionInfo { sid: session_index, id_token_sealed: sealed, name_id_hash: Some(name_id_hash(idp_entity_id, name.format.as_deref(), &name.name_id)) })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,6 +92,12 @@ fn tx_cookie_name(state: &AppState, provider: &str) -> String {
 
 fn tx_aad(provider: &str) -> String {
     format!("saml-logout-transaction:{provider}")
+}
+
+/// The IdP answers with a top-level GET, so `SameSite=Lax` suffices.
+fn tx_cookie(state: &AppState, provider: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+    let secure = if state.config.https() { "Secure; " } else { "" };
+    HeaderValue::from_str(&format!("{}={value}; Path=/; HttpOnly; {secure}SameSite=Lax; Max-Age={max_age}", tx_cookie_name(state, provider))).ok()
 }
 
 fn random_id() -> String {
@@ -130,7 +146,7 @@ pub async fn start(state: &AppState, provider: &str, session: SessionId, user: U
     };
     let tx = Transaction { request_id, expires_at: now.plus(TRANSACTION_LIFETIME).0 };
     let sealed = state.sealer.seal(&serde_json::to_vec(&tx).expect("serializable"), &tx_aad(provider));
-    let cookie = HeaderValue::from_str(&transaction_cookie(state, &tx_cookie_name(state, provider), &sealed, TRANSACTION_LIFETIME.as_secs())).ok()?;
+    let cookie = tx_cookie(state, provider, &sealed, TRANSACTION_LIFETIME.as_secs())?;
     Some((url, cookie, p.settings.display_name))
 }
 
@@ -151,14 +167,18 @@ pub async fn slo_route(State(state): State<AppState>, Path(provider): Path<Strin
     let Some(p) = state.sso.saml(&provider) else {
         return SsoError::UnknownProvider(provider.chars().take(40).collect()).respond(&provider, "", &headers);
     };
-    let outcome = match redirect::receive(query.as_deref().unwrap_or_default()) {
-        Err(r) => Err(refused_logout(r)),
-        Ok(msg) if msg.kind == SAML_REQUEST => from_idp(&state, &p, msg).await,
-        Ok(msg) => answered(&state, &p, msg, &headers).await,
+    let (outcome, answer) = match redirect::receive(query.as_deref().unwrap_or_default()) {
+        Err(r) => (Err(refused_logout(r)), false),
+        Ok(msg) if msg.kind == SAML_REQUEST => (from_idp(&state, &p, msg).await, false),
+        Ok(msg) => (answered(&state, &p, msg, &headers).await, true),
     };
     // `respond` logs the refusal with its detail and the request id.
     let mut resp = outcome.unwrap_or_else(|e| e.respond(&provider, &p.sp.slo_url, &headers));
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // An answer ends this browser's sign-out, accepted or not.
+    if let Some(clear) = answer.then(|| tx_cookie(&state, &provider, "", 0)).flatten() {
+        resp.headers_mut().append(header::SET_COOKIE, clear);
+    }
     resp
 }
 
@@ -213,41 +233,35 @@ async fn from_idp(state: &AppState, p: &SamlProvider, msg: Received) -> Result<R
             return Err(refuse("NotOnOrAfter", format!("The LogoutRequest expired {} s ago.", (now.0 - end.0) / 1000), clock_fix));
         }
     }
-    let fresh = state
+    // Spending the request id and ending the sessions happen in one
+    // transaction: a failure leaves the id unspent, so the IdP may retry.
+    let ended = state
         .store
-        .use_once("saml_logout_request", &token_hash(&format!("{}\n{}", idp.entity_id, req.id)), req.issue_instant.plus(MAX_REQUEST_AGE).plus(SKEW * 2))
+        .end_saml_sessions_once(
+            &SamlLogout {
+                provider: s.provider,
+                name_id_hash: &name_id_hash(&idp.entity_id, req.name_id_format.as_deref(), &req.name_id),
+                session_indexes: &req.session_indexes,
+                request_key_hash: &token_hash(&format!("{}\n{}", idp.entity_id, req.id)),
+                request_expires: req.issue_instant.plus(MAX_REQUEST_AGE).plus(SKEW * 2),
+            },
+            now,
+        )
         .await
-        .map_err(|e| SsoError::Unreachable(format!("database: {e}")))?;
-    if !fresh {
-        return Err(refuse("replay", format!("The LogoutRequest `{}` was already processed; each is accepted once.", req.id.chars().take(80).collect::<String>()), "Nothing to do: the sign-out it asked for has happened."));
-    }
-    // Sessions are matched on the NameID when accounts are keyed on it,
-    // and on each SessionIndex the request names (Core §3.7.3.2).
-    let subject = s.attributes.subject.is_none().then_some(req.name_id.as_str());
-    let mut ended = Vec::new();
-    let status = if req.session_indexes.is_empty() && subject.is_none() {
-        tracing::warn!(provider = s.provider, "a LogoutRequest without SessionIndex cannot be matched: accounts are keyed on SAML_ATTRIBUTE_SUBJECT, not the NameID");
-        RESPONDER
-    } else {
-        let indexes: Vec<Option<&str>> = if req.session_indexes.is_empty() { vec![None] } else { req.session_indexes.iter().map(|i| Some(i.as_str())).collect() };
-        for index in indexes {
-            let users = state.store.revoke_idp_sessions(s.provider, &idp.entity_id, index, subject, now).await.map_err(|e| SsoError::Unreachable(format!("database: {e}")))?;
-            ended.extend(users);
-        }
-        SUCCESS
-    };
+        .map_err(|e| SsoError::Unreachable(format!("database: {e}")))?
+        .ok_or_else(|| refuse("replay", format!("The LogoutRequest `{}` was already processed; each is accepted once.", req.id.chars().take(80).collect::<String>()), "Nothing to do: the sign-out it asked for has happened."))?;
     for u in &ended {
         state.sessions.evict_user(*u);
     }
     tracing::info!(provider = s.provider, users = ended.len(), "IdP-initiated SAML logout ended sessions");
-    audit::record(state, Entry::new("logout.saml", status == SUCCESS).detail(serde_json::json!({ "provider": s.provider, "initiated_by": "idp", "users": ended.len() }))).await;
+    audit::record(state, Entry::new("logout.saml", true).detail(serde_json::json!({ "provider": s.provider, "initiated_by": "idp", "users": ended.len() }))).await;
     let Some(slo) = idp.slo.as_ref() else {
         // Nowhere to answer: the IdP's metadata names no logout service.
         return Ok(pages::message(StatusCode::OK, "Signed out", "You are signed out of Portcullis.", Some(("/auth/login", "Sign in again"))));
     };
     let xml = format!(
         "<samlp:LogoutResponse xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"{}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\" InResponseTo=\"{}\">\
-         <saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{status}\"/></samlp:Status></samlp:LogoutResponse>",
+         <saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{SUCCESS}\"/></samlp:Status></samlp:LogoutResponse>",
         random_id(),
         instant(now),
         attr(&slo.response_location),
@@ -267,7 +281,6 @@ async fn from_idp(state: &AppState, p: &SamlProvider, msg: Received) -> Result<R
 async fn answered(state: &AppState, p: &SamlProvider, msg: Received, headers: &HeaderMap) -> Result<Response, SsoError> {
     let s = &p.settings;
     let idp = p.idp().ok_or_else(|| unavailable(p))?;
-    let clear = HeaderValue::from_str(&transaction_cookie(state, &tx_cookie_name(state, s.provider), "", 0)).ok();
     let signed = msg.verify(&idp.signing_keys, s.allow_sha1).map_err(refused_logout)?;
     let resp = parse_response(&msg.xml).map_err(refused_logout)?;
     check_issuer(resp.issuer.as_deref(), &idp.entity_id)?;
@@ -294,8 +307,17 @@ async fn answered(state: &AppState, p: &SamlProvider, msg: Received, headers: &H
             ))
         }
     }
-    let mut page = if resp.status == SUCCESS {
-        pages::message(StatusCode::OK, "Signed out", &format!("You are signed out of Portcullis and of {}.", s.display_name), Some(("/auth/login", "Sign in again")))
+    let again = Some(("/auth/login", "Sign in again"));
+    Ok(if resp.status == SUCCESS && signed {
+        pages::message(StatusCode::OK, "Signed out", &format!("You are signed out of Portcullis and of {}.", s.display_name), again)
+    } else if resp.status == SUCCESS {
+        // Profiles §4.4.4.2: only an authenticated answer can be believed.
+        pages::message(
+            StatusCode::OK,
+            "Signed out of Portcullis",
+            &format!("You are signed out of Portcullis. {} answered without a signature, so Portcullis cannot confirm that your session there ended: close the browser to be sure.", s.display_name),
+            again,
+        )
     } else {
         tracing::warn!(provider = s.provider, status = %resp.status, "the IdP reports that single logout did not complete");
         pages::message(
@@ -306,13 +328,9 @@ async fn answered(state: &AppState, p: &SamlProvider, msg: Received, headers: &H
                 s.display_name,
                 resp.status.chars().take(120).collect::<String>()
             ),
-            Some(("/auth/login", "Sign in again")),
+            again,
         )
-    };
-    if let Some(c) = clear {
-        page.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(page)
+    })
 }
 
 /// A LogoutRequest's fields (Core §3.7.1), read with the message rules of
@@ -325,6 +343,7 @@ struct LogoutRequestMsg {
     destination: Option<String>,
     issuer: Option<String>,
     name_id: String,
+    name_id_format: Option<String>,
     session_indexes: Vec<String>,
 }
 
@@ -386,6 +405,7 @@ fn parse_request(xml: &str) -> Result<LogoutRequestMsg, Refusal> {
             cause: "The LogoutRequest names no user (no NameID).".into(),
             fix: "Check the IdP's logout settings.".into(),
         })?,
+        name_id_format: r.children().find(|n| is(n, NS_ASSERTION, "NameID")).and_then(|n| n.attribute("Format")).map(str::to_owned),
         session_indexes: r.children().filter(|n| is(n, NS_PROTOCOL, "SessionIndex")).filter_map(|n| n.text()).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
     })
 }
@@ -410,6 +430,7 @@ fn parse_response(xml: &str) -> Result<LogoutResponseMsg, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
 
     #[test]
     fn logout_requests_are_read_with_every_session_index() {

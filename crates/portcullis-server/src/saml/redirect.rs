@@ -54,6 +54,12 @@ fn decoded(raw: &str) -> String {
     url::form_urlencoded::parse(format!("v={raw}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
+/// A base64 parameter: some senders leave `+` unencoded (which form
+/// decoding reads as a space) or break lines; neither is a base64 letter.
+fn decoded_base64(raw: &str) -> String {
+    decoded(raw).chars().filter_map(|c| if c == ' ' { Some('+') } else { (!c.is_ascii_whitespace()).then_some(c) }).collect()
+}
+
 /// Reads a raw query string: one message, capped in size and inflation.
 pub fn receive(raw_query: &str) -> Result<Received, Refusal> {
     if raw_query.len() > MAX_QUERY {
@@ -72,7 +78,7 @@ pub fn receive(raw_query: &str) -> Result<Received, Refusal> {
         (true, true) => return Err(refuse("malformed", "The query string carries both SAMLRequest and SAMLResponse.", "Start again from Portcullis or the IdP.")),
         (false, false) => return Err(refuse("malformed", "The query string carries no SAMLRequest or SAMLResponse.", "This address is for the identity provider's logout messages; sign out with the Sign out button.")),
     };
-    let xml = precheck::decode_redirect(&decoded(raw[kind]))?;
+    let xml = precheck::decode_redirect(&decoded_base64(raw[kind]))?;
     let relay_state = raw.get("RelayState").map(|r| decoded(r));
     if relay_state.as_ref().is_some_and(|r| r.len() > MAX_RELAY_STATE) {
         return Err(refuse("size", format!("The RelayState is longer than {MAX_RELAY_STATE} bytes."), "Check the IdP's logout settings."));
@@ -81,7 +87,7 @@ pub fn receive(raw_query: &str) -> Result<Received, Refusal> {
         (None, None) => None,
         (Some(alg), Some(sig)) => {
             let value = base64::engine::general_purpose::STANDARD
-                .decode(decoded(sig).trim())
+                .decode(decoded_base64(sig))
                 .map_err(|_| refuse("signature", "The Signature parameter is not base64.", "Check the IdP's logout settings."))?;
             // §3.4.4.1: the parameters in this order, as they arrived.
             let mut signed_octets = format!("{kind}={}", raw[kind]);
@@ -97,10 +103,6 @@ pub fn receive(raw_query: &str) -> Result<Received, Refusal> {
 }
 
 impl Received {
-    pub fn is_signed(&self) -> bool {
-        self.signature.is_some()
-    }
-
     /// Checks the query-string signature against the IdP's pinned keys.
     /// `Ok(false)` when the message is unsigned (the caller decides whether
     /// that is acceptable); an error when signed with anything but one of

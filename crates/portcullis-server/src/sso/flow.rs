@@ -210,7 +210,7 @@ async fn finish(state: &AppState, p: &Provider, ip: Option<String>, headers: &He
         s.provider,
         ip.clone(),
         headers,
-        Some(IdpSessionInfo { sid: ident.sid.clone(), id_token_sealed: state.sealer.seal(ident.id_token.as_bytes(), &super::logout::id_token_aad(&user.id)) }),
+        Some(IdpSessionInfo { sid: ident.sid.clone(), id_token_sealed: state.sealer.seal(ident.id_token.as_bytes(), &super::logout::id_token_aad(&user.id)), name_id_hash: None }),
     )
     .await
     .map_err(|e| SsoError::Unreachable(format!("session: {}", e.message)))?;

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+use super::saml_peer::Browser;
+use super::{Db, Options, TestServer};
 use base64::Engine;
 use std::path::PathBuf;
 
@@ -85,6 +87,8 @@ pub struct Claims {
     pub audience: String,
     pub recipient: String,
     pub name_id: String,
+    /// The AuthnStatement's SessionIndex (what single logout names).
+    pub session_index: String,
     pub email: String,
     pub roles: Vec<String>,
     /// Seconds relative to now.
@@ -118,6 +122,7 @@ impl Claims {
             audience: audience.to_owned(),
             recipient: acs.to_owned(),
             name_id: "mallory-subject".into(),
+            session_index: "_session".into(),
             email: "mallory@example.test".into(),
             roles: vec!["member".into()],
             not_before: -60,
@@ -159,7 +164,7 @@ pub fn assertion(c: &Claims, signature: &str) -> String {
          <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
          <saml:SubjectConfirmationData NotOnOrAfter=\"{noa}\" Recipient=\"{recipient}\"{irt}/></saml:SubjectConfirmation></saml:Subject>\
          <saml:Conditions NotBefore=\"{nb}\" NotOnOrAfter=\"{noa}\"><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction></saml:Conditions>\
-         <saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"_session\"><saml:AuthnContext>\
+         <saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"{session_index}\"><saml:AuthnContext>\
          <saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>\
          <saml:AttributeStatement>\
          <saml:Attribute Name=\"{email_attr}\"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute>\
@@ -168,6 +173,7 @@ pub fn assertion(c: &Claims, signature: &str) -> String {
         now = time(0),
         issuer = c.issuer,
         name_id = c.name_id,
+        session_index = c.session_index,
         noa = time(c.not_on_or_after),
         nb = time(c.not_before),
         recipient = c.recipient,
@@ -234,15 +240,15 @@ pub fn slo_url(sso_url: &str) -> String {
 }
 
 /// A LogoutRequest (Core §3.7.1) from `issuer` to `destination`, issued
-/// `issued_secs` from now.
+/// `issued_secs` from now; without SessionIndex when `session_index` is empty.
 pub fn logout_request(issuer: &str, destination: &str, name_id: &str, session_index: &str, issued_secs: i64) -> String {
     format!(
         "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
          ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{at}\" Destination=\"{destination}\"><saml:Issuer>{issuer}</saml:Issuer>\
-         <saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">{name_id}</saml:NameID>\
-         <samlp:SessionIndex>{session_index}</samlp:SessionIndex></samlp:LogoutRequest>",
+         <saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">{name_id}</saml:NameID>{index}</samlp:LogoutRequest>",
         id = random_id(),
         at = time(issued_secs),
+        index = if session_index.is_empty() { String::new() } else { format!("<samlp:SessionIndex>{session_index}</samlp:SessionIndex>") },
     )
 }
 
@@ -258,11 +264,27 @@ pub fn deflate_b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(d.finish().unwrap())
 }
 
+/// A LogoutResponse (Core §3.7.2) from `issuer` to `destination`.
+pub fn logout_response(issuer: &str, destination: &str, in_response_to: &str, status: &str) -> String {
+    format!(
+        "<samlp:LogoutResponse xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
+         ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{at}\" Destination=\"{destination}\" InResponseTo=\"{in_response_to}\">\
+         <saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{status}\"/></samlp:Status></samlp:LogoutResponse>",
+        id = random_id(),
+        at = time(0),
+    )
+}
+
 /// The query string carrying `xml` as `SAMLRequest` over HTTP-Redirect
 /// (Bindings §3.4.4.1), signed by `signer` with `sig_alg` (RSA_SHA256 or
 /// RSA_SHA1), or unsigned.
 pub fn redirect_query(xml: &str, signed: Option<(&Signer, &str)>) -> String {
-    let mut q = format!("SAMLRequest={}", enc(&deflate_b64(xml.as_bytes())));
+    redirect_message("SAMLRequest", xml, signed)
+}
+
+/// [`redirect_query`] for `SAMLRequest` or `SAMLResponse`.
+pub fn redirect_message(kind: &str, xml: &str, signed: Option<(&Signer, &str)>) -> String {
+    let mut q = format!("{kind}={}", enc(&deflate_b64(xml.as_bytes())));
     if let Some((signer, alg)) = signed {
         q.push_str(&format!("&SigAlg={}", enc(alg)));
         let key = openssl::pkey::PKey::private_key_from_der(&signer.key_der).unwrap();
@@ -293,4 +315,71 @@ pub fn read_signed_redirect(url: &str, cert_der: &[u8]) -> (String, bool) {
     let key = openssl::x509::X509::from_der(cert_der).unwrap().public_key().unwrap();
     let ok = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap().verify_oneshot(&sig, octets.as_bytes()).unwrap();
     (xml, ok)
+}
+
+/// The forged IdP's entity id.
+pub const IDP: &str = "https://idp.forge.example/metadata";
+
+/// A Portcullis whose SAML provider trusts the forged IdP (metadata from
+/// a file pinning the test IdP's key).
+pub struct Env {
+    pub srv: TestServer,
+    pub signer: Signer,
+    pub provider: &'static str,
+    pub metadata: std::path::PathBuf,
+    _dir: portcullis_storage::testing::TempDir,
+}
+
+pub async fn setup(extra: Vec<(&'static str, String)>) -> Env {
+    setup_provider("saml", extra).await
+}
+
+/// `saml`, or `entra_id` over SAML, with metadata from a file pinning the test IdP's key.
+pub async fn setup_provider(provider: &'static str, extra: Vec<(&'static str, String)>) -> Env {
+    let signer = Signer::idp();
+    let dir = portcullis_storage::testing::temp_dir();
+    let path = dir.0.join("idp-metadata.xml");
+    std::fs::write(&path, signer.metadata(IDP, "https://idp.forge.example/sso")).unwrap();
+    let mut env = match provider {
+        "entra_id" => vec![("AUTH_PROVIDER", "entra_id".to_owned()), ("ENTRA_ID_PROTOCOL", "saml".into()), ("ENTRA_ID_SAML_METADATA_FILE", path.display().to_string())],
+        _ => vec![("AUTH_PROVIDER", "saml".to_owned()), ("SAML_IDP_METADATA_FILE", path.display().to_string())],
+    };
+    env.extend(extra);
+    let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: true, extra_env: env, listener: None }).await.unwrap();
+    let ready = srv.wait_ready().await;
+    assert_eq!(ready["providers"][provider], "ok", "{ready}");
+    Env { srv, signer, provider, metadata: path, _dir: dir }
+}
+
+impl Env {
+    /// A sign-in started in a fresh browser: the browser and the claims of a
+    /// valid answer to its request.
+    pub async fn start(&self) -> (Browser, Claims) {
+        let b = Browser::default();
+        let p = self.provider;
+        let resp = b.http.get(self.srv.url(&format!("/auth/{p}/login?return_to=/api/v1/me"))).send().await.unwrap();
+        assert_eq!(resp.status(), 303);
+        let id = request_id(resp.headers()["location"].to_str().unwrap());
+        let acs = self.srv.url(&format!("/auth/{p}/callback"));
+        (b, Claims::new(IDP, &acs, &self.srv.url(&format!("/auth/{p}/metadata")), &id))
+    }
+
+    pub async fn post(&self, b: &Browser, xml: &str, relay: Option<&str>) -> (u16, String) {
+        let resp = b.post_to_acs(&self.srv.url(&format!("/auth/{}/callback", self.provider)), &b64(xml), relay).await;
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap())
+    }
+
+    /// Posts `xml` and expects the named check to refuse it, with no session.
+    pub async fn refused(&self, b: &Browser, xml: &str, relay: Option<&str>, check: &str, also: &[&str]) {
+        let (status, body) = self.post(b, xml, relay).await;
+        assert!((400..500).contains(&status), "{check}: expected a refusal, got {status}: {body}");
+        assert!(body.contains(&format!("Check `{check}` failed")), "{check}: {body}");
+        for word in also {
+            assert!(body.contains(word), "{check}: the message should say `{word}`: {body}");
+        }
+        assert!(body.contains("request_id"), "{body}");
+        let me = b.http.get(self.srv.url("/api/v1/me")).send().await.unwrap();
+        assert_eq!(me.status(), 401, "{check}: no session may exist");
+    }
 }

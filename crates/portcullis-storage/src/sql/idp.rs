@@ -3,7 +3,7 @@
 
 use super::users::{user_from_row, USER_COLS};
 use super::{get_id, get_opt_str, SqlStore};
-use crate::{IdpStore, IdpUser, Result, User};
+use crate::{IdpStore, IdpUser, Result, SamlLogout, User};
 use async_trait::async_trait;
 use portcullis_domain::{SessionId, Timestamp, UserId};
 
@@ -92,6 +92,46 @@ impl IdpStore for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(users)
+    }
+
+    async fn end_saml_sessions_once(&self, request: &SamlLogout<'_>, now: Timestamp) -> Result<Option<Vec<UserId>>> {
+        let SamlLogout { provider, name_id_hash, session_indexes, request_key_hash, request_expires } = *request;
+        let mut tx = self.pool().begin().await?;
+        let spent = sqlx::query("INSERT INTO used_once (kind, key_hash, expires_at) VALUES ('saml_logout_request', $1, $2) ON CONFLICT DO NOTHING")
+            .bind(request_key_hash.to_owned())
+            .bind(request_expires.0)
+            .execute(&mut *tx)
+            .await?;
+        if spent.rows_affected() == 0 {
+            return Ok(None);
+        }
+        // No SessionIndex: every session of that NameID; otherwise those of
+        // each index (one statement per index keeps the SQL portable).
+        let indexes: Vec<Option<&str>> = if session_indexes.is_empty() { vec![None] } else { session_indexes.iter().map(|i| Some(i.as_str())).collect() };
+        let mut users = Vec::new();
+        for index in indexes {
+            let filter = "provider = $1 AND idp_name_id_hash = $2 AND revoked_at IS NULL AND ($3 IS NULL OR idp_sid = $3)";
+            let rows = sqlx::query(&format!("SELECT DISTINCT user_id FROM sessions WHERE {filter}"))
+                .bind(provider.to_owned())
+                .bind(name_id_hash.to_owned())
+                .bind(index.map(str::to_owned))
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in &rows {
+                users.push(get_id(r, "user_id")?);
+            }
+            sqlx::query(&format!("UPDATE sessions SET revoked_at = $4 WHERE {filter}"))
+                .bind(provider.to_owned())
+                .bind(name_id_hash.to_owned())
+                .bind(index.map(str::to_owned))
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        users.sort_by_key(|u: &UserId| u.to_string());
+        users.dedup();
+        Ok(Some(users))
     }
 
     async fn use_once(&self, kind: &str, key_hash: &str, expires_at: Timestamp) -> Result<bool> {

@@ -29,7 +29,7 @@ impl SessionStore for SqlStore {
     async fn create_session(&self, new: NewSession) -> Result<()> {
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_id, provider, created_at, last_seen_at, expires_at, ip, user_agent, \
-             idp_sid, id_token_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             idp_sid, id_token_sealed, idp_name_id_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(new.id.to_string())
         .bind(new.token_hash)
@@ -42,6 +42,7 @@ impl SessionStore for SqlStore {
         .bind(new.user_agent)
         .bind(new.idp_sid)
         .bind(new.id_token_sealed)
+        .bind(new.idp_name_id_hash)
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::on_write(e, "this session", "user"))?;
