@@ -47,12 +47,8 @@ pub struct Inner {
 }
 
 impl AppState {
-    /// The state of a server without SAML providers (their SP keys are read
-    /// at start: use [`AppState::try_new`]).
-    pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Self {
-        Self::try_new(config, store, clock, keys, sealer).expect("no SAML provider configured")
-    }
-
+    /// The server's state; fails when a SAML provider's SP key pair cannot
+    /// be read or created.
     pub fn try_new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Result<Self, String> {
         let sessions = SessionCache::new(config.session_cache_ttl, 100_000);
         let config_ttl = config.session_cache_ttl;

@@ -82,7 +82,7 @@ each_backend!(https_public_url_gives_host_prefixed_secure_cookie, Options { extr
     let mut env = srv.env.clone();
     env.insert("PORTCULLIS_PUBLIC_URL".into(), "https://auth.example.com".into());
     let config = portcullis_server::config::Config::from_env(&env).unwrap();
-    let state = portcullis_server::state::AppState::new(config, srv.state.store.clone(), srv.clock.clone(), portcullis_server::keys::Keys::derive(&[0u8; 32]), portcullis_server::crypto::Sealer::new(&[0u8; 32], None));
+    let state = portcullis_server::state::AppState::try_new(config, srv.state.store.clone(), srv.clock.clone(), portcullis_server::keys::Keys::derive(&[0u8; 32]), portcullis_server::crypto::Sealer::new(&[0u8; 32], None)).unwrap();
     let set = portcullis_server::auth::set_cookie(&state, state.session_cookie_name(), "v", 60);
     assert!(set.starts_with("__Host-portcullis_session=v;"), "{set}");
     assert!(set.contains("; Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"));

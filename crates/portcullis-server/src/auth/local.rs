@@ -372,29 +372,25 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     }
     state.sessions.evict(&caller.token_hash);
     audit::record(&state, Entry::new("logout", true).actor(user.id, &user.email).target(format!("session:{}", caller.ctx.session.id)).ip(ip)).await;
-    // Signed in through an IdP that offers RP-initiated logout: end the
-    // session there too.
+    // Signed in through an IdP that offers logout, end the session there
+    // too: OpenID RP-initiated logout, or SAML single logout (a signed
+    // LogoutRequest, its answer bound to this browser by a cookie).
     let provider = caller.ctx.session.provider.clone();
-    if let Some(url) = crate::sso::logout::end_session_url(&state, &provider, caller.ctx.session.id, user.id).await {
-        let name = state.sso.get(&provider).map(|p| p.settings.vendor().display_name()).unwrap_or("the identity provider");
-        return clearing_cookie(if wants_json(&headers) {
-            Json(serde_json::json!({ "signed_out": true, "end_session_url": url })).into_response()
-        } else {
-            crate::sso::logout::continue_to_idp(&url, name)
-        });
+    let (session, user_id) = (caller.ctx.session.id, user.id);
+    let handoff = match crate::sso::logout::end_session_url(&state, &provider, session, user_id).await {
+        Some(url) => Some((url, state.sso.get(&provider).map(|p| p.settings.vendor().display_name()).unwrap_or("the identity provider"), None)),
+        None => crate::saml::logout::start(&state, &provider, session, user_id).await.map(|(url, tx_cookie, name)| (url, name, Some(tx_cookie))),
+    };
+    let Some((url, name, tx_cookie)) = handoff else { return to_login() };
+    let mut resp = clearing_cookie(if wants_json(&headers) {
+        Json(serde_json::json!({ "signed_out": true, "end_session_url": url })).into_response()
+    } else {
+        crate::sso::logout::continue_to_idp(&url, name)
+    });
+    if let Some(c) = tx_cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
     }
-    // Signed in through a SAML IdP with single logout: the same, with a
-    // signed LogoutRequest (its answer is bound to this browser by a cookie).
-    if let Some((url, tx_cookie, name)) = crate::saml::logout::start(&state, &provider, caller.ctx.session.id, user.id).await {
-        let mut resp = clearing_cookie(if wants_json(&headers) {
-            Json(serde_json::json!({ "signed_out": true, "end_session_url": url })).into_response()
-        } else {
-            crate::sso::logout::continue_to_idp(&url, name)
-        });
-        resp.headers_mut().append(header::SET_COOKIE, tx_cookie);
-        return resp;
-    }
-    to_login()
+    resp
 }
 
 /// `GET /`: who you are, or the way to sign in.

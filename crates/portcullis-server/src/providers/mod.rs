@@ -140,7 +140,7 @@ pub(crate) fn required_secret(env: &Env, var: &str, where_to_find: &str) -> Resu
 }
 
 /// Hosts that may be reached over plain http (so that tests run on loopback).
-fn loopback(host: &str) -> bool {
+pub(crate) fn loopback(host: &str) -> bool {
     host == "localhost" || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 

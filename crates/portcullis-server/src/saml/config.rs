@@ -74,7 +74,7 @@ fn metadata_source(env: &Env, url_var: &str, file_var: &str, where_to_find: &str
         (Some(_), Some(_)) => Err(err(url_var, format!("is set together with {file_var}; set only one of them"), "https://login.microsoftonline.com/<tenant>/federationmetadata/2007-06/federationmetadata.xml?appid=<app id>")),
         (Some(u), None) => {
             let url = Url::parse(&u).map_err(|e| err(url_var, format!("`{u}` is not a URL ({e})"), "https://idp.example.com/metadata.xml"))?;
-            let loopback = url.host_str().is_some_and(|h| h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+            let loopback = url.host_str().is_some_and(crate::providers::loopback);
             if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
                 return Err(err(url_var, format!("`{u}` must be https (metadata pins the keys that sign assertions)"), "https://idp.example.com/metadata.xml"));
             }

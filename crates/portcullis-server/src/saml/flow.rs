@@ -24,8 +24,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_domain::validation::safe_return_to;
 use portcullis_domain::Timestamp;
-use rand::RngCore;
 use samael::schema::Assertion;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +76,17 @@ pub(super) fn transaction_cookie(state: &AppState, name: &str, value: &str, max_
     }
 }
 
+/// `tx` sealed with the server key for its cookie, bound to `aad`.
+pub(super) fn seal_transaction<T: Serialize>(state: &AppState, tx: &T, aad: &str) -> String {
+    state.sealer.seal(&serde_json::to_vec(tx).expect("serializable"), aad)
+}
+
+/// The transaction in this browser's cookie `name`, if it opens under `aad`.
+pub(super) fn open_transaction<T: DeserializeOwned>(state: &AppState, headers: &HeaderMap, name: &str, aad: &str) -> Option<T> {
+    let sealed = cookie(headers, name)?;
+    serde_json::from_slice(&state.sealer.open(sealed, aad).ok()?).ok()
+}
+
 pub(super) fn refused(r: Refusal) -> SsoError {
     SsoError::Saml { check: r.check, cause: r.cause, fix: r.fix }
 }
@@ -97,10 +108,7 @@ pub struct LoginQuery {
 pub async fn login(state: &AppState, p: Arc<SamlProvider>, headers: &HeaderMap, q: LoginQuery) -> Response {
     let provider = p.settings.provider;
     let Some(idp) = p.idp() else { return unavailable(&p).respond(provider, &p.sp.acs_url, headers) };
-    let mut raw = [0u8; 20];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    // An xs:ID must not start with a digit.
-    let request_id = format!("_{}", hex::encode(raw));
+    let request_id = super::new_message_id();
     let return_to = safe_return_to(q.return_to.as_deref());
     let url = (|| -> Result<url::Url, Box<dyn std::error::Error>> {
         let mut req = idp.sp.make_authentication_request(&idp.sso_url)?;
@@ -117,7 +125,7 @@ pub async fn login(state: &AppState, p: Arc<SamlProvider>, headers: &HeaderMap, 
         }
     };
     let tx = Transaction { request_id, return_to, expires_at: state.clock.now().plus(TRANSACTION_LIFETIME).0 };
-    let sealed = state.sealer.seal(&serde_json::to_vec(&tx).expect("serializable"), &tx_aad(provider));
+    let sealed = seal_transaction(state, &tx, &tx_aad(provider));
     let mut resp = Redirect::to(url.as_str()).into_response();
     *resp.status_mut() = StatusCode::SEE_OTHER;
     if let Ok(v) = HeaderValue::from_str(&tx_cookie(state, provider, &sealed, TRANSACTION_LIFETIME.as_secs())) {
@@ -177,10 +185,7 @@ async fn finish(state: &AppState, p: &SamlProvider, ip: Option<String>, headers:
     // 2. RelayState: only a path on this server.
     let relay_target = precheck::relay_state_target(form.relay_state.as_deref()).map_err(refused)?;
     // 3. The request this answers: from this browser's sealed cookie, once.
-    let tx: Option<Transaction> = cookie(headers, &tx_cookie_name(state, s.provider))
-        .and_then(|sealed| state.sealer.open(sealed, &tx_aad(s.provider)).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|t: &Transaction| t.expires_at > now.0);
+    let tx = open_transaction::<Transaction>(state, headers, &tx_cookie_name(state, s.provider), &tx_aad(s.provider)).filter(|t| t.expires_at > now.0);
     let (request_id, return_to) = match (&tx, &shape.in_response_to) {
         (Some(t), Some(irt)) if *irt == t.request_id => (Some(t.request_id.clone()), t.return_to.clone()),
         (Some(t), got) => {

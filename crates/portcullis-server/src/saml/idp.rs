@@ -47,11 +47,11 @@ pub struct LogoutEndpoint {
 /// another host) is refused with the metadata.
 fn endpoint(what: &str, location: &str) -> Result<String, String> {
     let url = url::Url::parse(location).map_err(|_| format!("the metadata's {what} `{location}` is not a URL"))?;
-    let loopback = url.host_str().is_some_and(|h| h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+    let loopback = url.host_str().is_some_and(crate::providers::loopback);
     if url.scheme() == "https" || (url.scheme() == "http" && loopback) {
         Ok(location.to_owned())
     } else {
-        Err(format!("the metadata's {what} `{location}` is not an https URL"))
+        Err(format!("the metadata's {what} `{location}` is not an https URL (http is accepted only on loopback, for testing); correct the IdP's endpoint and its metadata"))
     }
 }
 

@@ -19,12 +19,11 @@
 //! unsigned one is only believed to say that the IdP answered, never that
 //! the IdP's session ended.
 
-use super::flow::{cookie_name, refused, unavailable};
+use super::flow::{cookie_name, open_transaction, seal_transaction, unavailable};
 use super::precheck::{self, is, Refusal, NS_ASSERTION, NS_PROTOCOL};
 use super::redirect::{self, Received, SAML_REQUEST, SAML_RESPONSE};
 use super::SamlProvider;
 use crate::audit::{self, Entry};
-use crate::auth::cookie;
 use crate::auth::local::IdpSessionInfo;
 use crate::keys::token_hash;
 use crate::pages;
@@ -36,7 +35,6 @@ use axum::response::{IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use portcullis_domain::{SessionId, Timestamp, UserId};
 use portcullis_storage::SamlLogout;
-use rand::RngCore;
 use samael::schema::Assertion;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -100,13 +98,6 @@ fn tx_cookie(state: &AppState, provider: &str, value: &str, max_age: u64) -> Opt
     HeaderValue::from_str(&format!("{}={value}; Path=/; HttpOnly; {secure}SameSite=Lax; Max-Age={max_age}", tx_cookie_name(state, provider))).ok()
 }
 
-fn random_id() -> String {
-    let mut raw = [0u8; 20];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    // An xs:ID must not start with a digit.
-    format!("_{}", hex::encode(raw))
-}
-
 fn instant(t: Timestamp) -> String {
     chrono::DateTime::from_timestamp_millis(t.0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -122,7 +113,7 @@ pub async fn start(state: &AppState, provider: &str, session: SessionId, user: U
     let slo = idp.slo.clone()?;
     let sealed = state.store.session_id_token(session).await.ok().flatten()?;
     let name: SessionName = serde_json::from_slice(&state.sealer.open(&sealed, &name_aad(&user)).ok()?).ok()?;
-    let request_id = random_id();
+    let request_id = super::new_message_id();
     let now = state.clock.now();
     let format = name.format.as_deref().map(|f| format!(" Format=\"{}\"", attr(f))).unwrap_or_default();
     let session_index = name.session_index.as_deref().map(|i| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", text(i))).unwrap_or_default();
@@ -145,16 +136,13 @@ pub async fn start(state: &AppState, provider: &str, session: SessionId, user: U
         }
     };
     let tx = Transaction { request_id, expires_at: now.plus(TRANSACTION_LIFETIME).0 };
-    let sealed = state.sealer.seal(&serde_json::to_vec(&tx).expect("serializable"), &tx_aad(provider));
+    let sealed = seal_transaction(state, &tx, &tx_aad(provider));
     let cookie = tx_cookie(state, provider, &sealed, TRANSACTION_LIFETIME.as_secs())?;
     Some((url, cookie, p.settings.display_name))
 }
 
 fn refused_logout(r: Refusal) -> SsoError {
-    match refused(r) {
-        SsoError::Saml { check, cause, fix } => SsoError::SamlLogout { check, cause, fix },
-        other => other,
-    }
+    SsoError::SamlLogout { check: r.check, cause: r.cause, fix: r.fix }
 }
 
 fn refuse(check: &'static str, cause: impl Into<String>, fix: impl Into<String>) -> SsoError {
@@ -262,7 +250,7 @@ async fn from_idp(state: &AppState, p: &SamlProvider, msg: Received) -> Result<R
     let xml = format!(
         "<samlp:LogoutResponse xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"{}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\" InResponseTo=\"{}\">\
          <saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{SUCCESS}\"/></samlp:Status></samlp:LogoutResponse>",
-        random_id(),
+        super::new_message_id(),
         instant(now),
         attr(&slo.response_location),
         attr(&req.id),
@@ -286,10 +274,7 @@ async fn answered(state: &AppState, p: &SamlProvider, msg: Received, headers: &H
     check_issuer(resp.issuer.as_deref(), &idp.entity_id)?;
     check_destination(resp.destination.as_deref(), &p.sp.slo_url, signed)?;
     let now = state.clock.now();
-    let tx: Option<Transaction> = cookie(headers, &tx_cookie_name(state, s.provider))
-        .and_then(|sealed| state.sealer.open(sealed, &tx_aad(s.provider)).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|t: &Transaction| t.expires_at > now.0);
+    let tx = open_transaction::<Transaction>(state, headers, &tx_cookie_name(state, s.provider), &tx_aad(s.provider)).filter(|t| t.expires_at > now.0);
     match (&tx, &resp.in_response_to) {
         (Some(t), Some(irt)) if *irt == t.request_id => {}
         (Some(t), got) => {

@@ -29,7 +29,17 @@ pub mod sp;
 
 pub use config::SamlSettings;
 
+use rand::RngCore;
 use std::sync::{Arc, RwLock};
+
+/// A fresh ID for a message of ours (AuthnRequest, LogoutRequest,
+/// LogoutResponse): 160 random bits, hex, after `_` because an `xs:ID`
+/// must not start with a digit.
+pub fn new_message_id() -> String {
+    let mut raw = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    format!("_{}", hex::encode(raw))
+}
 
 /// One configured SAML provider, with its SP identity and the IdP's
 /// metadata as last read.

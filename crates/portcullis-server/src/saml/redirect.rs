@@ -25,7 +25,7 @@ const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
 /// The longest query string read. Logout messages are small (about 1 KB
 /// deflated); URLs beyond 64 KiB cannot even be represented by the HTTP
 /// stack, and no browser sends them reliably.
-pub const MAX_QUERY: usize = 48 * 1024;
+const MAX_QUERY: usize = 48 * 1024;
 /// RelayState is at most 80 bytes (Bindings §3.4.3); some IdPs send more,
 /// so a little more is echoed, never an unbounded amount.
 const MAX_RELAY_STATE: usize = 1024;
