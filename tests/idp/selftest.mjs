@@ -110,6 +110,16 @@ const EXPECT = {
     roles: (c) => (c.role ? [c.role] : undefined), idTokenClaims: false,
   },
 };
+// How each vendor's access tokens look: the header's typ, the claim naming
+// the client, and whether the e-mail address is in them (not at Okta and
+// Auth0 by default: provisioning asks userinfo).
+const VENDOR_TOKENS = {
+  okta: { typ: 'JWT', client: 'cid', email: false },
+  keycloak: { typ: 'JWT', client: 'azp', email: true },
+  entra_id: { typ: 'JWT', client: 'azp', email: true },
+  auth0: { typ: 'at+jwt', client: 'azp', email: false },
+  workos: { typ: 'at+jwt', client: 'client_id', email: true },
+};
 const EXPECT_ROLES = { alice: ['member', 'factory-admin'], bob: ['member'], carol: undefined };
 const rolesOk = (name, login, got) => (name === 'workos'
   ? got?.[0] === { alice: 'factory-admin', bob: 'member' }[login]
@@ -187,8 +197,10 @@ async function codeFlow(name, login, { clear = true, expectLogin = true, scope =
     check(c.email === undefined && e.roles(c) === undefined, `${name} id_token has no email/roles ${JSON.stringify(c)}`);
   }
   const at = await verifyJwt(tok.json.access_token, d.jwks_uri);
-  check(at.valid && at.header.typ === 'at+jwt' && at.payload.aud === e.aud && at.payload.iss === issuer, `${name} JWT access token aud ${at.payload.aud}`);
-  check(at.payload.email === `${login}@example.test` && rolesOk(name, login, e.roles(at.payload)), `${name} access token email/roles ${JSON.stringify(at.payload)}`);
+  check(at.valid && at.header.typ === VENDOR_TOKENS[name].typ && at.payload.aud === e.aud && at.payload.iss === issuer, `${name} JWT access token typ ${at.header.typ} aud ${at.payload.aud}`);
+  check(at.payload[VENDOR_TOKENS[name].client] === e.web && (name === 'workos' || at.payload.client_id === undefined), `${name} access token names its client in ${VENDOR_TOKENS[name].client}`);
+  const wantEmail = VENDOR_TOKENS[name].email ? `${login}@example.test` : undefined;
+  check(at.payload.email === wantEmail && rolesOk(name, login, e.roles(at.payload)), `${name} access token email/roles ${JSON.stringify(at.payload)}`);
   check(at.payload.exp - at.payload.iat === 120, `${name} access token ttl from IDP_ACCESS_TOKEN_TTL`);
 
   const ui = await req(d.userinfo_endpoint, { auth: `Bearer ${tok.json.access_token}` });
@@ -222,7 +234,7 @@ async function deviceFlow(name) {
   const tok = await poll();
   check(tok.status === 200 && tok.json.access_token && tok.json.refresh_token && tok.json.id_token, `${name} device token ${tok.text.slice(0, 200)}`);
   const at = b64(tok.json.access_token.split('.')[1]);
-  check(at.aud === e.aud && at.sub === 'bob' && at.client_id === e.cli, `${name} device access token ${JSON.stringify(at)}`);
+  check(at.aud === e.aud && at.sub === 'bob' && at[VENDOR_TOKENS[name].client] === e.cli, `${name} device access token ${JSON.stringify(at)}`);
   const rt = await req(d.token_endpoint, { method: 'POST', form: { grant_type: 'refresh_token', refresh_token: tok.json.refresh_token, client_id: e.cli } });
   check(rt.status === 200 && rt.json.access_token && rt.json.refresh_token, `${name} device refresh ${rt.text.slice(0, 200)}`);
 }

@@ -7,7 +7,9 @@
 // Prints exactly one JSON line on stdout once every listener is up; logs go to stderr.
 // See README.md for the endpoints, accounts and how a test drives login/device pages.
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 
 // stdout is a protocol channel (one JSON line). oidc-provider prints its NOTICEs with
 // console.info, so route every console method to stderr before loading it.
@@ -25,6 +27,9 @@ if (!RP || !URL.canParse(RP)) {
   console.error('usage: node server.mjs --rp http://127.0.0.1:PORT [--no-stdin-watch]');
   process.exit(2);
 }
+// --tls-cert/--tls-key: serve every layout over https with this certificate
+// (a test's own CA signs it, to test IdPs behind a private CA).
+const TLS = argValue('--tls-cert') ? { cert: fs.readFileSync(argValue('--tls-cert')), key: fs.readFileSync(argValue('--tls-key')) } : null;
 const ACCESS_TOKEN_TTL = Number.parseInt(process.env.IDP_ACCESS_TOKEN_TTL ?? '300', 10);
 const DEVICE_INTERVAL = Number.parseInt(process.env.IDP_DEVICE_INTERVAL ?? '1', 10);
 const DEBUG = Boolean(process.env.IDP_DEBUG);
@@ -56,6 +61,7 @@ const LAYOUTS = [
     web: { client_id: 'okta-web', client_secret: 'okta-secret' },
     cli: 'okta-cli',
     audience: 'api://default',
+    clientClaim: 'cid', accessTokenTyp: 'JWT', accessTokenEmail: false,
     idTokenClaims: false,
     roleClaimNames: ['groups'],
     roleClaims: (roles) => ({ groups: roles }),
@@ -73,6 +79,7 @@ const LAYOUTS = [
     web: { client_id: 'keycloak-web', client_secret: 'keycloak-secret', id_token_signed_response_alg: 'ES256' },
     cli: 'keycloak-cli',
     audience: 'account',
+    clientClaim: 'azp', accessTokenTyp: 'JWT', accessTokenEmail: true, typClaims: true,
     idTokenClaims: true,
     roleClaimNames: ['realm_access', 'resource_access'],
     roleClaims: (roles) => ({ realm_access: { roles }, resource_access: { 'keycloak-web': { roles } } }),
@@ -92,6 +99,7 @@ const LAYOUTS = [
     web: { client_id: 'entra-web', client_secret: 'entra-secret' },
     cli: 'entra-cli',
     audience: 'api://portcullis-cli',
+    clientClaim: 'azp', accessTokenTyp: 'JWT', accessTokenEmail: true,
     idTokenClaims: true,
     roleClaimNames: ['roles', 'tid'],
     roleClaims: (roles) => ({ roles }),
@@ -110,6 +118,7 @@ const LAYOUTS = [
     web: { client_id: 'auth0-web', client_secret: 'auth0-secret' },
     cli: 'auth0-cli',
     audience: 'https://portcullis.example/api',
+    clientClaim: 'azp', accessTokenTyp: 'at+jwt', accessTokenEmail: false,
     idTokenClaims: false,
     roleClaimNames: ['https://portcullis/roles'],
     roleClaims: (roles) => ({ 'https://portcullis/roles': roles }),
@@ -127,6 +136,7 @@ const LAYOUTS = [
     web: { client_id: 'workos-client', token_endpoint_auth_method: 'none' },
     cli: null,
     audience: 'workos-client',
+    clientClaim: 'client_id', accessTokenTyp: 'at+jwt', accessTokenEmail: true,
     idTokenClaims: false,
     roleClaimNames: ['role'],
     // WorkOS has a single role per organization membership: the most privileged one.
@@ -156,14 +166,18 @@ function clientsFor(layout) {
     ...layout.web,
   };
   const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
-  if (!layout.cli) return [{ ...web, grant_types: [...web.grant_types, deviceGrant] }];
-  return [web, {
-    client_id: layout.cli,
+  const publicDevice = (client_id) => ({
+    client_id,
     token_endpoint_auth_method: 'none',
     grant_types: [deviceGrant, 'refresh_token'],
     response_types: [],
     redirect_uris: [],
-  }];
+  });
+  // Another application of the same realm/tenant: its tokens carry the same
+  // issuer and API audience, but name their own client.
+  const other = publicDevice(`${layout.name}-other`);
+  if (!layout.cli) return [{ ...web, grant_types: [...web.grant_types, deviceGrant] }, other];
+  return [web, publicDevice(layout.cli), other];
 }
 
 // A fresh RSA (RS256: ID tokens, access tokens) and P-256 (ES256: keycloak-web ID tokens)
@@ -248,9 +262,23 @@ function configure(layout, keys) {
     // JWT access tokens carry email and the same role claim(s) as the ID token.
     async extraTokenClaims(ctx, token) {
       if (token.kind !== 'AccessToken' || !ACCOUNTS[token.accountId]) return undefined;
-      const { sub, ...rest } = accountClaims(layout, token.accountId, new Set(['email']));
+      const withEmail = layout.accessTokenEmail && process.env.IDP_ACCESS_TOKEN_EMAIL !== '0';
+      const { sub, ...rest } = accountClaims(layout, token.accountId, new Set(withEmail ? ['email'] : []));
       delete rest.email_verified;
-      return rest;
+      return layout.typClaims ? { ...rest, typ: 'Bearer' } : rest;
+    },
+    // Each vendor names the token's client in its own claim (Okta `cid`,
+    // Keycloak/Entra/Auth0 `azp`, WorkOS `client_id` as RFC 9068) and most
+    // type their access tokens `JWT`, not `at+jwt`.
+    formats: {
+      customizers: {
+        async jwt(ctx, token, jwt) {
+          const clientId = jwt.payload.client_id;
+          delete jwt.payload.client_id;
+          jwt.payload[layout.clientClaim] = clientId;
+          jwt.header = { typ: layout.accessTokenTyp };
+        },
+      },
     },
     ttl: {
       AccessToken: ACCESS_TOKEN_TTL, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 86400,
@@ -362,7 +390,7 @@ async function normalizeTokenRequest(layout, req, res, isRevocation) {
       ? decodeURIComponent(Buffer.from(basic, 'base64').toString().split(':')[0])
       : form.get('client_id');
     res.on('finish', () => {
-      if (res.statusCode === 200 && clientId === at.client_id) layout.revoked.add(at.jti);
+      if (res.statusCode === 200 && clientId === at[layout.clientClaim]) layout.revoked.add(at.jti);
     });
   }
   req.body = form.toString(); // oidc-provider reads req.body once the stream is consumed
@@ -443,17 +471,18 @@ async function handle(layout, req, res) {
 // ---------------------------------------------------------------- startup
 
 async function start(layout) {
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     handle(layout, req, res).catch((err) => {
       console.error(`[idp ${layout.name}] ${req.method} ${req.url}: ${err.stack ?? err}`);
       if (!res.headersSent) send(res, err.status ?? 500, { error: err.error ?? 'server_error', error_description: err.message });
       else res.destroy();
     });
-  });
+  };
+  const server = TLS ? https.createServer(TLS, handler) : http.createServer(handler);
   await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
   layout.port = port;
-  layout.origin = `http://127.0.0.1:${port}`;
+  layout.origin = `${TLS ? 'https' : 'http'}://127.0.0.1:${port}`;
   layout.issuer = layout.origin + layout.issuerPath;
   layout.provider = new Provider(layout.issuer, configure(layout, await makeKeys(layout)));
   // oidc-provider sends no "interval" in the device authorization response, so a CLI would

@@ -41,6 +41,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
     "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD_FILE",
     "PORTCULLIS_TRUST_X_FORWARDED_FOR",
+    "PORTCULLIS_TRUSTED_PROXY_HOPS",
+    "PORTCULLIS_CA_BUNDLE",
     "PORTCULLIS_DB_MAX_CONNECTIONS",
     "PORTCULLIS_LOG",
     "PORTCULLIS_LOG_FORMAT",
@@ -103,6 +105,11 @@ pub struct Config {
     pub session_cache_ttl: Duration,
     pub bootstrap_admin: Option<(String, SecretString)>,
     pub trust_x_forwarded_for: bool,
+    /// How many proxies in front of Portcullis append to `X-Forwarded-For`:
+    /// the client is the entry this many places from the right.
+    pub trusted_proxy_hops: usize,
+    /// Certificate authorities trusted for calls to IdPs and automations.
+    pub trust: crate::outbound::TrustConfig,
     pub db_max_connections: u32,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -258,6 +265,24 @@ impl Config {
         };
 
         let trust_x_forwarded_for = boolean(env, "PORTCULLIS_TRUST_X_FORWARDED_FOR", false)?;
+        let trusted_proxy_hops = match get("PORTCULLIS_TRUSTED_PROXY_HOPS") {
+            None => 1,
+            Some(v) => v.parse::<usize>().ok().filter(|n| (1..=10).contains(n)).ok_or_else(|| {
+                err("PORTCULLIS_TRUSTED_PROXY_HOPS", format!("`{v}` is not a number of proxies from 1 to 10"), "1")
+            })?,
+        };
+        if trusted_proxy_hops > 1 && !trust_x_forwarded_for {
+            return Err(err(
+                "PORTCULLIS_TRUSTED_PROXY_HOPS",
+                "is set while PORTCULLIS_TRUST_X_FORWARDED_FOR is off, so it would never apply; set PORTCULLIS_TRUST_X_FORWARDED_FOR=true too",
+                "2",
+            ));
+        }
+        let trust = match get("PORTCULLIS_CA_BUNDLE") {
+            None => crate::outbound::TrustConfig::default(),
+            Some(path) => crate::outbound::TrustConfig::with_bundle(std::path::Path::new(&path))
+                .map_err(|p| err("PORTCULLIS_CA_BUNDLE", p, "/etc/portcullis/company-ca.pem"))?,
+        };
         let db_max_connections = match get("PORTCULLIS_DB_MAX_CONNECTIONS") {
             None => 8,
             Some(v) => v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
@@ -290,6 +315,8 @@ impl Config {
             session_cache_ttl,
             bootstrap_admin,
             trust_x_forwarded_for,
+            trusted_proxy_hops,
+            trust,
             db_max_connections,
             log_filter,
             log_format,

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod oauth;
+pub mod outbound;
 pub mod pages;
 pub mod password;
 pub mod providers;

@@ -52,14 +52,14 @@ impl AppState {
     pub fn try_new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Result<Self, String> {
         let sessions = SessionCache::new(config.session_cache_ttl, 100_000);
         let config_ttl = config.session_cache_ttl;
-        let upstream = reqwest::Client::builder()
+        let upstream = crate::outbound::builder(&config.trust)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.upstream.connect_timeout)
             .timeout(config.upstream.timeout)
             .pool_max_idle_per_host(64)
             .dns_resolver(Arc::new(crate::upstream_policy::FilteringResolver))
             .build()
-            .expect("HTTP client with default TLS settings");
+            .map_err(|e| format!("HTTP client: {e}"))?;
         let usage = UsageRecorder::start(store.clone());
         let sso = Arc::new(crate::sso::Registry::new(&config)?);
         Ok(Self(Arc::new(Inner {

@@ -95,7 +95,7 @@ fn access_token(idp: &HostileIdp, kid: &str, f: impl FnOnce(&mut serde_json::Map
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let mut claims = serde_json::json!({
         "iss": idp.issuer, "aud": "api://default", "sub": "cli-user", "iat": now, "exp": now + 300,
-        "email": "cli@example.test", "groups": ["member"],
+        "email": "cli@example.test", "groups": ["member"], "cid": support::hostile_idp::CLIENT_ID,
     });
     f(claims.as_object_mut().unwrap());
     idp.sign(kid, false, &claims)
@@ -120,6 +120,9 @@ async fn hostile_bearer_tokens_are_refused_and_a_disabled_user_at_once() {
         ("unpublished key", access_token(&idp, "k2", |_| {}), "Signature verification failed"),
         ("alg none", format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(serde_json::json!({"iss": idp.issuer, "aud": "api://default", "sub": "x", "exp": now + 300, "iat": now}).to_string().as_bytes())), "Signature verification failed"),
         ("not a JWT", "garbage".to_owned(), "Invalid token"),
+        ("another client's", access_token(&idp, "k1", |c| { c.insert("cid".into(), "someone-elses-app".into()); }), "issued to client `someone-elses-app` (claim `cid`), not to this installation's `portcullis-web`"),
+        ("no client named", access_token(&idp, "k1", |c| { c.remove("cid"); }), "names no client in `cid`"),
+        ("ID token (nonce)", access_token(&idp, "k1", |c| { c.insert("nonce".into(), "n-0S6_WzA2Mj".into()); }), "this is an ID token (it carries `nonce`)"),
     ];
     for (what, token, expect) in cases {
         let (status, challenge, body) = bearer_get(&srv, "/api/v1/me", &token).await;
@@ -141,4 +144,68 @@ async fn hostile_bearer_tokens_are_refused_and_a_disabled_user_at_once() {
     let (status, _, body) = bearer_get(&srv, "/api/v1/me", &good).await;
     assert_eq!(status, 401);
     assert!(body["message"].as_str().unwrap().contains("disabled"), "{body}");
+}
+
+/// One server per layout, with the peer's variables.
+async fn layout_server(provider: &str, peer_env: &[(&str, &str)]) -> (OidcPeer, TestServer) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = OidcPeer::start_with(&format!("http://{}", listener.local_addr().unwrap()), peer_env).await;
+    let mut env = vec![("AUTH_PROVIDER", provider.to_owned())];
+    env.extend(peer.env(provider));
+    if provider == "auth0" {
+        env.push(("AUTH0_AUDIENCE", "https://portcullis.example/api".into()));
+    }
+    let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: false, extra_env: env, listener: Some(listener) }).await.unwrap();
+    (peer, srv)
+}
+
+/// Security review item 2: the audience is shared by every client of a
+/// realm or tenant (Keycloak's `account`), and WorkOS's ID tokens carry the
+/// API audience; what counts is the client a token was issued to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_other_clients_and_id_tokens_are_refused() {
+    for (provider, cli_client) in ALL {
+        let (peer, srv) = layout_server(provider, &[]).await;
+        let extra_scope = if provider == "entra_id" { "api://portcullis-cli/read" } else { "" };
+        // Another application of the same realm: same issuer, same audience.
+        let other = format!("{provider}-other");
+        let theirs = peer.device_login(provider, &other, "alice", extra_scope).await;
+        let (status, challenge, body) = bearer_get(&srv, "/api/v1/me", theirs["access_token"].as_str().unwrap()).await;
+        assert_eq!(status, 401, "{provider}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(&format!("issued to client `{other}`")), "{provider}: {message}");
+        assert!(message.contains(&format!("`{cli_client}`")), "{provider}: names the expected clients: {message}");
+        assert!(challenge.unwrap().contains("invalid_token"));
+        // Our own device client's ID token is not an access token either.
+        let ours = peer.device_login(provider, cli_client, "alice", extra_scope).await;
+        let (status, _, body) = bearer_get(&srv, "/api/v1/me", ours["id_token"].as_str().unwrap()).await;
+        assert_eq!(status, 401, "{provider}: an ID token was accepted as a bearer token: {body}");
+        // ...while its access token is.
+        let (status, _, body) = bearer_get(&srv, "/api/v1/me", ours["access_token"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "{provider}: {body}");
+        assert_eq!(srv.state.store.count_users().await.unwrap(), 1, "{provider}: no account from the refused tokens");
+    }
+}
+
+/// Security review item 14: Okta's and Auth0's access tokens carry no
+/// e-mail address; a developer who logs in with the CLI before ever
+/// signing in to the browser is provisioned from the userinfo endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_cli_login_without_email_in_the_token_is_provisioned_from_userinfo() {
+    for (provider, cli_client) in ALL {
+        let (peer, srv) = layout_server(provider, &[("IDP_ACCESS_TOKEN_EMAIL", "0")]).await;
+        let extra_scope = if provider == "entra_id" { "api://portcullis-cli/read" } else { "" };
+        let token = peer.device_login(provider, cli_client, "bob", extra_scope).await;
+        let access = token["access_token"].as_str().unwrap();
+        use base64::Engine;
+        let payload: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(access.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert!(payload.get("email").is_none(), "{provider}: the peer was to leave the e-mail address out: {payload}");
+        assert_eq!(srv.state.store.count_users().await.unwrap(), 0, "{provider}: nobody has signed in yet");
+        let (status, _, me) = bearer_get(&srv, "/api/v1/me", access).await;
+        assert_eq!(status, 200, "{provider}: {me}");
+        assert_eq!(me["user"]["email"], "bob@example.test", "{provider}: from userinfo");
+        assert_eq!(me["user"]["display_name"], "Bob Member", "{provider}: from userinfo");
+        // The verified token is cached: the next request asks nobody.
+        assert_eq!(bearer_get(&srv, "/api/v1/me", access).await.0, 200);
+    }
 }

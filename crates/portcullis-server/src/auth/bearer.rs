@@ -127,6 +127,41 @@ fn describe(e: &JwtError, p: &crate::providers::OidcSettings, audience: &str, cl
     }
 }
 
+/// A verified token is only accepted as an access token for this
+/// installation: not an ID token (RFC 9068 §2.1 `typ`, OpenID Connect
+/// `nonce`/`at_hash`, the vendor's own marks), and issued to one of this
+/// installation's clients in the vendor's claim (`azp`, `cid`, `client_id`,
+/// `appid`). The audience alone does not say so: Keycloak's `account` is in
+/// every client's tokens, and WorkOS's ID tokens carry the API audience.
+fn check_access_token(s: &crate::providers::OidcSettings, token: &str, claims: &serde_json::Value) -> Result<(), String> {
+    let send_access = "send the access token from `portcullis login`, not the ID token";
+    if let Some(typ) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.typ) {
+        let t = typ.to_ascii_lowercase();
+        if !matches!(t.as_str(), "jwt" | "at+jwt" | "application/at+jwt") {
+            return Err(format!("Invalid token: its type is `{}`, not an access token; {send_access}", typ.chars().take(40).collect::<String>()));
+        }
+    }
+    if let Some(c) = ["nonce", "at_hash", "c_hash"].into_iter().find(|c| claims.get(*c).is_some()) {
+        return Err(format!("Invalid token: this is an ID token (it carries `{c}`); {send_access}"));
+    }
+    if s.vendor().marks_id_token(claims) {
+        return Err(format!("Invalid token: {} marks this as an ID token; {send_access}", s.vendor().display_name()));
+    }
+    let expected = s.own_clients().iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or ");
+    match s.issued_to(claims) {
+        Some((_, client)) if s.own_clients().contains(&client) => Ok(()),
+        Some((claim, client)) => Err(format!(
+            "Invalid token: it was issued to client `{}` (claim `{claim}`), not to this installation's {expected}; log in with `portcullis login`, which uses this server's device client",
+            client.chars().take(120).collect::<String>()
+        )),
+        None => Err(format!(
+            "Invalid token: it names no client in `{}` (an ID token, or a token {} did not issue to an application); this installation accepts access tokens of {expected}",
+            s.vendor().client_claims().join("` or `"),
+            s.vendor().display_name()
+        )),
+    }
+}
+
 async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> ApiResult<VerifiedToken> {
     let iss = unverified_issuer(token).ok_or_else(|| invalid("Invalid token: not a JWT with an `iss` claim"))?;
     if state.config.sso.local && iss == crate::oauth::issuer(state) {
@@ -170,36 +205,60 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         }
     };
     jwt::check_times(&claims, now.0 / 1000, LEEWAY_SECS, true).map_err(|e| invalid(format!("Invalid token: {e}")))?;
+    check_access_token(s, token, &claims).map_err(invalid)?;
     if claims.get("iat").is_none() {
         return Err(invalid("Invalid token: the token has no `iat` claim"));
     }
-    let sub = claims.get("sub").and_then(|v| v.as_str()).filter(|v| !v.is_empty()).ok_or_else(|| invalid("Invalid token: empty `sub`"))?;
-    let roles = s.vendor().roles(s, &claims);
+    let sub = claims.get("sub").and_then(|v| v.as_str()).filter(|v| !v.is_empty()).ok_or_else(|| invalid("Invalid token: empty `sub`"))?.to_owned();
     let expires_at = Timestamp(claims["exp"].as_i64().unwrap_or_default() * 1000);
     // Provisioning writes; the same person with the same roles within a
     // minute needs none (a fresh token per request must stay cheap).
-    let mut sorted = roles.clone();
-    sorted.sort();
-    let who = format!("{}\n{sub}\n{}", s.issuer, sorted.join("\n"));
-    if let Some(user_id) = state.bearer_users.get(&who) {
-        return Ok(VerifiedToken::new(s.provider, *user_id, expires_at));
+    let who = |roles: &[String]| {
+        let mut sorted = roles.to_vec();
+        sorted.sort();
+        format!("{}\n{sub}\n{}", s.issuer, sorted.join("\n"))
+    };
+    if crate::sso::identity::has_roles_claim(s, &claims) {
+        if let Some(user_id) = state.bearer_users.get(&who(&s.vendor().roles(s, &claims))) {
+            return Ok(VerifiedToken::new(s.provider, *user_id, expires_at));
+        }
     }
-    let email = match crate::sso::identity::email(&claims) {
-        Some(e) => e,
-        None => match state.store.get_user_by_idp(&s.issuer, sub).await? {
-            Some(u) => u.email,
-            None => {
-                return Err(invalid(
-                    "Invalid token: it carries no e-mail address and this person has never signed in; sign in once in the browser, or add the email claim to access tokens",
-                ))
+    // What provisioning needs may be missing: Okta's and Auth0's access
+    // tokens carry no e-mail address by default, and some carry no roles.
+    // The provider's userinfo endpoint (OpenID Connect Core §5.3) answers
+    // for the token's own subject; it is asked once per token, which is
+    // then cached until it expires.
+    let known = match crate::sso::identity::email(&claims) {
+        Some(_) => None,
+        None => state.store.get_user_by_idp(&s.issuer, &sub).await?,
+    };
+    let needs_email = crate::sso::identity::email(&claims).is_none() && known.is_none();
+    let claims = if needs_email || !crate::sso::identity::has_roles_claim(s, &claims) {
+        let info = crate::sso::identity::userinfo(&d.client, &state.sso.http, openidconnect::AccessToken::new(token.to_owned()), &sub).await.map_err(|e| match e {
+            crate::sso::error::SsoError::Unreachable(why) => {
+                tracing::warn!(provider = s.provider, error = %why, "bearer token: userinfo unreachable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "idp_unreachable", format!("the identity provider's userinfo endpoint cannot be reached right now ({}); try again shortly", crate::outbound::short(&why)))
             }
-        },
+            other => invalid(format!("Invalid token: the provider's userinfo endpoint refused it ({})", other.detail())),
+        })?;
+        crate::sso::identity::merge(claims, info)
+    } else {
+        claims
+    };
+    let roles = s.vendor().roles(s, &claims);
+    let email = match crate::sso::identity::email(&claims).or(known.map(|u| u.email)) {
+        Some(e) => e,
+        None => {
+            return Err(invalid(
+                "Invalid token: neither it nor the provider's userinfo names an e-mail address; add the email scope to the CLI's device client, or the email claim to access tokens",
+            ))
+        }
     };
     let ident = Identity {
-        subject: sub.to_owned(),
+        subject: sub.clone(),
         name: claims.get("name").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(|| email.clone()),
         email,
-        roles,
+        roles: roles.clone(),
         sid: None,
         id_token: String::new(),
     };
@@ -212,6 +271,6 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         crate::sso::error::SsoError::Disabled => invalid("Invalid token: this account is disabled in Portcullis; ask an organization owner to enable it"),
         other => ApiError::internal(other.detail()),
     })?;
-    state.bearer_users.insert(who, user.id);
+    state.bearer_users.insert(who(&roles), user.id);
     Ok(VerifiedToken::new(s.provider, user.id, expires_at))
 }

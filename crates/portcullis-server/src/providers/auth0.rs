@@ -18,6 +18,10 @@ impl Vendor for Auth0 {
     fn signature_hint(&self) -> &'static str {
         "Check AUTH0_DOMAIN, and that the application signs tokens with RS256 (Auth0 Dashboard → Applications → your app → Advanced Settings → OAuth)."
     }
+    /// Auth0's access tokens name the application in `azp`.
+    fn client_claims(&self) -> &'static [&'static str] {
+        &["azp"]
+    }
 
     fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "AUTH0_CLIENT_ID", "the Client ID of the Regular Web Application (Auth0 Dashboard → Applications)", "abc123")?;

@@ -44,6 +44,10 @@ impl Vendor for EntraId {
     fn signature_hint(&self) -> &'static str {
         "Check ENTRA_ID_TENANT_ID, and that accessTokenAcceptedVersion is set to 2 in the app manifest."
     }
+    /// v2.0 access tokens name the client application in `azp`, v1.0 ones in `appid`.
+    fn client_claims(&self) -> &'static [&'static str] {
+        &["azp", "appid"]
+    }
 
     fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "ENTRA_ID_CLIENT_ID", "the Application (client) ID on the app's overview page (portal.azure.com → Microsoft Entra ID → App registrations)", "00000000-0000-0000-0000-000000000000")?;

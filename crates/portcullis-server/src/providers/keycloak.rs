@@ -30,6 +30,17 @@ impl Vendor for Keycloak {
     fn signature_hint(&self) -> &'static str {
         "Check KEYCLOAK_SITE, KEYCLOAK_REALM and KEYCLOAK_BASE_URL (/auth for installations from before Keycloak 17), and that KEYCLOAK_AUDIENCE matches the audience in your tokens (default: account)."
     }
+    /// Keycloak names the client in `azp`; its default audience `account`
+    /// is in the tokens of every client of the realm, so `azp` is what
+    /// tells this installation's tokens from the others'.
+    fn client_claims(&self) -> &'static [&'static str] {
+        &["azp"]
+    }
+    /// Keycloak types its tokens in a `typ` claim: `Bearer` for access
+    /// tokens, `ID` for ID tokens.
+    fn marks_id_token(&self, claims: &serde_json::Value) -> bool {
+        claims.get("typ").and_then(|v| v.as_str()).is_some_and(|t| t.eq_ignore_ascii_case("ID"))
+    }
 
     fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "KEYCLOAK_CLIENT_ID", "the Client ID of the client (Keycloak Admin Console → your realm → Clients)", "crewai-factory")?;

@@ -82,6 +82,38 @@ pub trait Vendor: Send + Sync + 'static {
     fn signature_hint(&self) -> &'static str {
         "Check that the provider's issuer variables point at the authorization server that signs the tokens."
     }
+    /// The claims, in order, in which this vendor's access tokens name the
+    /// OAuth client they were issued to: RFC 9068 §2.2 `client_id` unless
+    /// the vendor spells it otherwise (`azp`, `cid`, `appid`). A bearer token
+    /// must name one of this installation's clients there, because the
+    /// audience alone is shared by every client of a realm or tenant.
+    fn client_claims(&self) -> &'static [&'static str] {
+        &["client_id"]
+    }
+    /// Whether the vendor marks these verified claims as an ID token in its
+    /// own way (beyond `nonce` and `at_hash`, which every vendor's ID tokens
+    /// may carry and no access token does).
+    fn marks_id_token(&self, _claims: &serde_json::Value) -> bool {
+        false
+    }
+}
+
+impl OidcSettings {
+    /// The OAuth clients of this installation at the provider: the browser
+    /// client and, when configured, the CLI's device client.
+    pub fn own_clients(&self) -> Vec<&str> {
+        let mut v = vec![self.client_id.as_str()];
+        if let Some(d) = self.device_client_id.as_deref().filter(|d| *d != self.client_id) {
+            v.push(d);
+        }
+        v
+    }
+
+    /// The client a verified access token was issued to, read from the
+    /// vendor's own claim, with the claim's name.
+    pub fn issued_to<'c>(&self, claims: &'c serde_json::Value) -> Option<(&'static str, &'c str)> {
+        self.vendor().client_claims().iter().find_map(|name| claims.get(*name).and_then(|v| v.as_str()).map(|v| (*name, v)))
+    }
 }
 
 /// Every vendor Portcullis knows.

@@ -19,6 +19,10 @@ impl Vendor for Okta {
     fn signature_hint(&self) -> &'static str {
         "Check that OKTA_AUTHORIZATION_SERVER and OKTA_AUDIENCE match the authorization server's Name and Audience exactly (Okta Admin Console → Security → API)."
     }
+    /// Okta's access tokens name their client in `cid` (its ID tokens in `aud` only).
+    fn client_claims(&self) -> &'static [&'static str] {
+        &["cid"]
+    }
 
     fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "OKTA_CLIENT_ID", "the Client ID of the Okta Web Application (Okta Admin Console → Applications → your app)", "0oaqnwji7pGW7VT6T697")?;

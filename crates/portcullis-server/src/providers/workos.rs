@@ -14,6 +14,12 @@ impl Vendor for WorkOs {
     fn display_name(&self) -> &'static str {
         "WorkOS"
     }
+    /// AuthKit's OAuth access tokens name the requesting application in
+    /// `client_id` (RFC 9068). Their audience is the same client id as the
+    /// ID tokens', so this claim is also what tells the two apart.
+    fn client_claims(&self) -> &'static [&'static str] {
+        &["client_id"]
+    }
 
     fn settings(&self, env: &Env) -> Result<OidcSettings, ConfigError> {
         let client_id = required(env, "WORKOS_CLIENT_ID", "the Client ID of the application (WorkOS Dashboard)", "client_01H...")?;

@@ -64,18 +64,12 @@ async fn fetch(source: &MetadataSource, http: &reqwest::Client) -> Result<String
     match source {
         MetadataSource::File(path) => std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display())),
         MetadataSource::Url(url) => {
-            let resp = http.get(url.clone()).send().await.map_err(|e| format!("{url}: {e}"))?;
+            let resp = http.get(url.clone()).send().await.map_err(|e| format!("{url}: {}", crate::outbound::describe(&e)))?;
             if !resp.status().is_success() {
                 return Err(format!("{url} answered {}", resp.status()));
             }
-            if resp.content_length().is_some_and(|n| n as usize > MAX_METADATA) {
-                return Err(format!("{url}: metadata larger than {MAX_METADATA} bytes"));
-            }
-            let bytes = resp.bytes().await.map_err(|e| format!("{url}: {e}"))?;
-            if bytes.len() > MAX_METADATA {
-                return Err(format!("{url}: metadata larger than {MAX_METADATA} bytes"));
-            }
-            String::from_utf8(bytes.to_vec()).map_err(|_| format!("{url}: metadata is not UTF-8"))
+            let bytes = crate::outbound::read_capped(resp, MAX_METADATA).await.map_err(|e| format!("{url}: metadata: {e}"))?;
+            String::from_utf8(bytes).map_err(|_| format!("{url}: metadata is not UTF-8"))
         }
     }
 }

@@ -123,23 +123,12 @@ impl Provider {
 }
 
 async fn get_json(http: &reqwest::Client, url: &Url) -> Result<bytes::Bytes, String> {
-    let resp = http.get(url.clone()).header("accept", "application/json").send().await.map_err(|e| {
-        if e.is_timeout() {
-            format!("{url} timed out")
-        } else if e.is_connect() {
-            format!("cannot connect to {url}")
-        } else {
-            format!("{url}: {e}")
-        }
-    })?;
+    let resp = http.get(url.clone()).header("accept", "application/json").send().await.map_err(|e| format!("{url}: {}", crate::outbound::describe(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("{url} answered HTTP {}", resp.status()));
     }
-    let body = resp.bytes().await.map_err(|e| format!("{url}: {e}"))?;
-    if body.len() > MAX_DISCOVERY_BYTES {
-        return Err(format!("{url}: the document is too large"));
-    }
-    Ok(body)
+    let body = crate::outbound::read_capped(resp, MAX_DISCOVERY_BYTES).await.map_err(|e| format!("{url}: {e}"))?;
+    Ok(body.into())
 }
 
 /// Reads the discovery document, checks that it describes the configured

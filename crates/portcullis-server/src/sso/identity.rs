@@ -175,7 +175,13 @@ fn str_claim<'a>(claims: &'a serde_json::Value, name: &str) -> Option<&'a str> {
 /// Whether the claims lack what a sign-in needs (an e-mail address or the
 /// roles claim), so that userinfo should be asked.
 pub fn needs_userinfo(settings: &OidcSettings, claims: &serde_json::Value) -> bool {
-    str_claim(claims, "email").is_none() || (claims.get(&settings.roles_claim).is_none() && crate::providers::claim_strings(claims, &settings.roles_claim).is_empty())
+    str_claim(claims, "email").is_none() || !has_roles_claim(settings, claims)
+}
+
+/// Whether the claims carry the provider's roles claim at all (an empty
+/// list counts: the IdP said "no roles").
+pub fn has_roles_claim(settings: &OidcSettings, claims: &serde_json::Value) -> bool {
+    claims.get(&settings.roles_claim).is_some() || !crate::providers::claim_strings(claims, &settings.roles_claim).is_empty()
 }
 
 /// Fills claims missing from the ID token with userinfo's.

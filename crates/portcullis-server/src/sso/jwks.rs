@@ -49,17 +49,11 @@ impl Jwks {
 
     /// Fetches the key set now and makes it current.
     pub async fn fetch(&self, http: &reqwest::Client) -> Result<Arc<KeySet>, String> {
-        let resp = http.get(self.url.clone()).header("accept", "application/json").send().await.map_err(|e| format!("{e}"))?;
+        let resp = http.get(self.url.clone()).header("accept", "application/json").send().await.map_err(|e| crate::outbound::describe(&e))?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }
-        if resp.content_length().is_some_and(|n| n as usize > MAX_JWKS_BYTES) {
-            return Err("the key set is too large".into());
-        }
-        let body = resp.bytes().await.map_err(|e| format!("{e}"))?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err("the key set is too large".into());
-        }
+        let body = crate::outbound::read_capped(resp, MAX_JWKS_BYTES).await.map_err(|e| format!("the key set: {e}"))?;
         let core: CoreJsonWebKeySet = serde_json::from_slice(&body).map_err(|e| format!("not a JSON Web Key Set: {e}"))?;
         let raw: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))?;
         let jwt = raw

@@ -51,13 +51,13 @@ impl Registry {
     /// The providers of `config`; fails when a SAML provider's SP key pair
     /// cannot be read or created.
     pub fn new(config: &Config) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let http = crate::outbound::builder(&config.trust)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
             .build()
-            .expect("HTTP client with default TLS settings");
+            .map_err(|e| format!("HTTP client: {e}"))?;
         let providers = config
             .sso
             .providers

@@ -28,6 +28,16 @@ impl OidcPeer {
 
     /// With environment for the peer (`IDP_ACCESS_TOKEN_TTL`, `IDP_DEVICE_INTERVAL`).
     pub async fn start_with(rp: &str, env: &[(&str, &str)]) -> OidcPeer {
+        Self::start_args(rp, env, &[]).await
+    }
+
+    /// Every layout over https with this PEM certificate and key.
+    pub async fn start_tls(rp: &str, cert: &std::path::Path, key: &std::path::Path) -> OidcPeer {
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        Self::start_args(rp, &[], &["--tls-cert", &cert, "--tls-key", &key]).await
+    }
+
+    async fn start_args(rp: &str, env: &[(&str, &str)], args: &[&str]) -> OidcPeer {
         let dir = idp_dir();
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
@@ -37,6 +47,7 @@ impl OidcPeer {
             .arg(dir.join("server.mjs"))
             .arg("--rp")
             .arg(rp)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -61,7 +72,8 @@ impl OidcPeer {
 
     /// The platform's documented variables for one provider, pointing at this peer.
     pub fn env(&self, provider: &str) -> Vec<(&'static str, String)> {
-        let site = format!("http://127.0.0.1:{}", self.port(provider));
+        let scheme = if self.layouts[provider]["issuer"].as_str().unwrap_or_default().starts_with("https:") { "https" } else { "http" };
+        let site = format!("{scheme}://127.0.0.1:{}", self.port(provider));
         match provider {
             "okta" => vec![
                 ("OKTA_SITE", site),
