@@ -48,6 +48,17 @@ pub enum Mode {
     IssParamOfOther,
     /// Codes may be redeemed again and PKCE is not checked (a sloppy IdP).
     Sloppy,
+    /// The discovery document never ends (chunked, no Content-Length).
+    EndlessDiscovery,
+    /// The key set never ends (chunked, no Content-Length).
+    EndlessJwks,
+}
+
+/// A body that streams spaces forever, without a Content-Length.
+pub fn endless() -> axum::response::Response {
+    let chunk = bytes::Bytes::from(vec![b' '; 16 * 1024]);
+    let stream = futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+    axum::response::Response::builder().header("content-type", "application/json").body(axum::body::Body::from_stream(stream)).unwrap()
 }
 
 pub struct Keys {
@@ -198,7 +209,11 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-async fn discovery(State(c): State<Ctx>) -> Json<Value> {
+async fn discovery(State(c): State<Ctx>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if c.idp.state.lock().unwrap().behaviour.mode == Mode::EndlessDiscovery {
+        return endless();
+    }
     let i = &c.idp.issuer;
     Json(json!({
         "issuer": i,
@@ -213,11 +228,16 @@ async fn discovery(State(c): State<Ctx>) -> Json<Value> {
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
     }))
+    .into_response()
 }
 
-async fn jwks(State(c): State<Ctx>) -> Json<Value> {
+async fn jwks(State(c): State<Ctx>) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let mut st = c.idp.state.lock().unwrap();
     st.jwks_fetches += 1;
+    if st.behaviour.mode == Mode::EndlessJwks {
+        return endless();
+    }
     let keys: Vec<Value> = st
         .behaviour
         .published
@@ -230,7 +250,7 @@ async fn jwks(State(c): State<Ctx>) -> Json<Value> {
             j
         })
         .collect();
-    Json(json!({ "keys": keys }))
+    Json(json!({ "keys": keys })).into_response()
 }
 
 async fn authorize(State(c): State<Ctx>, Query(q): Query<HashMap<String, String>>) -> Response {
