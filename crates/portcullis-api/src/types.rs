@@ -29,6 +29,11 @@ pub struct UserInfo {
 pub struct RoleInfo {
     pub id: Uuid,
     pub name: String,
+    /// What `PORTCULLIS_ROLE_MAPPING` names the role by: `owner`, `member`,
+    /// or a custom role's key, fixed when it was created (renaming the role
+    /// does not change it).
+    #[serde(default)]
+    pub key: String,
     /// `owner`, `member` or `custom`.
     pub kind: String,
     /// Level per feature: `none`, `read`, `write` or `manage`.

@@ -23,7 +23,7 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use ids::{AutomationId, OrgId, RoleId, SessionId, UserId};
 pub use permission::{Feature, FeaturePermissions, Level, PermissionError};
 pub use rbac::{decide, Action, Decision, Denial, OrgContext, Principal, Requirement, RoleRef};
-pub use role::{Role, RoleKind};
+pub use role::{custom_role_keys, Role, RoleKind};
 pub use session::{SessionPolicy, SessionStatus, SessionTimes};
 pub use throttle::{FailureStats, ThrottlePolicy};
 pub use validation::ValidationError;

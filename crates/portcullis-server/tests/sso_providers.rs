@@ -6,7 +6,7 @@
 mod support;
 
 use support::browser::{location, Browser};
-use support::oidc_peer::{hidden, OidcPeer};
+use support::oidc_peer::{hidden, sign_in, OidcPeer};
 use support::{Db, Options, TestServer};
 
 const ALL: [&str; 5] = ["okta", "keycloak", "entra_id", "auth0", "workos"];
@@ -22,26 +22,6 @@ async fn setup(db: Db) -> Option<(OidcPeer, TestServer)> {
     }
     let srv = TestServer::start_with(db, Options { bootstrap_admin: true, extra_env: env, listener: Some(listener) }).await?;
     Some((peer, srv))
-}
-
-/// Signs `login` in through `provider`; returns the callback's response.
-async fn sign_in(b: &mut Browser, srv: &TestServer, provider: &str, login: &str) -> reqwest::Response {
-    let resp = b.get(&srv.url(&format!("/auth/{provider}/login?return_to=/welcome"))).await;
-    assert_eq!(resp.status(), 303, "{provider}");
-    let authorize = location(&resp);
-    let interaction = match b.follow_until(authorize, "never").await {
-        Err(page) => page,
-        Ok(_) => unreachable!(),
-    };
-    assert_eq!(interaction.status(), 200, "{provider}: the IdP shows its sign-in form");
-    let form_url = interaction.url().to_string();
-    let resp = b.post_form(&format!("{form_url}/login"), &[("login", login), ("password", "any")], None).await;
-    assert_eq!(resp.status(), 303, "{provider}: the IdP accepts {login}");
-    let next = url::Url::parse(&form_url).unwrap().join(&location(&resp)).unwrap().to_string();
-    let callback = b.follow_until(next, &srv.url(&format!("/auth/{provider}/callback"))).await.unwrap_or_else(|_| panic!("{provider}: no callback"));
-    let cb = url::Url::parse(&callback).unwrap();
-    assert!(cb.query_pairs().any(|(k, _)| k == "iss"), "{provider}: RFC 9207 iss in the response");
-    b.get(&callback).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,6 +39,35 @@ each_backend!(organizations_have_unique_case_insensitive_names, |db: TestDb| asy
     assert_eq!(s.get_org(org.id).await.unwrap().unwrap(), org);
 });
 
+each_backend!(role_keys_are_fixed_at_creation_and_unique, |db: TestDb| async move {
+    let s = &db.store;
+    let org = s.create_org("Keys", t(1)).await.unwrap();
+    assert_eq!(s.predefined_role(org.id, RoleKind::Owner).await.unwrap().key, "owner");
+    assert_eq!(s.predefined_role(org.id, RoleKind::Member).await.unwrap().key, "member");
+    let dev = s.create_role(org.id, "Data Science", FeaturePermissions::none(), t(2)).await.unwrap();
+    assert_eq!(dev.key, "data-science");
+    let renamed = s.update_role(org.id, dev.id, Some("Analysts"), None, t(3)).await.unwrap();
+    assert_eq!(renamed.key, "data-science", "a rename keeps the key");
+    assert_eq!(s.get_role(org.id, dev.id).await.unwrap().unwrap().key, "data-science");
+    let again = s.create_role(org.id, "data science", FeaturePermissions::none(), t(4)).await.unwrap();
+    assert_eq!(again.key, "data-science-2", "the old name again takes a new key");
+    let owner = s.predefined_role(org.id, RoleKind::Owner).await.unwrap();
+    s.update_role(org.id, owner.id, Some("Boss"), None, t(5)).await.unwrap();
+    assert_eq!(s.create_role(org.id, "Owner", FeaturePermissions::none(), t(6)).await.unwrap().key, "owner-2");
+    // Concurrent creations whose names make one key: distinct keys, no failure.
+    let mut tasks = Vec::new();
+    for name in ["On Call", "on-call", "On/Call", "on call!"] {
+        let s = db.store.clone();
+        tasks.push(tokio::spawn(async move { s.create_role(org.id, name, FeaturePermissions::none(), t(7)).await }));
+    }
+    let mut keys = Vec::new();
+    for task in tasks {
+        keys.push(task.await.unwrap().unwrap().key);
+    }
+    keys.sort();
+    assert_eq!(keys, ["on-call", "on-call-2", "on-call-3", "on-call-4"]);
+});
+
 each_backend!(concurrent_creates_with_one_name_yield_exactly_one, |db: TestDb| async move {
     let s = db.store.clone();
     let mut tasks = Vec::new();

@@ -43,6 +43,7 @@ pub fn role(r: &Role) -> api::RoleInfo {
     api::RoleInfo {
         id: r.id.0,
         name: r.name.clone(),
+        key: r.key.clone(),
         kind: r.kind.as_str().to_owned(),
         permissions: permissions(&r.effective_permissions()),
     }

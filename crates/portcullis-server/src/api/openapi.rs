@@ -74,7 +74,7 @@ fn schemas() -> Value {
     json!({
         "Error": obj(&[("error", s()), ("message", s()), ("request_id", s())], &["error", "message"]),
         "User": obj(&[("id", uuid()), ("email", s()), ("display_name", s()), ("factory_admin", json!({"type":"boolean"})), ("disabled", json!({"type":"boolean"}))], &["id", "email"]),
-        "Role": obj(&[("id", uuid()), ("name", s()), ("kind", json!({"enum":["owner","member","custom"]})), ("permissions", levels.clone())], &["id", "name", "kind", "permissions"]),
+        "Role": obj(&[("id", uuid()), ("name", s()), ("key", s()), ("kind", json!({"enum":["owner","member","custom"]})), ("permissions", levels.clone())], &["id", "name", "key", "kind", "permissions"]),
         "RoleList": list("Role"),
         "Session": obj(&[("id", uuid()), ("provider", s()), ("created_at", time()), ("last_seen_at", time()), ("expires_at", time()), ("ip", s()), ("user_agent", s()), ("current", json!({"type":"boolean"}))], &["id"]),
         "SessionList": list("Session"),

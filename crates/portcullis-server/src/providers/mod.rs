@@ -301,8 +301,60 @@ pub const DEFAULT_ROLE_MAPPING: &str = "factory-admin=Owner,member=Member,*=Memb
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleRule {
     pub idp_role: String,
-    pub role: String,
+    pub role: RoleTarget,
     pub org: Option<String>,
+}
+
+/// The organization role a rule gives, by what no rename changes: the
+/// predefined role's kind (`Owner`, `Member`), a custom role's immutable
+/// key (`developer`, set from its first name) or its id. Never by the
+/// display name, which anyone with `organization_settings: manage` may
+/// change (renaming a custom role to "Owner" must not make anyone an owner).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleTarget {
+    Predefined(portcullis_domain::RoleKind),
+    Key(String),
+    Id(portcullis_domain::RoleId),
+}
+
+impl RoleTarget {
+    pub fn parse(raw: &str) -> RoleTarget {
+        use portcullis_domain::RoleKind;
+        let t = raw.trim();
+        if t.eq_ignore_ascii_case("owner") {
+            RoleTarget::Predefined(RoleKind::Owner)
+        } else if t.eq_ignore_ascii_case("member") {
+            RoleTarget::Predefined(RoleKind::Member)
+        } else if let Ok(id) = t.parse::<uuid::Uuid>() {
+            RoleTarget::Id(portcullis_domain::RoleId(id))
+        } else {
+            RoleTarget::Key(t.to_lowercase())
+        }
+    }
+
+    /// Whether `role` is the one this target means.
+    pub fn matches(&self, role: &portcullis_domain::Role) -> bool {
+        match self {
+            RoleTarget::Predefined(kind) => role.kind == *kind,
+            RoleTarget::Id(id) => role.id == *id && role.kind == portcullis_domain::RoleKind::Custom,
+            // The key as written (`data science`, from before keys were
+            // slugs) or as its slug (`data-science`).
+            RoleTarget::Key(key) => {
+                role.kind == portcullis_domain::RoleKind::Custom
+                    && (role.key == *key || portcullis_domain::custom_role_keys(key).next().is_some_and(|slug| role.key == slug))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RoleTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoleTarget::Predefined(k) => write!(f, "the predefined {} role", k.as_str()),
+            RoleTarget::Key(k) => write!(f, "the custom role with key `{k}`"),
+            RoleTarget::Id(id) => write!(f, "the custom role {}", id.0),
+        }
+    }
 }
 
 impl RoleRule {
@@ -310,7 +362,7 @@ impl RoleRule {
         let bad = |problem: String| ConfigError {
             var: "PORTCULLIS_ROLE_MAPPING".into(),
             problem,
-            example: "factory-admin=Owner,engineering=Developer@Acme,member=Member".into(),
+            example: "factory-admin=Owner,engineering=developer@Acme,member=Member".into(),
         };
         raw.split(',')
             .map(str::trim)
@@ -324,7 +376,7 @@ impl RoleRule {
                 if idp_role.trim().is_empty() || role.is_empty() || org.as_deref() == Some("") {
                     return Err(bad(format!("`{rule}` has an empty part")));
                 }
-                Ok(RoleRule { idp_role: idp_role.trim().to_owned(), role: role.to_owned(), org })
+                Ok(RoleRule { idp_role: idp_role.trim().to_owned(), role: RoleTarget::parse(role), org })
             })
             .collect()
     }

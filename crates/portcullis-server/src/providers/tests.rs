@@ -165,8 +165,12 @@ fn several_providers_for_a_chooser() {
 #[test]
 fn role_mapping_parses_and_refuses_nonsense() {
     let rules = RoleRule::parse_list("factory-admin=Owner, eng=Developer@Acme Corp,*=Member").unwrap();
-    assert_eq!(rules[1], RoleRule { idp_role: "eng".into(), role: "Developer".into(), org: Some("Acme Corp".into()) });
+    assert_eq!(rules[1], RoleRule { idp_role: "eng".into(), role: RoleTarget::Key("developer".into()), org: Some("Acme Corp".into()) });
+    assert_eq!(rules[0].role, RoleTarget::Predefined(portcullis_domain::RoleKind::Owner));
     assert_eq!(rules[2].idp_role, "*");
+    assert_eq!(rules[2].role, RoleTarget::Predefined(portcullis_domain::RoleKind::Member));
+    let id = uuid::Uuid::new_v4();
+    assert_eq!(RoleRule::parse_list(&format!("ops={id}")).unwrap()[0].role, RoleTarget::Id(portcullis_domain::RoleId(id)));
     for bad in ["owner", "=Owner", "x=", "x=Owner@"] {
         let e = RoleRule::parse_list(bad).unwrap_err();
         assert_eq!(e.var, "PORTCULLIS_ROLE_MAPPING", "{bad}");

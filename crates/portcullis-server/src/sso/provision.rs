@@ -97,13 +97,13 @@ async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles:
                 Some(n) => org.name.eq_ignore_ascii_case(n),
             })
             .find(|r| r.idp_role == "*" || roles.contains(&r.idp_role))
-            .map(|r| r.role.clone());
+            .map(|r| &r.role);
         let current = memberships.iter().find(|m| m.org.id == org.id);
         let result = match (wanted, current) {
-            (Some(role_name), Some(m)) if m.role.name.eq_ignore_ascii_case(&role_name) => Ok(()),
-            (Some(role_name), current) => {
-                let Some(role) = state.store.list_roles(org.id).await?.into_iter().find(|r| r.name.eq_ignore_ascii_case(&role_name)) else {
-                    tracing::warn!(org = %org.name, role = %role_name, "PORTCULLIS_ROLE_MAPPING names a role the organization does not have");
+            (Some(target), Some(m)) if target.matches(&m.role) => Ok(()),
+            (Some(target), current) => {
+                let Some(role) = state.store.list_roles(org.id).await?.into_iter().find(|r| target.matches(r)) else {
+                    tracing::warn!(org = %org.name, role = %target, "PORTCULLIS_ROLE_MAPPING names a role the organization does not have");
                     continue;
                 };
                 match current {

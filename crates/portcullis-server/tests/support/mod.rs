@@ -105,6 +105,14 @@ impl TestServer {
         TestServer { base: format!("http://{addr}"), state, clock, boot, db: test_db, env, _dir: dir, task }
     }
 
+    /// Stops the server and drops its PostgreSQL schema (SQLite files go
+    /// with the temporary directory).
+    pub async fn cleanup(self) {
+        let keep = portcullis_storage::testing::TestDb::handle(&self.db);
+        drop(self);
+        keep.cleanup().await;
+    }
+
     pub fn client(&self) -> Client {
         Client::new(&self.base).unwrap()
     }

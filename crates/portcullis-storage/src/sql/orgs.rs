@@ -26,6 +26,7 @@ pub(crate) fn role_from_row(row: &AnyRow, prefix: &str) -> Result<Role> {
         id: get_id(row, &format!("{prefix}id"))?,
         org_id: get_id(row, &format!("{prefix}org_id"))?,
         name: get_str(row, &format!("{prefix}name"))?,
+        key: get_str(row, &format!("{prefix}role_key"))?,
         kind: RoleKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("role kind `{kind}`")))?,
         permissions: permissions_from_json(&get_str(row, &format!("{prefix}permissions"))?)?,
     })
@@ -57,32 +58,34 @@ fn member_query(suffix: &str) -> String {
     )
 }
 
-const ROLE_COLS: &str = "r.id AS r_id, r.org_id AS r_org_id, r.name AS r_name, r.kind AS r_kind, r.permissions AS r_permissions";
+const ROLE_COLS: &str = "r.id AS r_id, r.org_id AS r_org_id, r.name AS r_name, r.role_key AS r_role_key, r.kind AS r_kind, r.permissions AS r_permissions";
 
 async fn insert_role(
     tx: &mut Transaction<'static, Any>,
     org: OrgId,
     name: &str,
+    key: &str,
     kind: RoleKind,
     perms: &FeaturePermissions,
     now: Timestamp,
 ) -> Result<Role> {
     let id = RoleId::new();
     sqlx::query(
-        "INSERT INTO roles (id, org_id, name, name_key, kind, permissions, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        "INSERT INTO roles (id, org_id, name, name_key, role_key, kind, permissions, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
     )
     .bind(id.to_string())
     .bind(org.to_string())
     .bind(name.to_owned())
     .bind(name_key(name))
+    .bind(key.to_owned())
     .bind(kind.as_str())
     .bind(permissions_to_json(perms))
     .bind(now.0)
     .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::on_write(e, "a role with this name", "organization"))?;
-    Ok(Role { id, org_id: org, name: name.to_owned(), kind, permissions: *perms })
+    Ok(Role { id, org_id: org, name: name.to_owned(), key: key.to_owned(), kind, permissions: *perms })
 }
 
 /// Serializes changes to one organization's memberships: the first write of
@@ -154,8 +157,8 @@ impl OrgStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_write(e, "an organization with this name", "organization"))?;
-        insert_role(&mut tx, id, "Owner", RoleKind::Owner, &FeaturePermissions::owner(), now).await?;
-        insert_role(&mut tx, id, "Member", RoleKind::Member, &FeaturePermissions::member(), now).await?;
+        insert_role(&mut tx, id, "Owner", RoleKind::Owner.as_str(), RoleKind::Owner, &FeaturePermissions::owner(), now).await?;
+        insert_role(&mut tx, id, "Member", RoleKind::Member.as_str(), RoleKind::Member, &FeaturePermissions::member(), now).await?;
         tx.commit().await?;
         Ok(Organization { id, name: name.to_owned(), created_at: now })
     }
@@ -210,10 +213,28 @@ impl OrgStore for SqlStore {
     }
 
     async fn create_role(&self, org: OrgId, name: &str, perms: FeaturePermissions, now: Timestamp) -> Result<Role> {
-        let mut tx = self.pool().begin().await?;
-        let role = insert_role(&mut tx, org, name, RoleKind::Custom, &perms, now).await?;
-        tx.commit().await?;
-        Ok(role)
+        // The first free key for this name; the unique index decides a race
+        // between two new roles whose names make the same key (retried).
+        for _ in 0..3 {
+            let taken: Vec<String> = sqlx::query("SELECT role_key FROM roles WHERE org_id = $1")
+                .bind(org.to_string())
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| get_str(r, "role_key"))
+                .collect::<Result<_>>()?;
+            let key = portcullis_domain::custom_role_keys(name).find(|k| !taken.contains(k)).expect("an endless list of keys");
+            let mut tx = self.pool().begin().await?;
+            match insert_role(&mut tx, org, name, &key, RoleKind::Custom, &perms, now).await {
+                Ok(role) => {
+                    tx.commit().await?;
+                    return Ok(role);
+                }
+                Err(StoreError::Conflict { .. }) if !self.list_roles(org).await?.iter().any(|r| name_key(&r.name) == name_key(name)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict { what: "a role with this name" })
     }
 
     async fn update_role(
