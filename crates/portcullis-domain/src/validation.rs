@@ -68,19 +68,32 @@ pub fn new_password(raw: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// Where to send the browser after sign-in: only same-origin relative paths
-/// (`/x?y`); anything else (`//host`, `/\\host`, `https://host`, control
-/// characters, or more than 2 KiB) becomes `/`, so `return_to` can never be
-/// an open redirect.
-pub fn safe_return_to(raw: Option<&str>) -> String {
+/// Where to send the browser after sign-in: a path on this server (`/x?y`),
+/// given as such or as an absolute URL on this server's own public origin
+/// (`https://factory.example.com/automations`, which links copied from the
+/// address bar are). Anything else (another origin, `//host`, `/\\host`,
+/// control characters, more than 2 KiB) becomes `/`, so `return_to` can
+/// never be an open redirect.
+pub fn safe_return_to(raw: Option<&str>, own_origin: &str) -> String {
     let Some(r) = raw else { return "/".into() };
-    let ok = r.starts_with('/')
-        && !r.starts_with("//")
-        && r.len() <= 2048
-        && !r.contains('\\')
-        && !r.chars().any(|c| c.is_control() || c.is_whitespace());
+    let path = match r.get(..own_origin.len()) {
+        Some(prefix) if !own_origin.is_empty() && prefix.eq_ignore_ascii_case(own_origin) => {
+            let rest = &r[own_origin.len()..];
+            if rest.is_empty() {
+                "/"
+            } else {
+                rest
+            }
+        }
+        _ => r,
+    };
+    let ok = path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 2048
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace());
     if ok {
-        r.to_owned()
+        path.to_owned()
     } else {
         "/".into()
     }
@@ -92,10 +105,18 @@ mod tests {
 
     #[test]
     fn return_to_is_same_origin_only() {
-        assert_eq!(safe_return_to(Some("/api/v1/me?x=1")), "/api/v1/me?x=1");
-        assert_eq!(safe_return_to(None), "/");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", "\\\\evil", "evil", "/\tx", "/a b", "javascript:alert(1)", ""] {
-            assert_eq!(safe_return_to(Some(bad)), "/", "{bad}");
+        let own = "https://factory.example.com";
+        assert_eq!(safe_return_to(Some("/api/v1/me?x=1"), own), "/api/v1/me?x=1");
+        assert_eq!(safe_return_to(None, own), "/");
+        assert_eq!(safe_return_to(Some("https://factory.example.com/automations?q=1"), own), "/automations?q=1");
+        assert_eq!(safe_return_to(Some("HTTPS://Factory.Example.com/a"), own), "/a");
+        assert_eq!(safe_return_to(Some("https://factory.example.com"), own), "/");
+        for bad in [
+            "//evil.example", "https://evil.example", "/\\evil.example", "\\\\evil", "evil", "/\tx", "/a b", "javascript:alert(1)", "",
+            "https://factory.example.com.evil.example/", "https://factory.example.com@evil.example/", "https://factory.example.com//evil.example",
+            "http://factory.example.com/a", "https://factory.example.com:8443/a",
+        ] {
+            assert_eq!(safe_return_to(Some(bad), own), "/", "{bad}");
         }
     }
 

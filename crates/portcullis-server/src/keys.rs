@@ -68,6 +68,7 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 #[derive(Clone)]
 pub struct Keys {
     csrf: [u8; 32],
+    fingerprint: [u8; 32],
 }
 
 impl fmt::Debug for Keys {
@@ -81,7 +82,21 @@ impl Keys {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(b"portcullis"), secret);
         let mut csrf = [0u8; 32];
         hk.expand(b"csrf-token v1", &mut csrf).expect("32 bytes is a valid HKDF length");
-        Self { csrf }
+        let mut fingerprint = [0u8; 32];
+        hk.expand(b"fingerprint v1", &mut fingerprint).expect("32 bytes is a valid HKDF length");
+        Self { csrf, fingerprint }
+    }
+
+    /// A keyed fingerprint of something that must not be stored as typed
+    /// (a password typed into the e-mail field): the same input gives the
+    /// same 16 characters, so attempts can still be counted together, but
+    /// without the server secret they cannot be guessed back offline.
+    pub fn fingerprint(&self, purpose: &str, value: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.fingerprint).expect("any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..8])
     }
 
     /// The CSRF token bound to `binding` (a session id, or the pre-session

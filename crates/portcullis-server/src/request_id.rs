@@ -1,6 +1,9 @@
-//! A request id for every request: taken from `X-Request-Id` when a trusted
-//! proxy set a sane one, otherwise generated; echoed in the response header,
-//! recorded in every log line of the request and in 5xx bodies.
+//! A request id for every request: taken from `X-Request-Id` only when a
+//! trusted proxy is in front (`PORTCULLIS_TRUST_X_FORWARDED_FOR`) and the
+//! value is short and plain, otherwise generated; echoed in the response
+//! header, recorded in every log line of the request, in the audit log and
+//! in 5xx bodies. A client reaching Portcullis directly cannot choose what
+//! its requests are recorded as.
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -21,10 +24,11 @@ fn acceptable(v: &str) -> bool {
     !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-pub async fn middleware(req: Request, next: Next) -> Response {
+pub async fn middleware(axum::extract::State(state): axum::extract::State<crate::state::AppState>, req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")
+        .filter(|_| state.config.trust_x_forwarded_for)
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
         .map(str::to_owned)

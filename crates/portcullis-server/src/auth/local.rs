@@ -78,7 +78,7 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query
     let resp = if wants_json(&headers) {
         Json(portcullis_api::LoginForm { csrf_token: csrf }).into_response()
     } else {
-        let rt = safe_return_to(q.return_to.as_deref());
+        let rt = safe_return_to(q.return_to.as_deref(), &state.config.public_origin());
         pages::login(StatusCode::OK, &pages::LoginView { csrf_token: &csrf, return_to: &rt, email: "", error: None })
     };
     with_cookie(resp, set)
@@ -115,7 +115,7 @@ pub async fn login_submit(
         return local_off(&headers);
     }
     let json = wants_json(&headers);
-    let rt = safe_return_to(form.return_to.as_deref());
+    let rt = safe_return_to(form.return_to.as_deref(), &state.config.public_origin());
     let (binding, set) = form_cookie(&state, &headers);
     let fail = |status: StatusCode, code: &'static str, msg: String, email: &str, retry: Option<u64>| -> Response {
         if json {
@@ -143,7 +143,10 @@ pub async fn login_submit(
     }
 
     let now = state.clock.now();
-    let account = valid_email(&form.email).unwrap_or_else(|_| form.email.trim().chars().take(254).collect());
+    // What the e-mail field held, as the audit log, the logs and the
+    // throttle see it: an address as typed (normalised), anything else only
+    // as a keyed fingerprint, since people type passwords into it.
+    let account = valid_email(&form.email).unwrap_or_else(|_| format!("(not an e-mail address: {})", state.keys.fingerprint("login-account", form.email.trim())));
     let entry = |ok: bool, reason: &str| {
         Entry::new(if ok { "login.success" } else { "login.failure" }, ok)
             .target(account.clone())

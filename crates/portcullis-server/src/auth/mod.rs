@@ -41,23 +41,35 @@ pub fn clear_cookie(state: &AppState, name: &str) -> String {
     set_cookie(state, name, "", 0)
 }
 
-/// The client's address: the socket peer, or the last `X-Forwarded-For`
-/// entry (the one the nearest proxy added) when the operator says a proxy
-/// is in front (`PORTCULLIS_TRUST_X_FORWARDED_FOR`).
+/// The client's address: the socket peer, or, when the operator says
+/// proxies are in front (`PORTCULLIS_TRUST_X_FORWARDED_FOR`), the
+/// `X-Forwarded-For` entry `PORTCULLIS_TRUSTED_PROXY_HOPS` places from the
+/// right. Entries are counted over every header line together: a client
+/// that sends its own line ahead of the proxy's chooses nothing, since only
+/// what the trusted proxies appended is read.
 pub fn client_ip(state: &AppState, parts: &Parts) -> Option<String> {
-    if state.config.trust_x_forwarded_for {
-        if let Some(ip) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(|s| s.trim())
-            .and_then(|s| s.parse::<std::net::IpAddr>().ok())
-        {
-            return Some(ip.to_string());
-        }
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    if !state.config.trust_x_forwarded_for {
+        return peer;
     }
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+    forwarded_client(&parts.headers, state.config.trusted_proxy_hops).or(peer)
+}
+
+/// The address `hops` entries from the right of all `X-Forwarded-For`
+/// lines; `None` when there are fewer entries or that one is not an address.
+pub fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<String> {
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("").split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let Some(entry) = entries.len().checked_sub(hops).map(|i| entries[i]) else {
+        tracing::warn!(entries = entries.len(), hops, "X-Forwarded-For has fewer entries than PORTCULLIS_TRUSTED_PROXY_HOPS; the nearest proxy's address is used");
+        return None;
+    };
+    entry.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
 }
 
 fn is_unsafe(method: &Method) -> bool {

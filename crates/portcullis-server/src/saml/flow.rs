@@ -109,7 +109,7 @@ pub async fn login(state: &AppState, p: Arc<SamlProvider>, headers: &HeaderMap, 
     let provider = p.settings.provider;
     let Some(idp) = p.idp() else { return unavailable(&p).respond(provider, &p.sp.acs_url, headers) };
     let request_id = super::new_message_id();
-    let return_to = safe_return_to(q.return_to.as_deref());
+    let return_to = safe_return_to(q.return_to.as_deref(), &state.config.public_origin());
     let url = (|| -> Result<url::Url, Box<dyn std::error::Error>> {
         let mut req = idp.sp.make_authentication_request(&idp.sso_url)?;
         req.id = request_id.clone();
@@ -183,7 +183,7 @@ async fn finish(state: &AppState, p: &SamlProvider, ip: Option<String>, headers:
     let xml = precheck::decode_post(&form.saml_response).map_err(refused)?;
     let shape = precheck::check_response(&xml, s.allow_sha1).map_err(refused)?;
     // 2. RelayState: only a path on this server.
-    let relay_target = precheck::relay_state_target(form.relay_state.as_deref()).map_err(refused)?;
+    let relay_target = precheck::relay_state_target(form.relay_state.as_deref(), &state.config.public_origin()).map_err(refused)?;
     // 3. The request this answers: from this browser's sealed cookie, once.
     let tx = open_transaction::<Transaction>(state, headers, &tx_cookie_name(state, s.provider), &tx_aad(s.provider)).filter(|t| t.expires_at > now.0);
     let (request_id, return_to) = match (&tx, &shape.in_response_to) {

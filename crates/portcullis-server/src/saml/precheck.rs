@@ -254,12 +254,13 @@ fn check_signature(sig: &roxmltree::Node<'_, '_>, parent_id: &str, allow_sha1: b
 }
 
 /// A same-origin relative path from `RelayState`, or `/`.
-pub fn relay_state_target(relay: Option<&str>) -> Result<String, Refusal> {
+pub fn relay_state_target(relay: Option<&str>, own_origin: &str) -> Result<String, Refusal> {
     match relay.filter(|r| !r.is_empty()) {
         None => Ok("/".into()),
         Some(r) => {
-            let safe = portcullis_domain::validation::safe_return_to(Some(r));
-            if safe == "/" && r != "/" {
+            let safe = portcullis_domain::validation::safe_return_to(Some(r), own_origin);
+            let root = ["/", own_origin, &format!("{own_origin}/")].iter().any(|x| r.eq_ignore_ascii_case(x));
+            if safe == "/" && !root {
                 return Err(refuse(
                     "relay_state",
                     format!("The RelayState `{}` is not a path on this server; Portcullis only returns to its own pages.", r.chars().take(120).collect::<String>()),
@@ -320,10 +321,10 @@ mod tests {
 
     #[test]
     fn relay_state_is_a_local_path_or_nothing() {
-        assert_eq!(relay_state_target(None).unwrap(), "/");
-        assert_eq!(relay_state_target(Some("/api/v1/me?x=1")).unwrap(), "/api/v1/me?x=1");
+        assert_eq!(relay_state_target(None, "https://p.example").unwrap(), "/");
+        assert_eq!(relay_state_target(Some("/api/v1/me?x=1"), "https://p.example").unwrap(), "/api/v1/me?x=1");
         for bad in ["https://evil.example/", "//evil.example", "/\\evil", "javascript:alert(1)"] {
-            assert_eq!(relay_state_target(Some(bad)).unwrap_err().check, "relay_state", "{bad}");
+            assert_eq!(relay_state_target(Some(bad), "https://p.example").unwrap_err().check, "relay_state", "{bad}");
         }
     }
 }

@@ -88,7 +88,7 @@ pub async fn login_oidc(state: AppState, provider: String, headers: HeaderMap, r
         state: oauth_state.clone(),
         nonce,
         pkce_verifier: verifier.secret().to_owned(),
-        return_to: safe_return_to(q.return_to.as_deref()),
+        return_to: safe_return_to(q.return_to.as_deref(), &state.config.public_origin()),
         expires_at: state.clock.now().plus(TRANSACTION_LIFETIME).0,
     };
     let sealed = state.sealer.seal(&serde_json::to_vec(&tx).expect("serializable"), &tx_aad(&provider));

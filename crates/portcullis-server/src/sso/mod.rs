@@ -118,7 +118,7 @@ pub async fn sign_in_page(
     axum::extract::Query(q): axum::extract::Query<SignInQuery>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let rt = portcullis_domain::validation::safe_return_to(q.return_to.as_deref());
+    let rt = portcullis_domain::validation::safe_return_to(q.return_to.as_deref(), &state.config.public_origin());
     let query = if rt == "/" { String::new() } else { format!("?{}", serde_urlencoded::to_string([("return_to", rt.as_str())]).unwrap_or_default()) };
     let mut ways: Vec<(String, String)> =
         state.sso.all().iter().map(|p| (format!("/auth/{}/login{query}", p.settings.provider), format!("Sign in with {}", p.settings.vendor().display_name()))).collect();
