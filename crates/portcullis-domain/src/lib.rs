@@ -25,5 +25,5 @@ pub use permission::{Feature, FeaturePermissions, Level, PermissionError};
 pub use rbac::{decide, Action, Decision, Denial, OrgContext, Principal, Requirement, RoleRef};
 pub use role::{custom_role_keys, Role, RoleKind};
 pub use session::{SessionPolicy, SessionStatus, SessionTimes};
-pub use throttle::{FailureStats, ThrottlePolicy};
+pub use throttle::{address_key, Admission, FailureStats, Pressure, ThrottlePolicy};
 pub use validation::ValidationError;

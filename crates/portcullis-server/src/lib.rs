@@ -231,6 +231,9 @@ pub fn spawn_housekeeping(state: AppState) {
             if let Err(e) = state.store.purge_used_once(state.clock.now()).await {
                 tracing::warn!(error = %e, "one-time value housekeeping failed");
             }
+            if let Err(e) = state.store.purge_limits(cutoff).await {
+                tracing::warn!(error = %e, "sign-in check and rate limit housekeeping failed");
+            }
             if let Err(e) = state.store.purge_oauth(state.clock.now()).await {
                 tracing::warn!(error = %e, "device code and refresh token housekeeping failed");
             }

@@ -25,10 +25,6 @@ pub struct Inner {
     /// Automations and their access lists, by id, for the same short time as sessions.
     pub automations: TtlCache<AutomationId, CachedAutomation>,
     pub throttle: ThrottlePolicy,
-    /// Accounts whose password is being checked right now: the throttle
-    /// counts failures only after each check, so parallel guesses must wait
-    /// their turn instead of all passing the count at once.
-    pub signing_in: Mutex<std::collections::HashSet<String>>,
     pub passwords: Passwords,
     pub sealer: Sealer,
     /// For calls to automations' own APIs: no redirects (the bearer token
@@ -70,7 +66,6 @@ impl AppState {
             sessions,
             automations: TtlCache::new(config_ttl, 100_000),
             throttle: ThrottlePolicy::default(),
-            signing_in: Mutex::new(Default::default()),
             passwords: Passwords::new(),
             sealer,
             upstream,

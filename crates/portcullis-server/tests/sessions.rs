@@ -326,3 +326,27 @@ each_backend!(parallel_guesses_do_not_outrun_the_throttle, |srv| async move {
     }
     assert!(checked <= 5, "{checked} passwords were checked; the limit is 5 per window");
 });
+
+/// Security review item 6: 200 parallel wrong passwords from one address,
+/// each for a different account, are at most the per-address limit (20) of
+/// password checks; the rest are refused before any hashing.
+each_backend!(parallel_guesses_across_accounts_do_not_outrun_the_address_limit, |srv| async move {
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let mut c = srv.client();
+        tasks.push(tokio::spawn(async move { c.login_local(&format!("guess{i}@example.com"), "wrong password!!").await.unwrap_err().status() }));
+    }
+    let (mut checked, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Some(StatusCode::UNAUTHORIZED) => checked += 1,
+            Some(StatusCode::TOO_MANY_REQUESTS) | Some(StatusCode::SERVICE_UNAVAILABLE) => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(checked <= 20, "{checked} passwords were checked; the limit is 20 per address and window");
+    assert!(checked >= 1 && checked + refused == 200, "{checked} checked, {refused} refused");
+    // The address stays limited afterwards, even for a right password.
+    let e = srv.client().login_local(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::TOO_MANY_REQUESTS), "{e}");
+});

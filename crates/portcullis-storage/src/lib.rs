@@ -20,7 +20,7 @@ pub use sql::{Backend, SqlStore};
 
 use async_trait::async_trait;
 use portcullis_domain::{
-    AutomationAcl, AutomationId, FailureStats, FeaturePermissions, OrgId, PermSet, RoleId, SessionId,
+    AutomationAcl, AutomationId, FeaturePermissions, OrgId, PermSet, RoleId, SessionId,
     Subject, Timestamp, UserId, Visibility,
 };
 
@@ -190,11 +190,25 @@ pub trait OAuthStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
     async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
-    /// Failed sign-ins for an account since `since`, not counting those
-    /// before the account's last successful sign-in.
-    async fn login_failures_for_account(&self, account: &str, since: Timestamp) -> Result<FailureStats>;
-    /// Failed sign-ins from a client address since `since`.
-    async fn login_failures_for_address(&self, ip: &str, since: Timestamp) -> Result<FailureStats>;
+}
+
+/// Limits shared by every replica.
+#[async_trait]
+pub trait LimitStore: Send + Sync {
+    /// Registers a password check about to run, then counts, for its
+    /// account and its address: failed checks since `since` (for the
+    /// account, only those after its last success) and checks running now
+    /// (started after `running_since`), this one included.
+    async fn begin_sign_in_check(&self, check: &SignInCheck, since: Timestamp, running_since: Timestamp) -> Result<SignInPressure>;
+    /// Ends a registered check.
+    async fn end_sign_in_check(&self, id: uuid::Uuid, account: &str, outcome: CheckOutcome, now: Timestamp) -> Result<()>;
+    /// Counts one hit of `key` in its fixed window of `window_ms` and
+    /// returns the count, this hit included, and the window's start.
+    async fn hit_limit(&self, key: &str, window_ms: i64, now: Timestamp) -> Result<(i64, Timestamp)>;
+    /// Takes a hit back (it turned out not to count), if its window is still the current one.
+    async fn refund_limit(&self, key: &str, window_start: Timestamp) -> Result<()>;
+    /// Forgets checks and counters older than `before`.
+    async fn purge_limits(&self, before: Timestamp) -> Result<u64>;
 }
 
 #[async_trait]
@@ -254,7 +268,7 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + UserStore + SessionStore + IdpStore + OAuthStore + AuditStore + AutomationStore + EnvStore + UsageStore {
+pub trait Store: OrgStore + UserStore + SessionStore + IdpStore + OAuthStore + AuditStore + LimitStore + AutomationStore + EnvStore + UsageStore {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;

@@ -432,3 +432,32 @@ pub struct RefreshToken {
     pub expires_at: Timestamp,
     pub family_expires_at: Timestamp,
 }
+
+/// A password check about to run.
+#[derive(Clone, Debug)]
+pub struct SignInCheck {
+    pub id: uuid::Uuid,
+    /// The normalised e-mail address (or the fingerprint of what was typed).
+    pub account: String,
+    /// [`portcullis_domain::address_key`] of the client, when known.
+    pub address_key: Option<String>,
+    pub started_at: Timestamp,
+}
+
+/// What a check sees for its account and its address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignInPressure {
+    pub account: portcullis_domain::Pressure,
+    pub address: portcullis_domain::Pressure,
+}
+
+/// How a registered check ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// The password was wrong (or the account unknown): it counts.
+    Failed,
+    /// The password was right: the account's failures are forgotten.
+    Succeeded,
+    /// No password was checked after all (refused by the throttle, an error).
+    Withdrawn,
+}

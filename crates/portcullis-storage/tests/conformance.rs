@@ -323,21 +323,77 @@ async fn sqlx_exec(db: &TestDb, sql: &str) -> std::result::Result<(), String> {
     db.raw_execute(sql).await
 }
 
-each_backend!(login_failures_are_counted_per_account_and_address, |db: TestDb| async move {
+fn check(account: &str, address: &str, at: i64) -> SignInCheck {
+    SignInCheck { id: uuid::Uuid::new_v4(), account: account.into(), address_key: Some(address.into()), started_at: t(at) }
+}
+
+each_backend!(sign_in_checks_count_failures_and_running_checks, |db: TestDb| async move {
     let s = &db.store;
+    // Three failures for a, one for b, all from one address.
     for i in 0..3 {
-        s.append_audit(&event(1000 + i, "login.failure", "a@x.test", "10.0.0.1", "failure")).await.unwrap();
+        let c = check("a@x.test", "10.0.0.1", 1000 + i);
+        s.begin_sign_in_check(&c, t(0), t(0)).await.unwrap();
+        s.end_sign_in_check(c.id, &c.account, CheckOutcome::Failed, t(1000 + i)).await.unwrap();
     }
-    s.append_audit(&event(1010, "login.failure", "b@x.test", "10.0.0.1", "failure")).await.unwrap();
-    let a = s.login_failures_for_account("a@x.test", t(0)).await.unwrap();
-    assert_eq!(a, FailureStats { count: 3, last: Some(t(1002)) });
-    assert_eq!(s.login_failures_for_account("a@x.test", t(1002)).await.unwrap().count, 1, "window");
-    assert_eq!(s.login_failures_for_address("10.0.0.1", t(0)).await.unwrap().count, 4);
+    let b = check("b@x.test", "10.0.0.1", 1010);
+    s.begin_sign_in_check(&b, t(0), t(0)).await.unwrap();
+    s.end_sign_in_check(b.id, &b.account, CheckOutcome::Failed, t(1010)).await.unwrap();
+    // A running check sees them, and itself.
+    let running = check("a@x.test", "10.0.0.1", 1020);
+    let p = s.begin_sign_in_check(&running, t(0), t(0)).await.unwrap();
+    assert_eq!(p.account, Pressure { failures: FailureStats { count: 3, last: Some(t(1002)) }, in_flight: 1 });
+    assert_eq!(p.address, Pressure { failures: FailureStats { count: 4, last: Some(t(1010)) }, in_flight: 1 });
+    // The window, and checks that stopped running long ago (a crash), are left out.
+    let other = check("c@x.test", "10.0.0.1", 1030);
+    let p = s.begin_sign_in_check(&other, t(1002), t(1025)).await.unwrap();
+    assert_eq!(p.address.failures.count, 2, "window");
+    assert_eq!(p.address.in_flight, 1, "the check started at 1020 is not running any more by then");
+    s.end_sign_in_check(other.id, &other.account, CheckOutcome::Withdrawn, t(1031)).await.unwrap();
     // A success resets the account's count, not the address's.
-    s.append_audit(&event(1020, "login.success", "a@x.test", "10.0.0.1", "success")).await.unwrap();
-    assert_eq!(s.login_failures_for_account("a@x.test", t(0)).await.unwrap().count, 0);
-    assert_eq!(s.login_failures_for_address("10.0.0.1", t(0)).await.unwrap().count, 4);
-    assert_eq!(s.login_failures_for_account("nobody@x.test", t(0)).await.unwrap(), FailureStats::default());
+    s.end_sign_in_check(running.id, &running.account, CheckOutcome::Succeeded, t(1040)).await.unwrap();
+    let p = s.begin_sign_in_check(&check("a@x.test", "10.0.0.1", 1050), t(0), t(0)).await.unwrap();
+    assert_eq!(p.account, Pressure { failures: FailureStats::default(), in_flight: 1 });
+    assert_eq!(p.address.failures.count, 4);
+    // Parallel registrations: the k-th to commit sees at least k running.
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = db.store.clone();
+        tasks.push(tokio::spawn(async move { s.begin_sign_in_check(&check(&format!("p{i}@x.test"), "192.0.2.1", 2000), t(0), t(0)).await.unwrap().address.in_flight }));
+    }
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.unwrap());
+    }
+    seen.sort();
+    for (k, n) in seen.iter().enumerate() {
+        assert!(*n as usize > k, "{seen:?}");
+    }
+    assert!(s.purge_limits(t(5000)).await.unwrap() >= 16);
+});
+
+each_backend!(rate_limit_counters_are_atomic_windows, |db: TestDb| async move {
+    let s = &db.store;
+    assert_eq!(s.hit_limit("k", 1000, t(10_000)).await.unwrap(), (1, t(10_000)));
+    assert_eq!(s.hit_limit("k", 1000, t(10_500)).await.unwrap(), (2, t(10_000)));
+    s.refund_limit("k", t(10_000)).await.unwrap();
+    assert_eq!(s.hit_limit("k", 1000, t(10_900)).await.unwrap(), (2, t(10_000)), "a refund takes one hit back");
+    assert_eq!(s.hit_limit("k", 1000, t(11_000)).await.unwrap(), (1, t(11_000)), "a new window");
+    s.refund_limit("k", t(10_000)).await.unwrap();
+    assert_eq!(s.hit_limit("k", 1000, t(11_001)).await.unwrap().0, 2, "a refund for an old window changes nothing");
+    assert_eq!(s.hit_limit("other", 1000, t(11_001)).await.unwrap().0, 1, "keys are counted apart");
+    // Parallel hits: every count from 1 to N exactly once.
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = db.store.clone();
+        tasks.push(tokio::spawn(async move { s.hit_limit("race", 60_000, t(20_000)).await.unwrap().0 }));
+    }
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(task.await.unwrap());
+    }
+    counts.sort();
+    assert_eq!(counts, (1..=16).collect::<Vec<i64>>());
+    assert_eq!(s.purge_limits(t(15_000)).await.unwrap(), 2);
 });
 
 each_backend!(automations_grants_and_acl, |db: TestDb| async move {

@@ -13,8 +13,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use portcullis_domain::validation::{email as valid_email, safe_return_to};
-use portcullis_domain::{SessionId, SessionTimes, Timestamp};
-use portcullis_storage::{NewSession, User};
+use portcullis_domain::{SessionId, SessionTimes};
+use portcullis_storage::{CheckOutcome, NewSession, User};
 use serde::Deserialize;
 
 /// The client's address, as an extractor.
@@ -154,40 +154,36 @@ pub async fn login_submit(
             .detail(serde_json::json!({ "provider": "local", "reason": reason }))
     };
 
-    // One check at a time per account on this replica (see `signing_in`).
-    let Some(_turn) = SignInTurn::take(&state, &account) else {
-        return fail(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            "A sign-in for this account is being checked right now. Try again in a few seconds.".into(),
-            &form.email,
-            Some(2),
-        );
+    // The throttle, shared by every replica: the check is registered first,
+    // so parallel guesses cannot all pass a count taken before any failed.
+    let ticket = match super::throttle::admit(&state, &account, ip.as_deref()).await {
+        Ok(t) => t,
+        Err(super::throttle::Refusal::Error(e)) => return e.into_response(),
+        Err(super::throttle::Refusal::Busy { account_wide }) => {
+            let who = if account_wide { "for this account" } else { "from your network address" };
+            return fail(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                format!("Other sign-ins {who} are being checked right now. Try again in a few seconds."),
+                &form.email,
+                Some(2),
+            );
+        }
+        Err(super::throttle::Refusal::Wait { at, account_wide }) => {
+            let who = if account_wide { "for this account" } else { "from your network address" };
+            let secs = at.since(now).as_secs().max(1);
+            audit::record(
+                &state,
+                Entry::new("login.throttled", false).target(account.clone()).ip(ip.clone()).detail(serde_json::json!({ "provider": "local", "retry_after_secs": secs })),
+            )
+            .await;
+            let msg = format!(
+                "Too many failed sign-ins {who}. Sign-in is paused until {} (in {secs} seconds); try again then, or ask an administrator to reset the password.",
+                crate::api::convert::rfc3339(at)
+            );
+            return fail(StatusCode::TOO_MANY_REQUESTS, "throttled", msg, &form.email, Some(secs));
+        }
     };
-
-    // Throttle: counted from the audit log, so every replica agrees.
-    let policy = state.throttle;
-    let since = now.minus(policy.window);
-    let (by_account, by_address) = match throttle_stats(&state, &account, ip.as_deref(), since).await {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    let account_retry = policy.retry_at(by_account, policy.per_account, now);
-    let address_retry = policy.retry_at(by_address, policy.per_address, now);
-    if let Some(at) = account_retry.max(address_retry) {
-        let who = if account_retry >= address_retry { "for this account" } else { "from your network address" };
-        let secs = at.since(now).as_secs().max(1);
-        audit::record(
-            &state,
-            Entry::new("login.throttled", false).target(account.clone()).ip(ip.clone()).detail(serde_json::json!({ "provider": "local", "retry_after_secs": secs })),
-        )
-        .await;
-        let msg = format!(
-            "Too many failed sign-ins {who}. Sign-in is paused until {} (in {secs} seconds); try again then, or ask an administrator to reset the password.",
-            crate::api::convert::rfc3339(at)
-        );
-        return fail(StatusCode::TOO_MANY_REQUESTS, "throttled", msg, &form.email, Some(secs));
-    }
 
     let user = match state.store.get_local_user_by_email(&account).await {
         Ok(u) => u,
@@ -197,23 +193,33 @@ pub async fn login_submit(
     let password_ok = if form.password.len() > portcullis_domain::validation::MAX_PASSWORD_BYTES {
         false
     } else {
-        state.passwords.verify(form.password.clone(), hash).await
+        match state.passwords.verify(form.password.clone(), hash).await {
+            Ok(ok) => ok,
+            Err(busy) => {
+                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", format!("Sign-in is busy: {busy}."));
+                e.retry_after = Some(2);
+                return e.into_response();
+            }
+        }
     };
     let wrong = "The e-mail address or the password is wrong. Check both and try again.".to_owned();
     let user = match (user, password_ok) {
         (None, _) => {
             audit::record(&state, entry(false, "unknown_account")).await;
+            ticket.finish(CheckOutcome::Failed).await;
             crate::usage::record_signin(&state, None, "local", false).await;
             return fail(StatusCode::UNAUTHORIZED, "invalid_credentials", wrong, &form.email, None);
         }
         (Some(u), false) => {
             let reason = if u.password_hash.is_none() { "no_password_set" } else { "wrong_password" };
             audit::record(&state, entry(false, reason).actor(u.id, &u.email)).await;
+            ticket.finish(CheckOutcome::Failed).await;
             crate::usage::record_signin(&state, Some(u.id), "local", false).await;
             return fail(StatusCode::UNAUTHORIZED, "invalid_credentials", wrong, &form.email, None);
         }
         (Some(u), true) if u.is_disabled() => {
             audit::record(&state, entry(false, "account_disabled").actor(u.id, &u.email)).await;
+            ticket.finish(CheckOutcome::Withdrawn).await;
             return fail(
                 StatusCode::FORBIDDEN,
                 "account_disabled",
@@ -222,7 +228,10 @@ pub async fn login_submit(
                 None,
             );
         }
-        (Some(u), true) => u,
+        (Some(u), true) => {
+            ticket.finish(CheckOutcome::Succeeded).await;
+            u
+        }
     };
 
     match start_session(&state, &user, "local", ip.clone(), &headers, None).await {
@@ -239,39 +248,6 @@ pub async fn login_submit(
         }
         Err(e) => e.into_response(),
     }
-}
-
-/// Holds an account's place in `AppState::signing_in` until dropped.
-struct SignInTurn<'a> {
-    state: &'a AppState,
-    account: String,
-}
-
-impl<'a> SignInTurn<'a> {
-    fn take(state: &'a AppState, account: &str) -> Option<Self> {
-        let fresh = state.signing_in.lock().expect("sign-in lock").insert(account.to_owned());
-        fresh.then(|| SignInTurn { state, account: account.to_owned() })
-    }
-}
-
-impl Drop for SignInTurn<'_> {
-    fn drop(&mut self) {
-        self.state.signing_in.lock().expect("sign-in lock").remove(&self.account);
-    }
-}
-
-async fn throttle_stats(
-    state: &AppState,
-    account: &str,
-    ip: Option<&str>,
-    since: Timestamp,
-) -> ApiResult<(portcullis_domain::FailureStats, portcullis_domain::FailureStats)> {
-    let a = state.store.login_failures_for_account(account, since).await?;
-    let b = match ip {
-        Some(ip) => state.store.login_failures_for_address(ip, since).await?,
-        None => Default::default(),
-    };
-    Ok((a, b))
 }
 
 /// What a session started through an IdP keeps for logout: the IdP's

@@ -5,6 +5,7 @@ pub mod bearer;
 pub mod invite;
 pub mod local;
 pub mod setup;
+pub mod throttle;
 
 use crate::error::{ApiError, ApiResult};
 use crate::keys::token_hash;

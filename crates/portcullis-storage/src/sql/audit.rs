@@ -1,9 +1,9 @@
 //! The append-only audit log.
 
-use super::{get_i64, get_id, get_opt_i64, get_opt_id, get_opt_str, get_str, SqlStore};
+use super::{get_i64, get_id, get_opt_id, get_opt_str, get_str, SqlStore};
 use crate::{AuditEvent, AuditFilter, AuditStore, Result, StoreError};
 use async_trait::async_trait;
-use portcullis_domain::{FailureStats, Timestamp};
+use portcullis_domain::Timestamp;
 use sqlx::any::AnyRow;
 
 fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
@@ -20,13 +20,6 @@ fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
         ip: get_opt_str(row, "ip")?,
         request_id: get_opt_str(row, "request_id")?,
         detail: serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
-    })
-}
-
-fn stats(row: &AnyRow) -> Result<FailureStats> {
-    Ok(FailureStats {
-        count: get_i64(row, "n")?.clamp(0, u32::MAX as i64) as u32,
-        last: get_opt_i64(row, "last")?.map(Timestamp),
     })
 }
 
@@ -94,30 +87,5 @@ impl AuditStore for SqlStore {
         }
         let rows = q.fetch_all(self.pool()).await?;
         rows.iter().map(event_from_row).collect()
-    }
-
-    async fn login_failures_for_account(&self, account: &str, since: Timestamp) -> Result<FailureStats> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MAX(at) AS last FROM audit_events \
-             WHERE action = 'login.failure' AND target = $1 AND at >= $2 \
-             AND at > COALESCE((SELECT MAX(at) FROM audit_events WHERE action = 'login.success' AND target = $1 AND at >= $2), 0)",
-        )
-        .bind(account.to_owned())
-        .bind(since.0)
-        .fetch_one(self.pool())
-        .await?;
-        stats(&row)
-    }
-
-    async fn login_failures_for_address(&self, ip: &str, since: Timestamp) -> Result<FailureStats> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MAX(at) AS last FROM audit_events \
-             WHERE action = 'login.failure' AND ip = $1 AND at >= $2",
-        )
-        .bind(ip.to_owned())
-        .bind(since.0)
-        .fetch_one(self.pool())
-        .await?;
-        stats(&row)
     }
 }
