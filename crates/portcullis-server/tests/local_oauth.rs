@@ -303,3 +303,62 @@ each_backend!(signing_keys_rotate_and_replicas_share_them, |srv| async move {
     srv.state.bearer_tokens.clear();
     assert_eq!(me_with(&srv, t1["access_token"].as_str().unwrap()).await.status(), 200);
 });
+
+/// Security review item 5: `POST /device` counts wrong codes as `GET`
+/// does (one limit for both, RFC 8628 §5.1), per session, account and
+/// address, held in the database: parallel posts and a second replica
+/// share it.
+each_backend!(wrong_codes_posted_are_limited_like_those_looked_up, |srv| async move {
+    let d = start_device(&srv).await;
+    let code = d["user_code"].as_str().unwrap().to_owned();
+    let owner = srv.owner().await;
+    let token = owner.csrf_token().unwrap().to_owned();
+    let post = |c: &str| owner.http().post(srv.url("/device")).form(&[("user_code", c), ("decision", "approve"), ("csrf_token", token.as_str())]).send();
+    // Ten parallel wrong posts and one more: never more than ten answered as lookups.
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let f = owner.http().post(srv.url("/device")).form(&[("user_code", "BBBB-BBBB".to_owned()), ("decision", "approve".into()), ("csrf_token", token.clone())]).send();
+        tasks.push(tokio::spawn(f));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap().unwrap().status().as_u16());
+    }
+    let mut wrong = statuses.iter().filter(|s| **s == 404).count();
+    assert!(wrong <= 10 && statuses.iter().all(|s| *s == 404 || *s == 429), "{statuses:?}");
+    // Under contention a few more may be refused (each counts on three
+    // keys); one by one, exactly ten wrong codes are looked up in all.
+    loop {
+        match post("BBBB-BBBB").await.unwrap().status().as_u16() {
+            404 => wrong += 1,
+            429 => break,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(wrong, 10, "{statuses:?}");
+    // The right code waits too now, posted or looked up.
+    let resp = post(&code).await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(owner.http().get(srv.url(&format!("/device?user_code={code}"))).send().await.unwrap().status(), 429);
+    let (_, b) = poll(&srv, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(b["error"], "authorization_pending", "nothing was approved");
+
+    // Another session of another account from the same address, on a second replica of
+    // the same database: the address is over its limit there too.
+    let replica = TestServer::on_database(portcullis_storage::testing::TestDb::handle(&srv.db), Options { bootstrap_admin: false, ..Options::default() }).await;
+    let mut other = replica.client();
+    let member = owner
+        .create_user(&portcullis_api::CreateUser { email: "second@example.com".into(), display_name: None, password: Some("another long password".into()), role_id: None })
+        .await;
+    assert!(member.is_ok(), "{member:?}");
+    other.login_local("second@example.com", "another long password").await.unwrap();
+    let resp = other.http().get(replica.url(&format!("/device?user_code={code}"))).send().await.unwrap();
+    assert_eq!(resp.status(), 429, "the address's limit holds on every replica");
+
+    // Once the window has passed, a right code is accepted again.
+    srv.clock.advance(std::time::Duration::from_secs(601));
+    let fresh = start_device(&srv).await;
+    let resp = post(fresh["user_code"].as_str().unwrap()).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+});

@@ -70,7 +70,8 @@ pub async fn authorize(State(state): State<AppState>, ClientIp(ip): ClientIp, he
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(retry) = state.oauth.device_requests.hit(ip.as_deref().unwrap_or("unknown")) {
+    let address = ip.as_deref().and_then(|i| i.parse().ok()).map(portcullis_domain::address_key).unwrap_or_else(|| "unknown".into());
+    if let Err(retry) = state.oauth.device_requests.hit(&address) {
         let mut r = oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
             "slow_down",
@@ -134,18 +135,70 @@ fn entry_form(error: Option<&str>, typed: &str) -> String {
     )
 }
 
-/// The per-account and per-address keys of the wrong-code limiter.
-fn limiter_keys(caller: &Caller, ip: &Option<String>) -> [String; 2] {
-    [format!("user:{}", caller.ctx.user.id), format!("ip:{}", ip.as_deref().unwrap_or("unknown"))]
+/// Wrong user codes allowed per session, account and client address in
+/// [`WRONG_CODE_WINDOW`] (RFC 8628 §5.1: user codes are short, so guessing
+/// must be limited). Counted in the database, so the limit holds across
+/// replicas, and for `GET` and `POST /device` alike.
+const WRONG_CODES: i64 = 10;
+const WRONG_CODE_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The keys of the wrong-code limit: this session, this account, this address (IPv6 by /64).
+fn limiter_keys(caller: &Caller, ip: &Option<String>) -> [String; 3] {
+    let address = ip.as_deref().and_then(|i| i.parse().ok()).map(portcullis_domain::address_key).unwrap_or_else(|| "unknown".into());
+    [format!("device-code:session:{}", caller.ctx.session.id), format!("device-code:user:{}", caller.ctx.user.id), format!("device-code:address:{address}")]
 }
 
 fn too_many(retry: std::time::Duration) -> Response {
-    pages::message(
+    let mut r = pages::message(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many wrong codes",
-        &format!("Several codes entered from this account or address did not exist. Wait {} minutes, then type the code exactly as your terminal shows it.", retry.as_secs().div_ceil(60).max(1)),
+        &format!("Several codes entered from this session, account or address did not exist. Wait {} minutes, then type the code exactly as your terminal shows it.", retry.as_secs().div_ceil(60).max(1)),
         None,
-    )
+    );
+    r.headers_mut().insert(axum::http::header::RETRY_AFTER, retry.as_secs().max(1).into());
+    r
+}
+
+/// The login waiting for `code`, for `GET` and `POST /device` alike. Each
+/// lookup is counted as a wrong code on every limiter key before it is
+/// made, and given back when the code turns out to exist, so parallel
+/// guesses cannot pass the limit together.
+async fn pending_code(state: &AppState, caller: &Caller, ip: &Option<String>, code: &str) -> Result<portcullis_storage::DeviceAuthorization, Response> {
+    let now = state.clock.now();
+    let window = WRONG_CODE_WINDOW.as_millis() as i64;
+    let mut hits = Vec::new();
+    let mut over: Option<std::time::Duration> = None;
+    for key in limiter_keys(caller, ip) {
+        let (n, started) = state.store.hit_limit(&key, window, now).await.map_err(|e| crate::error::ApiError::from(e).into_response())?;
+        if n > WRONG_CODES {
+            let left = WRONG_CODE_WINDOW.saturating_sub(now.since(started));
+            over = Some(over.map_or(left, |o| o.max(left)));
+        }
+        hits.push((key, started));
+    }
+    let refund = |hits: Vec<(String, portcullis_domain::Timestamp)>| async move {
+        for (key, started) in hits {
+            if let Err(e) = state.store.refund_limit(&key, started).await {
+                tracing::warn!(error = %e, "could not give back a device-code lookup");
+            }
+        }
+    };
+    if let Some(retry) = over {
+        refund(hits).await;
+        return Err(too_many(retry));
+    }
+    let found = state.store.device_by_user_code(code).await.map_err(|e| crate::error::ApiError::from(e).into_response())?;
+    match found.filter(|d| d.expires_at > now && d.status == portcullis_domain::DeviceStatus::Pending) {
+        Some(d) => {
+            refund(hits).await;
+            Ok(d)
+        }
+        None => Err(pages::page(
+            StatusCode::NOT_FOUND,
+            "Connect a device",
+            &entry_form(Some("No login is waiting for this code. Codes work once and for 10 minutes: check it against your terminal, or run `portcullis login` again for a new one."), code),
+        )),
+    }
 }
 
 /// `GET /device`: asks for the code, or shows what the code would allow.
@@ -168,29 +221,15 @@ pub async fn page(State(state): State<AppState>, ClientIp(ip): ClientIp, headers
     if typed.trim().is_empty() {
         return pages::page(StatusCode::OK, "Connect a device", &entry_form(None, ""));
     }
-    let keys = limiter_keys(&caller, &ip);
-    if let Some(retry) = keys.iter().find_map(|k| state.oauth.wrong_codes.blocked(k)) {
-        return too_many(retry);
-    }
     let code = match normalize_user_code(&typed) {
         Ok(c) => c,
         Err(e) => return pages::page(StatusCode::BAD_REQUEST, "Connect a device", &entry_form(Some(&e.to_string()), &typed)),
     };
+    let d = match pending_code(&state, &caller, &ip, &code).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     let now = state.clock.now();
-    let found = match state.store.device_by_user_code(&code).await {
-        Ok(f) => f,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
-    };
-    let Some(d) = found.filter(|d| d.expires_at > now && d.status == portcullis_domain::DeviceStatus::Pending) else {
-        for k in &keys {
-            let _ = state.oauth.wrong_codes.hit(k);
-        }
-        return pages::page(
-            StatusCode::NOT_FOUND,
-            "Connect a device",
-            &entry_form(Some("No login is waiting for this code. Codes work once and for 10 minutes: check it against your terminal, or run `portcullis login` again for a new one."), &typed),
-        );
-    };
     let asked = now.since(d.created_at).as_secs() / 60;
     let body = format!(
         "<h1>Connect a device</h1>\
@@ -239,6 +278,10 @@ pub async fn decide(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     let Ok(code) = normalize_user_code(form.get("user_code").map(String::as_str).unwrap_or("")) else {
         return pages::page(StatusCode::BAD_REQUEST, "Connect a device", &entry_form(Some("The form carried no valid code; enter it again."), ""));
     };
+    // The same limit as the page's: a POST is a guess too.
+    if let Err(r) = pending_code(&state, &caller, &ip, &code).await {
+        return r;
+    }
     let decided = match state.store.decide_device(&code, caller.ctx.user.id, approve, state.clock.now()).await {
         Ok(d) => d,
         Err(e) => return crate::error::ApiError::from(e).into_response(),

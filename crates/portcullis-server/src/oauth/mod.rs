@@ -83,19 +83,14 @@ impl LocalAuthConfig {
 /// The authority's run-time parts, shared by every request.
 pub struct LocalAuthority {
     pub keys: signing::KeyRing,
-    /// Device-code requests per client address.
+    /// Device-code requests per client address (IPv6 by /64), per replica:
+    /// a flood is turned away before it writes to the database.
     pub device_requests: WindowLimiter,
-    /// Wrong user codes per account and per address (RFC 8628 §5.1).
-    pub wrong_codes: WindowLimiter,
 }
 
 impl Default for LocalAuthority {
     fn default() -> Self {
-        Self {
-            keys: signing::KeyRing::default(),
-            device_requests: WindowLimiter::new(30, Duration::from_secs(600)),
-            wrong_codes: WindowLimiter::new(10, Duration::from_secs(600)),
-        }
+        Self { keys: signing::KeyRing::default(), device_requests: WindowLimiter::new(30, Duration::from_secs(600)) }
     }
 }
 
