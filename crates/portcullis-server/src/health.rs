@@ -1,6 +1,6 @@
 //! Periodic health checks of every automation's `GET /`.
 
-use crate::api::automations::token_aad;
+use crate::upstream_policy::TargetProblem;
 use crate::state::AppState;
 use portcullis_storage::Automation;
 use std::sync::Arc;
@@ -16,15 +16,15 @@ pub async fn check(state: &AppState, a: &Automation) {
 }
 
 async fn probe(state: &AppState, a: &Automation) -> (&'static str, Option<String>) {
-    let Some(sealed) = a.upstream_token_sealed.as_deref() else {
-        return ("unhealthy", Some("no upstream token is set".into()));
+    // The same checks as the kickoff proxy, at every call: the host policy
+    // as it stands now, and a token that opens only for this origin.
+    let (base, token) = match crate::upstream_policy::target(state, a) {
+        Ok(t) => t,
+        Err(TargetProblem::NoToken) => return ("unhealthy", Some("no upstream token is set".into())),
+        Err(TargetProblem::NotAllowed(why)) => return ("unhealthy", Some(format!("not called: {why}"))),
+        Err(TargetProblem::TokenUnusable(e)) => return ("unhealthy", Some(format!("the stored token does not open: {e}"))),
     };
-    let token = match state.sealer.open(sealed, &token_aad(a.id)) {
-        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
-        Err(e) => return ("unhealthy", Some(format!("the stored token does not open: {e}"))),
-    };
-    let url = format!("{}/", a.upstream_url.trim_end_matches('/'));
-    match state.upstream.get(&url).bearer_auth(token).send().await {
+    match state.upstream.get(format!("{base}/")).bearer_auth(token).send().await {
         Ok(r) if r.status().is_success() => ("healthy", None),
         Ok(r) => ("unhealthy", Some(format!("GET / answered {}", r.status()))),
         Err(e) if e.is_timeout() => ("unhealthy", Some("GET / timed out".into())),

@@ -201,6 +201,11 @@ pub async fn start(config: Config) -> Result<(AppState, bootstrap::Bootstrap, bo
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<(AppState, bootstrap::Bootstrap, bool), StartError> {
     let (state, created_key) = state_only(config, clock).await?;
     let boot = bootstrap::run(&state).await.map_err(StartError::Database)?;
+    match upstream_policy::bind_legacy_tokens(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(tokens = n, "automation tokens bound to their upstream origin"),
+        Err(e) => return Err(StartError::Database(e)),
+    }
     // Only a serving server reads its providers' metadata (a maintenance
     // command such as `secrets rotate-key` has no business calling them).
     state.sso.spawn_discovery();

@@ -11,7 +11,6 @@
 //! Each value is replaced by compare-and-swap, so a value written during the
 //! rotation is never overwritten with an older one.
 
-use crate::api::automations::token_aad;
 use crate::api::env;
 use crate::crypto::{self, Sealer};
 use crate::state::AppState;
@@ -53,7 +52,7 @@ pub async fn rotate(state: &AppState) -> Result<Rotation, RotateError> {
             r.already_current += 1;
             continue;
         }
-        let aad = token_aad(a.id);
+        let aad = crate::upstream_policy::token_aad(a.id, &crate::upstream_policy::origin(&a.upstream_url).unwrap_or_default());
         let clear = sealer.open(sealed, &aad).map_err(|source| RotateError::Open { what: format!("the token of automation {}", a.name), source })?;
         if state.store.reseal_automation_token(a.id, sealed, &sealer.seal(&clear, &aad)).await? {
             r.automation_tokens += 1;

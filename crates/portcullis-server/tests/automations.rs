@@ -93,9 +93,19 @@ each_backend!(bad_input_is_refused_and_changes_nothing, |srv| async move {
     let up = Upstream::start(TOKEN).await;
     let owner = srv.owner().await;
     let a = owner.create_automation(&register("Crew", &up.url, false)).await.unwrap();
-    for (url, code) in [("http://169.254.169.254/latest", "upstream_not_allowed"), ("http://[fe80::1]:8080", "upstream_not_allowed"), ("ftp://x.example", "invalid_upstream_url"), ("http://user:pw@x.example", "invalid_upstream_url"), ("not a url", "invalid_upstream_url"), ("http://x.example/?t=1", "invalid_upstream_url")] {
+    for (url, code) in [
+        ("http://169.254.169.254/latest", "upstream_not_allowed"), ("http://[fe80::1]:8080", "upstream_not_allowed"),
+        // Security review item 8: the other clouds' metadata services, and IPv6 forms of them.
+        ("http://[fd00:ec2::254]/", "upstream_not_allowed"), ("http://100.100.100.200/", "upstream_not_allowed"), ("http://192.0.0.192/", "upstream_not_allowed"),
+        ("http://[64:ff9b::a9fe:a9fe]/", "upstream_not_allowed"), ("http://[64:ff9b:1::a9fe:a9fe]/", "upstream_not_allowed"), ("http://[::ffff:a9fe:a9fe]/", "upstream_not_allowed"),
+        ("http://[2002:a9fe:a9fe::1]/", "upstream_not_allowed"), ("http://[64:ff9b::6464:64c8]/", "upstream_not_allowed"),
+        ("ftp://x.example", "invalid_upstream_url"), ("http://user:pw@x.example", "invalid_upstream_url"), ("not a url", "invalid_upstream_url"), ("http://x.example/?t=1", "invalid_upstream_url")] {
         let e = owner.create_automation(&register("Other", url, false)).await.unwrap_err();
         assert_eq!(e.code(), Some(code), "{url}");
+        if code == "upstream_not_allowed" {
+            let e = owner.update_automation(a.id, &UpdateAutomation { upstream_url: Some(url.into()), ..Default::default() }).await.unwrap_err();
+            assert_eq!(e.code(), Some(code), "{url}");
+        }
     }
     let e = owner.create_automation(&register("crew", &up.url, false)).await.unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::CONFLICT));
@@ -361,4 +371,78 @@ each_backend!(the_upstream_allow_list_is_enforced, Options { extra_env: vec![("P
     assert!(e.to_string().contains("PORTCULLIS_UPSTREAM_ALLOWED_HOSTS"), "{e}");
     let e = owner.update_automation(ok.id, &UpdateAutomation { upstream_url: Some("http://localhost:1".into()), ..Default::default() }).await.unwrap_err();
     assert_eq!(e.code(), Some("upstream_not_allowed"));
+});
+
+/// Security review item 3: the automation's token is the key to its own
+/// host. Someone with `manage_settings` who points the automation at their
+/// own server receives nothing: the token is dropped with the old host
+/// (and could not be opened for a new one).
+each_backend!(an_automations_token_does_not_follow_a_new_host, |srv| async move {
+    let up = Upstream::start(TOKEN).await;
+    let theirs = Upstream::start("whatever").await;
+    let owner = srv.owner().await;
+    let (mallory, m) = member(&srv, &owner, "mallory@example.com", None).await;
+    let a = owner.create_automation(&register("Crew", &up.url, true)).await.unwrap();
+    owner
+        .set_automation_access(a.id, &AutomationAccessInfo {
+            visibility: "private".into(),
+            grants: vec![GrantInfo { subject_type: "user".into(), subject_id: m.user.id, permissions: vec!["run".into(), "manage_settings".into()] }],
+        })
+        .await
+        .unwrap();
+    // A new path on the same origin keeps the token.
+    let same = mallory.update_automation(a.id, &UpdateAutomation { upstream_url: Some(format!("{}/", up.url)), ..Default::default() }).await.unwrap();
+    assert!(same.has_upstream_token);
+    // Another port (or host, or scheme) drops it.
+    let moved = mallory.update_automation(a.id, &UpdateAutomation { upstream_url: Some(theirs.url.clone()), ..Default::default() }).await.unwrap();
+    assert!(!moved.has_upstream_token, "the token followed the automation to {}", theirs.url);
+    let e = mallory.kickoff(a.id, &serde_json::json!({"topic": "secrets"})).await.unwrap_err();
+    assert_eq!(e.code(), Some("no_upstream_token"), "{e}");
+    portcullis_server::health::check_all(&srv.state).await;
+    let seen = theirs.seen.lock().unwrap().headers.clone();
+    assert!(seen.iter().all(|h| !format!("{h:?}").contains(TOKEN)), "the new host received the token: {seen:?}");
+    let audit = owner.audit("?action=automation.update").await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.detail["upstream_token_dropped"] == true).count(), 1, "{audit:?}");
+    // Moving back does not bring the old token back; the owner sets one for the new host.
+    let back = owner.update_automation(a.id, &UpdateAutomation { upstream_url: Some(up.url.clone()), ..Default::default() }).await.unwrap();
+    assert!(!back.has_upstream_token);
+    let fixed = owner.update_automation(a.id, &UpdateAutomation { upstream_url: Some(up.url.clone()), upstream_token: Some(TOKEN.into()), ..Default::default() }).await.unwrap();
+    assert!(fixed.has_upstream_token);
+    assert_eq!(owner.automation_inputs(a.id).await.unwrap()["inputs"][0], "topic");
+});
+
+/// Security review item 3: health checks apply the host policy at every
+/// call, as the proxy does. A replica started with a tighter
+/// `PORTCULLIS_UPSTREAM_ALLOWED_HOSTS` does not call an automation
+/// registered before.
+each_backend!(health_checks_apply_the_host_policy_at_every_call, |srv| async move {
+    let up = Upstream::start(TOKEN).await;
+    let owner = srv.owner().await;
+    let a = owner.create_automation(&register("Crew", &up.url, false)).await.unwrap();
+    let tight = Options { bootstrap_admin: false, extra_env: vec![("PORTCULLIS_UPSTREAM_ALLOWED_HOSTS", "crews.internal.example".into())], listener: None };
+    let replica = TestServer::on_database(portcullis_storage::testing::TestDb::handle(&srv.db), tight).await;
+    portcullis_server::health::check_all(&replica.state).await;
+    assert!(up.seen.lock().unwrap().headers.is_empty(), "the replica called a host its policy refuses");
+    let checked = owner.automation(a.id).await.unwrap();
+    assert_eq!(checked.health.state, "unhealthy");
+    assert!(checked.health.reason.as_deref().unwrap_or_default().contains("PORTCULLIS_UPSTREAM_ALLOWED_HOSTS"), "{:?}", checked.health);
+});
+
+/// Tokens sealed before they were bound to their origin are re-sealed for
+/// the origin they have at the next start, and keep working.
+each_backend!(tokens_from_before_the_origin_binding_keep_working, |srv| async move {
+    let up = Upstream::start(TOKEN).await;
+    let owner = srv.owner().await;
+    let a = owner.create_automation(&register("Crew", &up.url, false)).await.unwrap();
+    let id = portcullis_domain::AutomationId(a.id);
+    let stored = srv.state.store.get_automation(portcullis_domain::OrgId(owner.organizations().await.unwrap()[0].id), id).await.unwrap().unwrap();
+    let current = stored.upstream_token_sealed.unwrap();
+    let legacy = srv.state.sealer.seal(TOKEN.as_bytes(), &portcullis_server::crypto::aad(&["automation-token", &a.id.to_string()]));
+    assert!(srv.state.store.reseal_automation_token(id, &current, &legacy).await.unwrap());
+    srv.state.automations.clear();
+    assert!(owner.automation_inputs(a.id).await.is_err(), "a legacy token does not open until it is bound");
+    let restarted = TestServer::on_database(portcullis_storage::testing::TestDb::handle(&srv.db), Options { bootstrap_admin: false, ..Options::default() }).await;
+    let mut again = restarted.client();
+    again.login_local(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    assert_eq!(again.automation_inputs(a.id).await.unwrap()["inputs"][0], "topic");
 });

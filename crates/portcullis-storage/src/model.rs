@@ -202,6 +202,8 @@ pub struct AutomationUpdate {
     pub description: Option<String>,
     pub upstream_url: Option<String>,
     pub upstream_token_sealed: Option<String>,
+    /// Forget the stored token (when `upstream_token_sealed` is `None`).
+    pub clear_upstream_token: bool,
 }
 
 /// One run of an automation through the kickoff proxy.

@@ -411,6 +411,13 @@ each_backend!(automations_grants_and_acl, |db: TestDb| async move {
     };
     let a = s.create_automation(new("Research Crew"), t(2)).await.unwrap();
     assert!(matches!(s.create_automation(new("research crew"), t(2)).await, Err(StoreError::Conflict { .. })));
+    // An update keeps the token unless told to drop it, or given a new one.
+    let keep = AutomationUpdate { name: None, description: None, upstream_url: Some("http://127.0.0.1:9/v2".into()), upstream_token_sealed: None, clear_upstream_token: false };
+    assert_eq!(s.update_automation(org.id, a.id, keep, t(2)).await.unwrap().upstream_token_sealed.as_deref(), Some("v1.sealed"));
+    let moved = AutomationUpdate { name: None, description: None, upstream_url: Some("http://127.0.0.2:9".into()), upstream_token_sealed: None, clear_upstream_token: true };
+    assert_eq!(s.update_automation(org.id, a.id, moved, t(2)).await.unwrap().upstream_token_sealed, None);
+    let given = AutomationUpdate { name: None, description: None, upstream_url: None, upstream_token_sealed: Some("v1.new".into()), clear_upstream_token: true };
+    assert_eq!(s.update_automation(org.id, a.id, given, t(2)).await.unwrap().upstream_token_sealed.as_deref(), Some("v1.new"));
     let role = s.predefined_role(org.id, RoleKind::Member).await.unwrap();
     let u = UserId::new();
     s.put_grant(org.id, a.id, Subject::User(u), PermSet::of(&[EntityPermission::Run])).await.unwrap();

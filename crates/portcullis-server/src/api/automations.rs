@@ -18,11 +18,6 @@ use portcullis_storage::{Automation, Grant, NewAutomation};
 const MAX_DESCRIPTION: usize = 2000;
 const MAX_TOKEN_BYTES: usize = 4096;
 
-/// The associated data that binds a sealed upstream token to its automation.
-pub fn token_aad(id: AutomationId) -> String {
-    crate::crypto::aad(&["automation-token", &id.to_string()])
-}
-
 /// An upstream base URL: http or https, a host, no credentials, query or fragment.
 fn upstream_url(state: &AppState, raw: &str) -> ApiResult<String> {
     const EX: &str = "e.g. https://research-crew.internal.example.com";
@@ -128,8 +123,8 @@ pub async fn create(
                 description: body.description,
                 visibility: vis,
                 created_by: Some(actor.id),
+                upstream_token_sealed: Some(crate::upstream_policy::seal_token(&state.sealer, id, &url, token)),
                 upstream_url: url,
-                upstream_token_sealed: Some(state.sealer.seal(token.as_bytes(), &token_aad(id))),
             },
             now,
         )
@@ -159,10 +154,17 @@ pub async fn update(
         return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
     }
     let url = body.upstream_url.as_deref().map(|u| upstream_url(&state, u)).transpose()?;
+    // The token is the automation's key to its host, and goes with it: a
+    // new scheme, host or port drops the stored token unless this request
+    // gives one (the sealed token is bound to its origin besides, so an
+    // old one could not be opened for the new host anyway).
+    let target_url = url.clone().unwrap_or_else(|| a.upstream_url.clone());
+    let moved = url.is_some() && crate::upstream_policy::origin(&target_url) != crate::upstream_policy::origin(&a.upstream_url);
     let sealed = match body.upstream_token.as_deref() {
-        Some(t) => Some(state.sealer.seal(upstream_token(t)?.as_bytes(), &token_aad(a.id))),
+        Some(t) => Some(crate::upstream_policy::seal_token(&state.sealer, a.id, &target_url, upstream_token(t)?)),
         None => None,
     };
+    let dropped = moved && sealed.is_none() && a.upstream_token_sealed.is_some();
     let changed: Vec<&str> = [("name", name.is_some()), ("description", body.description.is_some()), ("upstream_url", url.is_some()), ("upstream_token", sealed.is_some())]
         .iter()
         .filter(|(_, c)| *c)
@@ -176,13 +178,13 @@ pub async fn update(
         .update_automation(
             scope.org.id,
             a.id,
-            portcullis_storage::AutomationUpdate { name, description: body.description, upstream_url: url, upstream_token_sealed: sealed },
+            portcullis_storage::AutomationUpdate { name, description: body.description, upstream_url: url, upstream_token_sealed: sealed, clear_upstream_token: moved },
             state.clock.now(),
         )
         .await?;
     state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("automation.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "changed": changed }))).await;
+    audit::record(&state, Entry::new("automation.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "changed": changed, "upstream_token_dropped": dropped }))).await;
     Ok(axum::Json(convert::automation(&updated)))
 }
 

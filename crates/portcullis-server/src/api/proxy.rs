@@ -3,7 +3,8 @@
 //! automation's API with the automation's token, which callers never see.
 //! Nothing of the caller's request (cookies, headers, tokens) is forwarded.
 
-use super::automations::{load, token_aad};
+use super::automations::load;
+use crate::upstream_policy::TargetProblem;
 use super::convert;
 use crate::auth::OrgScope;
 use crate::error::{ApiError, ApiResult};
@@ -30,17 +31,13 @@ async fn call(state: &AppState, a: &Automation, method: Method, path: &str, body
     let started = Instant::now();
     let elapsed = |s: Instant| s.elapsed().as_millis() as i64;
     let result = async {
-        let sealed = a.upstream_token_sealed.as_deref().ok_or_else(|| {
-            ApiError::new(StatusCode::CONFLICT, "no_upstream_token", format!("automation `{}` has no upstream token; set one with PATCH /api/v1/automations/{}", a.name, a.id))
+        // The host policy as it stands now, and a token bound to this origin.
+        let (base, token) = crate::upstream_policy::target(state, a).map_err(|p| match p {
+            TargetProblem::NoToken => ApiError::new(StatusCode::CONFLICT, "no_upstream_token", format!("automation `{}` has no upstream token; set one with PATCH /api/v1/automations/{}", a.name, a.id)),
+            TargetProblem::NotAllowed(why) => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_not_allowed", format!("automation `{}` is not called: {why}", a.name)),
+            TargetProblem::TokenUnusable(e) => ApiError::internal(format!("opening the token of automation {}: {e}", a.id)),
         })?;
-        let token = state.sealer.open(sealed, &token_aad(a.id)).map_err(|e| ApiError::internal(format!("opening the token of automation {}: {e}", a.id)))?;
-        let token = String::from_utf8(token).map_err(|_| ApiError::internal("automation token is not UTF-8"))?;
-        // The policy may have tightened since the automation was registered.
-        let host = url::Url::parse(&a.upstream_url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-        state.config.upstream.hosts.check(&host).map_err(|why| {
-            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_not_allowed", format!("automation `{}` is not called: {why}", a.name))
-        })?;
-        let url = format!("{}/{}", a.upstream_url.trim_end_matches('/'), path);
+        let url = format!("{base}/{path}");
         let mut req = state.upstream.request(method, &url).bearer_auth(token).header("accept", "application/json");
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);

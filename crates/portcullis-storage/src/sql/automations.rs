@@ -245,7 +245,8 @@ impl AutomationStore for SqlStore {
         let r = sqlx::query(
             "UPDATE automations SET name = COALESCE($3, name), name_key = COALESCE($4, name_key), \
              description = COALESCE($5, description), upstream_url = COALESCE($6, upstream_url), \
-             upstream_token = COALESCE($7, upstream_token), updated_at = $8 WHERE org_id = $1 AND id = $2",
+             upstream_token = CASE WHEN $7 IS NULL AND $9 = 1 THEN NULL ELSE COALESCE($7, upstream_token) END, updated_at = $8 \
+             WHERE org_id = $1 AND id = $2",
         )
         .bind(org.to_string())
         .bind(id.to_string())
@@ -255,6 +256,7 @@ impl AutomationStore for SqlStore {
         .bind(u.upstream_url)
         .bind(u.upstream_token_sealed)
         .bind(now.0)
+        .bind(u.clear_upstream_token as i64)
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::on_write(e, "an automation with this name", "automation"))?;
