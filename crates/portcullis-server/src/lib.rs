@@ -64,6 +64,7 @@ pub fn app(state: AppState) -> Router {
             get(sso::flow::callback).post(saml::flow::acs_route).layer(axum::extract::DefaultBodyLimit::max(saml::flow::MAX_ACS_BODY)),
         )
         .route("/auth/{provider}/metadata", get(saml::flow::metadata_route))
+        .route("/auth/{provider}/complete", get(saml::complete::complete_route))
         .route("/auth/{provider}/slo", get(saml::logout::slo_route))
         .route("/auth/{provider}/backchannel-logout", post(sso::logout::backchannel))
         .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))

@@ -208,3 +208,73 @@ async fn entra_id_over_saml_reads_its_claim_uris_and_requires_a_role() {
     assert!(body.contains("not_assigned"), "{body}");
     assert_eq!(b.http.get(e.srv.url("/api/v1/me")).send().await.unwrap().status(), 401);
 }
+
+/// Security review item 9: what SAML requires to be present. Profiles
+/// §4.1.4.2: an AudienceRestriction naming this SP; Bindings §3.5.5.2: a
+/// signed Response names its Destination. And a wrong InResponseTo in the
+/// assertion is reported with the value that was compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_audience_restriction_conditions_or_signed_destination_are_refused() {
+    let e = setup(vec![]).await;
+    let cut = |xml: String, from: &str, to: &str| {
+        let (a, b) = (xml.find(from).unwrap(), xml.find(to).unwrap() + to.len());
+        format!("{}{}", &xml[..a], &xml[b..])
+    };
+    // No AudienceRestriction in the Conditions.
+    let (b, c) = e.start().await;
+    let xml = forge::signed_response_edited(&c, &e.signer, true, |a| cut(a, "<saml:AudienceRestriction>", "</saml:AudienceRestriction>"), |r| r);
+    e.refused(&b, &xml, None, "Audience", &["no AudienceRestriction", "Expected one naming"]).await;
+    // No Conditions at all.
+    let (b, c) = e.start().await;
+    let xml = forge::signed_response_edited(&c, &e.signer, true, |a| cut(a, "<saml:Conditions", "</saml:Conditions>"), |r| r);
+    e.refused(&b, &xml, None, "Audience", &["no Conditions"]).await;
+    // A signed Response without Destination.
+    let (b, c) = e.start().await;
+    let no_destination = |r: String| r.replacen(&format!(" Destination=\"{}\"", c.destination), "", 1);
+    let xml = forge::signed_response_edited(&c, &e.signer, true, |a| a, no_destination);
+    assert!(!xml[..xml.find("<saml:Issuer").unwrap()].contains("Destination="), "the forged Response has no Destination");
+    e.refused(&b, &xml, None, "Destination", &["names no Destination", "Bindings §3.5.5.2"]).await;
+    // Unsigned, the Response may leave it out (the assertion is signed).
+    let (b, c) = e.start().await;
+    let no_destination = |r: String| r.replacen(&format!(" Destination=\"{}\"", c.destination), "", 1);
+    let xml = forge::signed_response_edited(&c, &e.signer, false, |a| a, no_destination);
+    assert_eq!(e.post(&b, &xml, None).await.0, 303);
+    // The assertion answers another request than the Response says.
+    let (b, c) = e.start().await;
+    let irt = c.in_response_to.clone().unwrap();
+    let xml = forge::signed_response_edited(&c, &e.signer, true, |a| a.replace(&format!("InResponseTo=\"{irt}\""), "InResponseTo=\"_another-request\""), |r| r);
+    e.refused(&b, &xml, None, "InResponseTo", &["The assertion answers `_another-request`", &format!("expected `{irt}`")]).await;
+}
+
+/// Security review item 11: a SAML sign-in ends the session the browser
+/// held, although the IdP's POST to the ACS is cross-site and carries no
+/// SameSite=Lax session cookie: the session starts on the same-site
+/// redirect that follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saml_sign_in_ends_the_session_the_browser_held() {
+    use reqwest::cookie::CookieStore;
+    let e = setup(vec![]).await;
+    let (b, c) = e.start().await;
+    assert_eq!(e.post(&b, &forge::signed_response(&c, &e.signer, true), None).await.0, 303);
+    let url: reqwest::Url = e.srv.url("/").parse().unwrap();
+    let session_of = |b: &support::saml_peer::Browser| {
+        b.jar.cookies(&url).unwrap().to_str().unwrap().split("; ").find(|c| c.starts_with("portcullis_session=")).unwrap().to_owned()
+    };
+    let first = session_of(&b);
+    // Signed in again in the same browser (SP-initiated, then IdP-initiated would do the same).
+    let resp = b.http.get(e.srv.url("/auth/saml/login")).send().await.unwrap();
+    let id = forge::request_id(resp.headers()["location"].to_str().unwrap());
+    let mut again = c.clone();
+    again.in_response_to = Some(id);
+    again.assertion_id = format!("{}-2", c.assertion_id);
+    again.response_id = format!("{}-2", c.response_id);
+    assert_eq!(e.post(&b, &forge::signed_response(&again, &e.signer, true), None).await.0, 303);
+    let second = session_of(&b);
+    assert_ne!(first, second, "the session id changed");
+    let with = |cookie: &str| reqwest::Client::new().get(e.srv.url("/api/v1/me")).header("cookie", cookie.to_owned()).send();
+    assert_eq!(with(&first).await.unwrap().status(), 401, "the session the browser held before was ended");
+    assert_eq!(with(&second).await.unwrap().status(), 200);
+    // The hand-over cookie works once, in the browser it was given to.
+    let done = b.http.get(e.srv.url("/auth/saml/complete")).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(done.status(), 400, "{}", done.text().await.unwrap());
+}

@@ -253,6 +253,7 @@ pub async fn login_submit(
 /// What a session started through an IdP keeps for logout: the IdP's
 /// session id (OIDC `sid`, SAML `SessionIndex`) and, sealed, what names the
 /// session to the IdP (the OIDC ID token, the SAML NameID).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct IdpSessionInfo {
     pub sid: Option<String>,
     pub id_token_sealed: String,

@@ -13,7 +13,7 @@
 use super::precheck::{self, Refusal, Shape};
 use super::SamlProvider;
 use crate::audit::{self, Entry};
-use crate::auth::local::{start_session, ClientIp};
+use crate::auth::local::ClientIp;
 use crate::auth::cookie;
 use crate::keys::token_hash;
 use crate::sso::error::SsoError;
@@ -154,7 +154,7 @@ pub struct AcsForm {
 pub async fn acs(state: &AppState, p: Arc<SamlProvider>, ip: Option<String>, headers: &HeaderMap, form: AcsForm) -> Response {
     let provider = p.settings.provider;
     let clear = HeaderValue::from_str(&tx_cookie(state, provider, "", 0)).ok();
-    let mut resp = match finish(state, &p, ip.clone(), headers, form).await {
+    let mut resp = match finish(state, &p, headers, form).await {
         Ok(r) => r,
         Err(e) => {
             audit::record(
@@ -172,7 +172,7 @@ pub async fn acs(state: &AppState, p: Arc<SamlProvider>, ip: Option<String>, hea
     resp
 }
 
-async fn finish(state: &AppState, p: &SamlProvider, ip: Option<String>, headers: &HeaderMap, form: AcsForm) -> Result<Response, SsoError> {
+async fn finish(state: &AppState, p: &SamlProvider, headers: &HeaderMap, form: AcsForm) -> Result<Response, SsoError> {
     let s = &p.settings;
     let idp = p.idp().ok_or_else(|| unavailable(p))?;
     let now = state.clock.now();
@@ -234,9 +234,22 @@ async fn finish(state: &AppState, p: &SamlProvider, ip: Option<String>, headers:
         .map_err(|e| SsoError::Unreachable(format!("verifier: {e}")))?
         .map_err(refused)?
     };
-    // 5. Times against this server's clock (the injected one), 3 minutes of skew.
+    // 5. What SAML requires to be present, which samael checks only when it
+    //    is: a signed Response must name its Destination (Bindings
+    //    §3.5.5.2; samael sees the signed bytes without their Signature,
+    //    so it cannot tell), and the assertion must be restricted to this
+    //    SP (Profiles §4.1.4.2), so one issued for another SP is refused.
+    if shape.response_signed && shape.destination.as_deref().is_none_or(str::is_empty) {
+        return Err(refused(Refusal {
+            check: "Destination",
+            cause: "The response is signed but names no Destination, which SAML requires of a signed response (Bindings §3.5.5.2).".into(),
+            fix: "Configure the IdP to put the ACS URL in the Response's Destination (most do by default); it must be exactly this server's /auth/<provider>/callback.".into(),
+        }));
+    }
+    check_audience(&assertion, &p.sp.entity_id)?;
+    // 6. Times against this server's clock (the injected one), 3 minutes of skew.
     check_times(&assertion, now)?;
-    // 6. Each request and each assertion once, on every replica.
+    // 7. Each request and each assertion once, on every replica.
     if let Some(id) = &request_id {
         let fresh = state.store.use_once("saml_request", &token_hash(id), now.plus(TRANSACTION_LIFETIME)).await.map_err(|e| SsoError::Unreachable(format!("database: {e}")))?;
         if !fresh {
@@ -256,7 +269,7 @@ async fn finish(state: &AppState, p: &SamlProvider, ip: Option<String>, headers:
             fix: "Start again from the sign-in page.".into(),
         }));
     }
-    // 7. Who, and their roles: read only from the verified assertion.
+    // 8. Who, and their roles: read only from the verified assertion.
     let ident = identity(s, &assertion)?;
     let user = crate::sso::provision::sign_in(
         state,
@@ -266,13 +279,10 @@ async fn finish(state: &AppState, p: &SamlProvider, ip: Option<String>, headers:
     .await?;
     // What single logout needs to name this session to the IdP.
     let logout_name = super::logout::session_info(state, &user.id, &idp.entity_id, &assertion);
-    let cookie = start_session(state, &user, s.provider, ip.clone(), headers, logout_name).await.map_err(|e| SsoError::Unreachable(format!("session: {}", e.message)))?;
-    audit::record(state, Entry::new("login", true).actor(user.id, &user.email).ip(ip).detail(serde_json::json!({ "provider": s.provider, "protocol": "saml", "roles": ident.roles }))).await;
-    crate::usage::record_signin(state, Some(user.id), s.provider, true).await;
-    let mut resp = Redirect::to(&return_to).into_response();
-    *resp.status_mut() = StatusCode::SEE_OTHER;
-    resp.headers_mut().append(header::SET_COOKIE, cookie);
-    Ok(resp)
+    // The session starts on the next, same-site request: this POST came
+    // from the IdP's site, so the browser did not send its SameSite=Lax
+    // session cookie, and the session it holds could not be ended here.
+    Ok(super::complete::hand_over(state, s.provider, &user, logout_name, &return_to, ident.roles))
 }
 
 fn ts(t: &chrono::DateTime<chrono::Utc>) -> Timestamp {
@@ -291,6 +301,29 @@ fn assertion_end(a: &Assertion) -> Option<Timestamp> {
         .filter_map(|c| c.subject_confirmation_data.as_ref().and_then(|d| d.not_on_or_after.as_ref()).map(ts))
         .min();
     [conditions, confirmation].into_iter().flatten().min()
+}
+
+/// Profiles §4.1.4.2: the assertion MUST carry an AudienceRestriction
+/// naming this SP; every restriction it carries must include it (Core
+/// §2.5.1.4: each one must be satisfied).
+fn check_audience(a: &Assertion, entity_id: &str) -> Result<(), SsoError> {
+    let restrictions = a.conditions.as_ref().and_then(|c| c.audience_restrictions.as_ref()).filter(|r| !r.is_empty());
+    let fix = "Set the Identifier (Entity ID) of the IdP app to this server's SP entity id (see /auth/<provider>/metadata); the IdP then restricts its assertions to it.";
+    let Some(restrictions) = restrictions else {
+        let cause = match &a.conditions {
+            None => "The assertion has no Conditions, so no AudienceRestriction: it does not say which service provider it is for.",
+            Some(_) => "The assertion's Conditions have no AudienceRestriction: it does not say which service provider it is for.",
+        };
+        return Err(refused(Refusal { check: "Audience", cause: format!("{cause} Expected one naming `{entity_id}`."), fix: fix.into() }));
+    };
+    if let Some(r) = restrictions.iter().find(|r| !r.audience.iter().any(|x| x.trim() == entity_id)) {
+        return Err(refused(Refusal {
+            check: "Audience",
+            cause: format!("The assertion is for audience {}, expected `{entity_id}`.", r.audience.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")),
+            fix: fix.into(),
+        }));
+    }
+    Ok(())
 }
 
 fn check_times(a: &Assertion, now: Timestamp) -> Result<(), SsoError> {
@@ -400,9 +433,20 @@ fn explain(e: &samael::service_provider::Error, shape: &Shape, idp: &super::idp:
             format!("The assertion's Recipient is `{}`, expected `{acs}`.", assertion_recipient.as_deref().unwrap_or("(none)")),
             "Set the Reply URL at the IdP to exactly this server's /auth/<provider>/callback.",
         ),
-        E::ResponseInResponseToInvalid { possible_ids } | E::AssertionInResponseToInvalid { possible_ids } => r(
+        E::ResponseInResponseToInvalid { possible_ids } => r(
             "InResponseTo",
             format!("The response answers `{}`, expected `{}`.", shape.in_response_to.as_deref().unwrap_or("(none)"), possible_ids.join(", ")),
+            restart,
+        ),
+        // The value compared here is the assertion's own (its
+        // SubjectConfirmationData), which may differ from the Response's.
+        E::AssertionInResponseToInvalid { possible_ids } => r(
+            "InResponseTo",
+            format!(
+                "The assertion answers `{}`, expected `{}`.",
+                if shape.assertion_in_response_to.is_empty() { "(none)".to_owned() } else { shape.assertion_in_response_to.join("`, `") },
+                possible_ids.join(", ")
+            ),
             restart,
         ),
         E::AssertionExpired { time } | E::AssertionConditionExpired { time } | E::AssertionSubjectConfirmationExpired { time } | E::ResponseExpired { time } => r(

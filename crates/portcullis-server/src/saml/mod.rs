@@ -16,9 +16,11 @@
 //! - [`idp`]: the IdP's metadata, fetched and refreshed; its certificates pinned.
 //! - [`precheck`]: size, DTD, comment, structure and algorithm checks.
 //! - [`flow`]: `/auth/<p>/login`, the ACS, `/auth/<p>/metadata`.
+//! - [`complete`]: `/auth/<p>/complete`, where the session starts (and the browser's old one ends).
 //! - [`logout`]: single logout at `/auth/<p>/slo`, SP- and IdP-initiated.
 //! - [`redirect`]: the HTTP-Redirect binding and its query-string signatures.
 
+pub mod complete;
 pub mod config;
 pub mod flow;
 pub mod idp;

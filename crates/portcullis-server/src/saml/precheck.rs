@@ -123,6 +123,9 @@ pub struct Shape {
     /// Values seen, for error messages only (unverified).
     pub audiences: Vec<String>,
     pub recipients: Vec<String>,
+    /// `InResponseTo` of the assertion's SubjectConfirmationData (unverified,
+    /// for messages: what the assertion claims to answer).
+    pub assertion_in_response_to: Vec<String>,
 }
 
 pub fn is(node: &roxmltree::Node<'_, '_>, ns: &str, name: &str) -> bool {
@@ -180,6 +183,12 @@ pub fn check_response(xml: &str, allow_sha1: bool) -> Result<Shape, Refusal> {
             .descendants()
             .filter(|n| is(n, NS_ASSERTION, "SubjectConfirmationData"))
             .filter_map(|n| n.attribute("Recipient"))
+            .map(str::to_owned)
+            .collect(),
+        assertion_in_response_to: doc
+            .descendants()
+            .filter(|n| is(n, NS_ASSERTION, "SubjectConfirmationData"))
+            .filter_map(|n| n.attribute("InResponseTo"))
             .map(str::to_owned)
             .collect(),
     };

@@ -208,8 +208,14 @@ pub fn sign(xml: &str, signer: &Signer) -> String {
 /// A Response with a signed Assertion, and (when `sign_response`) the
 /// Response signed around it, as real IdPs send.
 pub fn signed_response(c: &Claims, signer: &Signer, sign_response: bool) -> String {
-    let a = assertion(c, &signature_template(&c.assertion_id, c, &signer.cert_b64));
-    let xml = sign(&response(c, "", &a), signer);
+    signed_response_edited(c, signer, sign_response, |a| a, |r| r)
+}
+
+/// [`signed_response`] with the assertion and the Response changed as
+/// text before they are signed (parts SAML requires, left out).
+pub fn signed_response_edited(c: &Claims, signer: &Signer, sign_response: bool, edit_assertion: impl Fn(String) -> String, edit_response: impl Fn(String) -> String) -> String {
+    let a = edit_assertion(assertion(c, &signature_template(&c.assertion_id, c, &signer.cert_b64)));
+    let xml = sign(&edit_response(response(c, "", &a)), signer);
     if !sign_response {
         return xml;
     }

@@ -91,6 +91,8 @@ impl SamlPeer {
 /// A browser without JavaScript: follows the SAML dance by hand.
 pub struct Browser {
     pub http: reqwest::Client,
+    /// The cookie jar of `http`.
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
 
 fn hidden(html: &str, name: &str) -> Option<String> {
@@ -115,7 +117,9 @@ fn form_action(html: &str) -> Option<String> {
 
 impl Default for Browser {
     fn default() -> Self {
-        Self { http: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap() }
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, jar }
     }
 }
 
@@ -204,12 +208,37 @@ impl Browser {
         }
     }
 
-    /// Posts an IdP answer (possibly tampered with) to the ACS.
+    /// Posts an IdP answer (possibly tampered with) to the ACS as a browser
+    /// does: a cross-site POST from the IdP's page, which carries no
+    /// `SameSite=Lax` cookie (Portcullis's session cookie), then follows
+    /// the ACS's hand-over to `/auth/<p>/complete` (a top-level GET, which
+    /// does). Returns the ACS's answer when it is not the hand-over.
     pub async fn post_to_acs(&self, acs: &str, saml_response: &str, relay_state: Option<&str>) -> reqwest::Response {
+        use reqwest::cookie::CookieStore;
         let mut form = vec![("SAMLResponse", saml_response)];
         if let Some(r) = relay_state {
             form.push(("RelayState", r));
         }
-        self.http.post(acs).header("accept", "application/json").form(&form).send().await.unwrap()
+        let url: reqwest::Url = acs.parse().unwrap();
+        let cross_site: String = self
+            .jar
+            .cookies(&url)
+            .map(|h| h.to_str().unwrap().split("; ").filter(|c| !c.contains("portcullis_session=") && !c.contains("portcullis_form=")).collect::<Vec<_>>().join("; "))
+            .unwrap_or_default();
+        let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut req = plain.post(acs).header("accept", "application/json").form(&form);
+        if !cross_site.is_empty() {
+            req = req.header("cookie", cross_site);
+        }
+        let resp = req.send().await.unwrap();
+        let mut set = resp.headers().get_all("set-cookie").iter().peekable();
+        if set.peek().is_some() {
+            self.jar.set_cookies(&mut set, &url);
+        }
+        let to = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        match to {
+            Some(to) if resp.status() == 303 && to.ends_with("/complete") => self.http.get(url.join(&to).unwrap()).header("accept", "application/json").send().await.unwrap(),
+            _ => resp,
+        }
     }
 }
