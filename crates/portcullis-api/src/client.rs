@@ -175,6 +175,15 @@ impl Client {
     pub async fn create_user(&self, body: &CreateUser) -> Result<MemberInfo> {
         self.send(Method::POST, "/api/v1/users", body).await
     }
+    pub async fn invite(&self, body: &CreateInvitation) -> Result<InvitationInfo> {
+        self.send(Method::POST, "/api/v1/invitations", body).await
+    }
+    pub async fn invitations(&self) -> Result<Vec<InvitationInfo>> {
+        self.get("/api/v1/invitations").await
+    }
+    pub async fn withdraw_invitation(&self, id: Uuid) -> Result<()> {
+        self.send_empty(Method::DELETE, &format!("/api/v1/invitations/{id}")).await
+    }
     pub async fn update_member(&self, user: Uuid, body: &UpdateMember) -> Result<MemberInfo> {
         self.send(Method::PATCH, &format!("/api/v1/users/{user}"), body).await
     }

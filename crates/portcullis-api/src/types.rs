@@ -89,10 +89,39 @@ pub struct MemberInfo {
     pub user: UserInfo,
     pub role: RoleInfo,
     pub joined_at: String,
-    /// Only when a user was just created without a password: the one-time
-    /// link (valid 7 days) for them to choose one. Hand it over privately.
+}
+
+/// `POST /api/v1/invitations`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    pub email: String,
+    /// Role in the organization once accepted; the Member role when absent.
+    #[serde(default)]
+    pub role_id: Option<Uuid>,
+}
+
+/// A membership waiting for the person invited.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InvitationInfo {
+    pub id: Uuid,
+    pub email: String,
+    pub role: RoleInfo,
+    pub invited_by: Uuid,
+    pub created_at: String,
+    pub expires_at: String,
+    /// `link`: the person opens the link (signed in as this address, or
+    /// choosing a password for a new account) and accepts; `first_sign_in`:
+    /// it takes effect when they first sign in through the identity
+    /// provider with this (verified) address.
+    pub accepted_by: String,
+    /// Only in the answer that created it: the one-time link. Hand it over privately.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invite_url: Option<String>,
+    /// Set when it can no longer be accepted although it has not expired:
+    /// why (the person who sent it may no longer invite to this role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -101,8 +130,9 @@ pub struct CreateUser {
     pub email: String,
     #[serde(default)]
     pub display_name: Option<String>,
-    /// Initial password (local provider), at least 12 characters. Leave it
-    /// out to get a one-time invitation link instead.
+    /// The new local account's password, at least 12 characters (the
+    /// `local` provider only). To add someone who should choose their own,
+    /// or who has an account already, invite them: `POST /api/v1/invitations`.
     #[serde(default)]
     pub password: Option<String>,
     /// Role in the organization; the Member role when absent.

@@ -56,6 +56,12 @@ pub enum Action<'a> {
     Automation(&'a AutomationAcl, AutomationAccess),
     /// Administer the installation as a whole (every organization).
     InstallationAdmin,
+    /// Bring someone into the organization with a role of this kind (an
+    /// invitation, or a new account): `invitations: manage`, and
+    /// `organization_settings: manage` for any role but Member, and being
+    /// an owner to make an owner. Checked when the invitation is made and
+    /// again, for the person who made it, when it is accepted.
+    Invite(RoleKind),
 }
 
 /// What the caller lacked.
@@ -69,6 +75,8 @@ pub enum Requirement {
     Entity { permission: EntityPermission, or_feature: Option<(Feature, Level)> },
     /// The installation-wide `factory-admin` role.
     FactoryAdmin,
+    /// Being an owner of the organization.
+    Owner,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +106,7 @@ impl fmt::Display for Denial {
                 f,
                 "this needs the installation-wide `factory-admin` role; ask your identity-provider administrator to assign it"
             ),
+            Requirement::Owner => write!(f, "only an owner of the organization can make someone an owner"),
         }
     }
 }
@@ -142,6 +151,19 @@ pub fn decide(principal: &Principal, action: Action<'_>) -> Decision {
     }
     match action {
         Action::InstallationAdmin => deny(Requirement::FactoryAdmin),
+        Action::Invite(kind) => {
+            let Some(org) = &principal.org else { return deny(Requirement::Membership) };
+            if org.level(Feature::Invitations) < Level::Manage {
+                return deny(Requirement::Feature(Feature::Invitations, Level::Manage));
+            }
+            if kind != RoleKind::Member && org.level(Feature::OrganizationSettings) < Level::Manage {
+                return deny(Requirement::Feature(Feature::OrganizationSettings, Level::Manage));
+            }
+            if kind == RoleKind::Owner && !org.is_owner() {
+                return deny(Requirement::Owner);
+            }
+            Decision::Allow
+        }
         Action::Feature(feature, level) => match &principal.org {
             None => deny(Requirement::Membership),
             Some(org) if org.level(feature) >= level => Decision::Allow,

@@ -93,20 +93,30 @@ pub struct InviteView<'a> {
     pub csrf_token: &'a str,
     pub token: &'a str,
     pub email: &'a str,
+    pub org: &'a str,
+    pub role: &'a str,
+    /// The address has an account and is signed in: a Join button, no password.
+    pub join: bool,
     pub error: Option<&'a str>,
 }
 
 pub fn invite(status: StatusCode, v: &InviteView<'_>) -> Response {
+    let (title, fields, button) = if v.join {
+        ("Join", "", "Join")
+    } else {
+        ("Choose your password", NEW_PASSWORD_FIELDS, "Set password and join")
+    };
     let body = format!(
-        "<h1>Choose your password</h1><p>You were invited to Portcullis as <strong>{email}</strong>. This link works once.</p>{err}\
+        "<h1>{title}</h1><p>You were invited to <strong>{org}</strong> as <strong>{role}</strong>, with the address <strong>{email}</strong>. This link works once.</p>{err}\
          <form method=\"post\" action=\"/invite\">\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
-         {pw}<button type=\"submit\">Set password and sign in</button></form>",
+         {fields}<button type=\"submit\">{button}</button></form>",
+        org = text(v.org),
+        role = text(v.role),
         email = text(v.email),
         err = error_box(v.error),
         csrf = attr(v.csrf_token),
         token = attr(v.token),
-        pw = NEW_PASSWORD_FIELDS,
     );
     page(status, "Invitation", &body)
 }

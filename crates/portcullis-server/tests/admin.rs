@@ -312,19 +312,28 @@ each_backend!(health_and_readiness, |srv| async move {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 });
 
+/// The hidden CSRF field of a served form.
+fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf_token\" value=\"").expect("csrf field") + 25;
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
 each_backend!(invited_users_choose_their_password_once, |srv| async move {
     let owner = srv.owner().await;
-    let m = owner.create_user(&CreateUser { email: "ivy@example.com".into(), display_name: Some("Ivy".into()), password: None, role_id: None }).await.unwrap();
-    let link = m.invite_url.clone().expect("an invitation link");
+    let inv = owner.invite(&CreateInvitation { email: "ivy@example.com".into(), role_id: None }).await.unwrap();
+    let link = inv.invite_url.clone().expect("an invitation link");
     assert!(link.starts_with(&format!("{}/invite?token=", srv.base)), "{link}");
-    // No password yet: signing in fails.
+    assert_eq!(inv.accepted_by, "link");
+    // Nobody joined yet, and no account exists.
+    assert!(owner.members().await.unwrap().iter().all(|m| m.user.email != "ivy@example.com"));
     assert!(srv.client().login_local("ivy@example.com", "anything at all").await.is_err());
-    assert!(owner.members().await.unwrap().iter().all(|m| m.invite_url.is_none()), "links are shown once");
+    let pending = owner.invitations().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].invite_url.is_none() && pending[0].ended.is_none(), "links are shown once");
     let c = srv.client();
     let page = c.http().get(&link).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("ivy@example.com"));
-    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    let csrf = page[at..at + page[at..].find('"').unwrap()].to_owned();
+    assert!(page.contains("ivy@example.com") && page.contains("Default") && page.contains("Member"), "{page}");
+    let csrf = csrf_field(&page);
     let token = link.split("token=").nth(1).unwrap().to_owned();
     let form = |pw: &str| vec![("token", token.clone()), ("csrf_token", csrf.clone()), ("password", pw.to_owned()), ("password_confirm", pw.to_owned())];
     let r = c.http().post(srv.url("/invite")).form(&form("short")).send().await.unwrap();
@@ -332,10 +341,15 @@ each_backend!(invited_users_choose_their_password_once, |srv| async move {
     let r = c.http().post(srv.url("/invite")).form(&form("ivy's long passphrase")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(c.clone().me().await.unwrap().user.email, "ivy@example.com");
+    assert!(owner.members().await.unwrap().iter().any(|m| m.user.email == "ivy@example.com"));
     let r = c.http().post(srv.url("/invite")).form(&form("another passphrase!")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "used once");
     srv.client().login_local("ivy@example.com", "ivy's long passphrase").await.unwrap();
-    assert_eq!(owner.audit("?action=user.invitation_accepted").await.unwrap().len(), 1);
+    assert_eq!(owner.audit("?action=invitation.accept").await.unwrap().len(), 1);
+    assert!(owner.invitations().await.unwrap().is_empty());
+    // Without a password, POST /users names the way that works.
+    let e = owner.create_user(&CreateUser { email: "jo@example.com".into(), display_name: None, password: None, role_id: None }).await.unwrap_err();
+    assert!(e.to_string().contains("POST /api/v1/invitations"), "{e}");
 });
 
 each_backend!(accounts_join_other_organizations_and_are_deleted_by_a_factory_admin, |srv| async move {
@@ -346,15 +360,34 @@ each_backend!(accounts_join_other_organizations_and_are_deleted_by_a_factory_adm
     o.set_org(Some(default_id));
     let (mut m, mi) = member(&srv, &o, "multi@example.com", None).await;
     o.set_org(Some(acme.id));
-    // With a password it would be a second account: refused. Without, the account joins.
+    // Security review item 12: an existing account is never added without
+    // its consent. Creating it again is refused; an invitation waits until
+    // its owner, signed in as that address, accepts.
     let e = o.create_user(&CreateUser { email: "multi@example.com".into(), display_name: None, password: Some("another long pass".into()), role_id: None }).await.unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::CONFLICT));
-    let joined = o.create_user(&CreateUser { email: "multi@example.com".into(), display_name: None, password: None, role_id: None }).await.unwrap();
-    assert_eq!(joined.user.id, mi.user.id);
-    assert!(joined.invite_url.is_none());
+    assert!(e.to_string().contains("invite it"), "{e}");
+    let inv = o.invite(&CreateInvitation { email: "multi@example.com".into(), role_id: None }).await.unwrap();
+    let link = inv.invite_url.unwrap();
+    assert_eq!(m.clone().me().await.unwrap().organizations.len(), 1, "not a member before accepting");
+    let e = o.invite(&CreateInvitation { email: "multi@example.com".into(), role_id: None }).await.unwrap_err();
+    assert_eq!(e.code(), Some("already_invited"));
+    // Someone else's browser cannot accept it; an anonymous one is sent to sign in.
+    let r = o.http().get(&link).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("signed in as owner@example.com"));
+    let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = anon.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with("/auth/local/login?return_to=%2Finvite%3Ftoken%3D"));
+    // Its owner joins.
+    let page = m.http().get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Acme") && page.contains(">Join<"), "{page}");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let r = m.http().post(srv.url("/invite")).form(&[("token", token.as_str()), ("csrf_token", csrf_field(&page).as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(m.clone().me().await.unwrap().organizations.len(), 2);
-    let e = o.create_user(&CreateUser { email: "multi@example.com".into(), display_name: None, password: None, role_id: None }).await.unwrap_err();
-    assert_eq!(e.status(), Some(StatusCode::CONFLICT));
+    let e = o.invite(&CreateInvitation { email: "multi@example.com".into(), role_id: None }).await.unwrap_err();
+    assert_eq!(e.code(), Some("already_member"));
     // A member of two organizations cannot be disabled by one organization's non-factory admins;
     // the factory-admin deletes the account everywhere.
     let e = m.send_empty(Method::DELETE, &format!("/api/v1/admin/users/{}", mi.user.id)).await.unwrap_err();

@@ -373,10 +373,10 @@ each_backend!(the_upstream_allow_list_is_enforced, Options { extra_env: vec![("P
     assert_eq!(e.code(), Some("upstream_not_allowed"));
 });
 
-/// Security review item 3: the automation's token is the key to its own
-/// host. Someone with `manage_settings` who points the automation at their
-/// own server receives nothing: the token is dropped with the old host
-/// (and could not be opened for a new one).
+// Security review item 3: the automation's token is the key to its own
+// host. Someone with `manage_settings` who points the automation at their
+// own server receives nothing: the token is dropped with the old host
+// (and could not be opened for a new one).
 each_backend!(an_automations_token_does_not_follow_a_new_host, |srv| async move {
     let up = Upstream::start(TOKEN).await;
     let theirs = Upstream::start("whatever").await;
@@ -411,10 +411,10 @@ each_backend!(an_automations_token_does_not_follow_a_new_host, |srv| async move 
     assert_eq!(owner.automation_inputs(a.id).await.unwrap()["inputs"][0], "topic");
 });
 
-/// Security review item 3: health checks apply the host policy at every
-/// call, as the proxy does. A replica started with a tighter
-/// `PORTCULLIS_UPSTREAM_ALLOWED_HOSTS` does not call an automation
-/// registered before.
+// Security review item 3: health checks apply the host policy at every
+// call, as the proxy does. A replica started with a tighter
+// `PORTCULLIS_UPSTREAM_ALLOWED_HOSTS` does not call an automation
+// registered before.
 each_backend!(health_checks_apply_the_host_policy_at_every_call, |srv| async move {
     let up = Upstream::start(TOKEN).await;
     let owner = srv.owner().await;
@@ -428,8 +428,8 @@ each_backend!(health_checks_apply_the_host_policy_at_every_call, |srv| async mov
     assert!(checked.health.reason.as_deref().unwrap_or_default().contains("PORTCULLIS_UPSTREAM_ALLOWED_HOSTS"), "{:?}", checked.health);
 });
 
-/// Tokens sealed before they were bound to their origin are re-sealed for
-/// the origin they have at the next start, and keep working.
+// Tokens sealed before they were bound to their origin are re-sealed for
+// the origin they have at the next start, and keep working.
 each_backend!(tokens_from_before_the_origin_binding_keep_working, |srv| async move {
     let up = Upstream::start(TOKEN).await;
     let owner = srv.owner().await;

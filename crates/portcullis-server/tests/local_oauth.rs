@@ -304,10 +304,10 @@ each_backend!(signing_keys_rotate_and_replicas_share_them, |srv| async move {
     assert_eq!(me_with(&srv, t1["access_token"].as_str().unwrap()).await.status(), 200);
 });
 
-/// Security review item 5: `POST /device` counts wrong codes as `GET`
-/// does (one limit for both, RFC 8628 §5.1), per session, account and
-/// address, held in the database: parallel posts and a second replica
-/// share it.
+// Security review item 5: `POST /device` counts wrong codes as `GET`
+// does (one limit for both, RFC 8628 §5.1), per session, account and
+// address, held in the database: parallel posts and a second replica
+// share it.
 each_backend!(wrong_codes_posted_are_limited_like_those_looked_up, |srv| async move {
     let d = start_device(&srv).await;
     let code = d["user_code"].as_str().unwrap().to_owned();

@@ -43,8 +43,8 @@ async fn renames_of_predefined_roles_change_no_one(db: Db) {
     assert_eq!(roles.iter().find(|r| r.kind == "owner").unwrap().key, "owner");
 
     let (mut alice, mut bob) = (Browser::new(), Browser::new());
-    assert_eq!(sign_in(&mut alice, &srv, "keycloak", "alice").await.status(), 303);
-    assert_eq!(sign_in(&mut bob, &srv, "keycloak", "bob").await.status(), 303);
+    assert_eq!(sign_in(&mut alice, &srv.base, "keycloak", "alice").await.status(), 303);
+    assert_eq!(sign_in(&mut bob, &srv.base, "keycloak", "bob").await.status(), 303);
     assert_eq!(role_in_default(&mut alice, &srv).await.1, "owner");
     assert_eq!(role_in_default(&mut bob, &srv).await.1, "member");
 
@@ -55,8 +55,8 @@ async fn renames_of_predefined_roles_change_no_one(db: Db) {
 
     // Signed in again (and through a bearer token): nobody changed hands.
     let (mut alice, mut bob) = (Browser::new(), Browser::new());
-    assert_eq!(sign_in(&mut bob, &srv, "keycloak", "bob").await.status(), 303);
-    assert_eq!(sign_in(&mut alice, &srv, "keycloak", "alice").await.status(), 303);
+    assert_eq!(sign_in(&mut bob, &srv.base, "keycloak", "bob").await.status(), 303);
+    assert_eq!(sign_in(&mut alice, &srv.base, "keycloak", "alice").await.status(), 303);
     assert_eq!(role_in_default(&mut bob, &srv).await, ("Owner".to_owned(), "member".to_owned()), "bob keeps the Member role, whatever it is called");
     assert_eq!(role_in_default(&mut alice, &srv).await, ("Member".to_owned(), "owner".to_owned()), "alice keeps the Owner role");
     let token = peer.device_login("keycloak", "keycloak-cli", "bob", "").await;
@@ -72,7 +72,7 @@ async fn custom_roles_are_mapped_by_their_key(db: Db) {
     let dev = owner.create_role(&CreateRole { name: "Developer".into(), permissions: Default::default() }).await.unwrap();
     assert_eq!(dev.key, "developer");
     let mut bob = Browser::new();
-    assert_eq!(sign_in(&mut bob, &srv, "keycloak", "bob").await.status(), 303);
+    assert_eq!(sign_in(&mut bob, &srv.base, "keycloak", "bob").await.status(), 303);
     assert_eq!(role_in_default(&mut bob, &srv).await, ("Developer".to_owned(), "custom".to_owned()));
 
     // Renamed, and a new role takes the old name: the mapping still means the first.
@@ -86,12 +86,12 @@ async fn custom_roles_are_mapped_by_their_key(db: Db) {
     assert_eq!(fake_owner.key, "owner-2");
 
     let mut bob = Browser::new();
-    assert_eq!(sign_in(&mut bob, &srv, "keycloak", "bob").await.status(), 303);
+    assert_eq!(sign_in(&mut bob, &srv.base, "keycloak", "bob").await.status(), 303);
     assert_eq!(role_in_default(&mut bob, &srv).await, ("Contractors".to_owned(), "custom".to_owned()));
     let token = peer.device_login("keycloak", "keycloak-cli", "bob", "").await;
     assert_eq!(bearer_role(&srv, token["access_token"].as_str().unwrap()).await.0, "Contractors");
     let mut alice = Browser::new();
-    assert_eq!(sign_in(&mut alice, &srv, "keycloak", "alice").await.status(), 303);
+    assert_eq!(sign_in(&mut alice, &srv.base, "keycloak", "alice").await.status(), 303);
     assert_eq!(role_in_default(&mut alice, &srv).await, ("Boss".to_owned(), "owner".to_owned()), "the custom role called Owner is not the Owner role");
     srv.cleanup().await;
 }

@@ -327,9 +327,9 @@ each_backend!(parallel_guesses_do_not_outrun_the_throttle, |srv| async move {
     assert!(checked <= 5, "{checked} passwords were checked; the limit is 5 per window");
 });
 
-/// Security review item 6: 200 parallel wrong passwords from one address,
-/// each for a different account, are at most the per-address limit (20) of
-/// password checks; the rest are refused before any hashing.
+// Security review item 6: 200 parallel wrong passwords from one address,
+// each for a different account, are at most the per-address limit (20) of
+// password checks; the rest are refused before any hashing.
 each_backend!(parallel_guesses_across_accounts_do_not_outrun_the_address_limit, |srv| async move {
     let mut tasks = Vec::new();
     for i in 0..200 {

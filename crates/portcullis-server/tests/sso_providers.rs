@@ -41,7 +41,7 @@ async fn every_vendor_layout_signs_in_with_its_roles() {
     for provider in ALL {
         // alice has member + factory-admin in every IdP, in each vendor's own claim.
         let mut b = Browser::new();
-        let resp = sign_in(&mut b, &srv, provider, "alice").await;
+        let resp = sign_in(&mut b, &srv.base, provider, "alice").await;
         let status = resp.status();
         assert_eq!(status, 303, "{provider}: {}", resp.text().await.unwrap());
         assert_eq!(location(&resp), "/welcome");
@@ -56,7 +56,7 @@ async fn every_vendor_layout_signs_in_with_its_roles() {
 
         // bob is a member only.
         let mut b = Browser::new();
-        assert_eq!(sign_in(&mut b, &srv, provider, "bob").await.status(), 303, "{provider}");
+        assert_eq!(sign_in(&mut b, &srv.base, provider, "bob").await.status(), 303, "{provider}");
         let (_, me) = b.me(&srv.base).await;
         assert_eq!(me["user"]["factory_admin"], false, "{provider}");
         assert_eq!(me["organizations"][0]["role"]["name"], "Member", "{provider}: {me}");
@@ -67,12 +67,12 @@ async fn every_vendor_layout_signs_in_with_its_roles() {
     // carol has no role: Entra ID requires one by default ("Assignment
     // required"), the others let her in as a plain member.
     let mut b = Browser::new();
-    let resp = sign_in(&mut b, &srv, "entra_id", "carol").await;
+    let resp = sign_in(&mut b, &srv.base, "entra_id", "carol").await;
     assert_eq!(resp.status(), 403);
     assert!(resp.text().await.unwrap().contains("not assigned to this application"));
     assert!(!b.has_session());
     let mut b = Browser::new();
-    assert_eq!(sign_in(&mut b, &srv, "okta", "carol").await.status(), 303);
+    assert_eq!(sign_in(&mut b, &srv.base, "okta", "carol").await.status(), 303);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +80,7 @@ async fn signing_out_at_the_idp_ends_the_session_over_the_back_channel() {
     let Some((peer, srv)) = setup(Db::Postgres).await else { return };
     let keep = portcullis_storage::testing::TestDb::handle(&srv.db);
     let mut b = Browser::new();
-    assert_eq!(sign_in(&mut b, &srv, "okta", "alice").await.status(), 303);
+    assert_eq!(sign_in(&mut b, &srv.base, "okta", "alice").await.status(), 303);
     assert_eq!(b.me(&srv.base).await.0, 200);
     // The user signs out at Okta directly (another application's sign-out).
     let end_session = format!("http://127.0.0.1:{}/oauth2/default/v1/logout", peer.port("okta"));
@@ -105,7 +105,7 @@ async fn signing_out_at_the_idp_ends_the_session_over_the_back_channel() {
 async fn signing_out_of_portcullis_continues_to_the_idp() {
     let (peer, srv) = setup(Db::Sqlite).await.unwrap();
     let mut b = Browser::new();
-    assert_eq!(sign_in(&mut b, &srv, "keycloak", "bob").await.status(), 303);
+    assert_eq!(sign_in(&mut b, &srv.base, "keycloak", "bob").await.status(), 303);
     let (_, me) = b.me(&srv.base).await;
     let csrf = me["csrf_token"].as_str().unwrap().to_owned();
     let resp = b.post_form(&srv.url("/auth/logout"), &[("csrf_token", &csrf)], Some(&srv.base)).await;

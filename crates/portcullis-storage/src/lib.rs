@@ -90,12 +90,26 @@ pub trait SessionStore: Send + Sync {
     /// Uses a setup token exactly once (atomic across replicas).
     async fn consume_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
 
-    /// Stores an invitation link for a user (earlier unused ones stay valid until they expire).
-    async fn put_invitation(&self, token_hash: &str, user: UserId, now: Timestamp, expires_at: Timestamp) -> Result<()>;
-    /// The invited user, if the link is valid and unused.
-    async fn peek_invitation(&self, token_hash: &str, now: Timestamp) -> Result<Option<UserId>>;
-    /// Uses an invitation exactly once and sets the user's password hash, in one transaction.
-    async fn accept_invitation(&self, token_hash: &str, password_hash: &str, now: Timestamp) -> Result<Option<UserId>>;
+}
+
+/// Invitations: memberships that wait for the person invited to accept.
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    /// A new pending invitation; [`StoreError::Conflict`] while one for the
+    /// same organization and address is pending.
+    async fn create_invitation(&self, new: &NewInvitation) -> Result<Invitation>;
+    /// The pending, unexpired invitation behind a link.
+    async fn invitation_by_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<Invitation>>;
+    /// Pending, unexpired invitations for an address (any organization).
+    async fn invitations_for_email(&self, email: &str, now: Timestamp) -> Result<Vec<Invitation>>;
+    /// Pending, unexpired invitations of an organization, newest first.
+    async fn list_invitations(&self, org: OrgId, now: Timestamp) -> Result<Vec<Invitation>>;
+    async fn delete_invitation(&self, org: OrgId, id: uuid::Uuid) -> Result<bool>;
+    /// Accepts a pending invitation exactly once, in one transaction with
+    /// what acceptance does: the membership (an existing one is kept as it
+    /// is), and the account when `who` asks for one. `None` when it was
+    /// accepted, withdrawn or expired meanwhile.
+    async fn accept_invitation(&self, id: uuid::Uuid, who: &Invitee, now: Timestamp) -> Result<Option<UserId>>;
 }
 
 /// What sign-in through an external identity provider needs.
@@ -268,7 +282,7 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + UserStore + SessionStore + IdpStore + OAuthStore + AuditStore + LimitStore + AutomationStore + EnvStore + UsageStore {
+pub trait Store: OrgStore + UserStore + SessionStore + InvitationStore + IdpStore + OAuthStore + AuditStore + LimitStore + AutomationStore + EnvStore + UsageStore {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;

@@ -463,3 +463,41 @@ pub enum CheckOutcome {
     /// No password was checked after all (refused by the throttle, an error).
     Withdrawn,
 }
+
+/// A membership waiting for the person invited.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: uuid::Uuid,
+    pub org_id: OrgId,
+    /// Lower-cased.
+    pub email: String,
+    pub role: Role,
+    pub invited_by: UserId,
+    /// Whether it is accepted through a link (else at the first IdP sign-in).
+    pub has_link: bool,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewInvitation {
+    pub id: uuid::Uuid,
+    pub org_id: OrgId,
+    pub email: String,
+    pub role_id: portcullis_domain::RoleId,
+    pub invited_by: UserId,
+    pub token_hash: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Who accepts an invitation.
+#[derive(Clone, Debug)]
+pub enum Invitee {
+    /// An existing account (signed in as the invited address).
+    Account(UserId),
+    /// A new local account with this password.
+    NewLocal { display_name: String, password_hash: String },
+    /// An existing local account that has no password yet: it gets one.
+    SetPassword { user: UserId, password_hash: String },
+}

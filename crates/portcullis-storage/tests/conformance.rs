@@ -444,16 +444,54 @@ each_backend!(automations_grants_and_acl, |db: TestDb| async move {
     assert!(s.list_grants(a.id).await.unwrap().is_empty(), "grants go with the automation");
 });
 
-each_backend!(invitations_are_used_once, |db: TestDb| async move {
+each_backend!(invitations_wait_for_acceptance_and_are_accepted_once, |db: TestDb| async move {
     let s = db.store.clone();
-    let u = s.create_user(NewUser { email: "inv@x.test".into(), display_name: "I".into(), password_hash: None, factory_admin: false }, t(1)).await.unwrap();
-    s.put_invitation("inv", u.id, t(1), t(100)).await.unwrap();
-    assert_eq!(s.peek_invitation("inv", t(2)).await.unwrap(), Some(u.id));
-    assert_eq!(s.peek_invitation("inv", t(100)).await.unwrap(), None, "expired");
-    let (a, b) = tokio::join!(s.accept_invitation("inv", "$argon2id$a", t(3)), s.accept_invitation("inv", "$argon2id$b", t(3)));
-    let winners: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
-    assert_eq!(winners, vec![u.id]);
-    assert!(s.get_user(u.id).await.unwrap().unwrap().password_hash.is_some());
-    assert_eq!(s.accept_invitation("inv", "$argon2id$c", t(4)).await.unwrap(), None);
-    assert!(matches!(s.put_invitation("x", UserId::new(), t(1), t(100)).await, Err(StoreError::NotFound { .. })));
+    let (org, owner) = org_with_owner(&s, "Inv").await;
+    let member = s.predefined_role(org.id, RoleKind::Member).await.unwrap();
+    let new = |email: &str, token: Option<&str>, expires: i64| NewInvitation {
+        id: uuid::Uuid::new_v4(),
+        org_id: org.id,
+        email: email.into(),
+        role_id: member.id,
+        invited_by: owner.id,
+        token_hash: token.map(str::to_owned),
+        created_at: t(1),
+        expires_at: t(expires),
+    };
+    let inv = s.create_invitation(&new("Ivy@X.test", Some("tok"), 100)).await.unwrap();
+    assert_eq!(inv.email, "ivy@x.test");
+    assert_eq!(inv.role.kind, RoleKind::Member);
+    assert!(inv.has_link);
+    assert!(matches!(s.create_invitation(&new("ivy@x.test", None, 100)).await, Err(StoreError::Conflict { .. })), "one pending per address");
+    assert_eq!(s.invitation_by_token("tok", t(2)).await.unwrap().unwrap().id, inv.id);
+    assert!(s.invitation_by_token("tok", t(100)).await.unwrap().is_none(), "expired");
+    assert_eq!(s.invitations_for_email("IVY@x.test", t(2)).await.unwrap().len(), 1);
+    assert_eq!(s.list_invitations(org.id, t(2)).await.unwrap().len(), 1);
+    assert!(s.get_local_user_by_email("ivy@x.test").await.unwrap().is_none(), "nobody joined yet");
+    // Two concurrent acceptances: one account, one membership.
+    let who = Invitee::NewLocal { display_name: "Ivy".into(), password_hash: "$argon2id$a".into() };
+    let (a, b) = tokio::join!(s.accept_invitation(inv.id, &who, t(3)), s.accept_invitation(inv.id, &who, t(3)));
+    let winners: Vec<UserId> = [a, b].into_iter().filter_map(|r| r.ok().flatten()).collect();
+    assert_eq!(winners.len(), 1);
+    let ivy = s.get_local_user_by_email("ivy@x.test").await.unwrap().unwrap();
+    assert_eq!(s.get_member(org.id, ivy.id).await.unwrap().unwrap().role.kind, RoleKind::Member);
+    assert!(s.accept_invitation(inv.id, &Invitee::Account(ivy.id), t(4)).await.unwrap().is_none(), "used once");
+    assert!(s.list_invitations(org.id, t(4)).await.unwrap().is_empty());
+    // An existing account joins another organization; an expired invitation gives way to a new one.
+    let other = s.create_org("Inv 2", t(5)).await.unwrap();
+    let other_member = s.predefined_role(other.id, RoleKind::Member).await.unwrap();
+    let first = NewInvitation { org_id: other.id, role_id: other_member.id, expires_at: t(10), ..new("ivy@x.test", None, 10) };
+    s.create_invitation(&first).await.unwrap();
+    let again = NewInvitation { id: uuid::Uuid::new_v4(), created_at: t(20), expires_at: t(200), ..first.clone() };
+    let again = s.create_invitation(&again).await.unwrap();
+    assert_eq!(s.accept_invitation(again.id, &Invitee::Account(ivy.id), t(21)).await.unwrap(), Some(ivy.id));
+    assert_eq!(s.memberships_of(ivy.id).await.unwrap().len(), 2);
+    // Withdrawn: nothing to accept.
+    let w = s.create_invitation(&new("wes@x.test", Some("w"), 100)).await.unwrap();
+    assert!(s.delete_invitation(org.id, w.id).await.unwrap());
+    assert!(s.accept_invitation(w.id, &Invitee::Account(ivy.id), t(3)).await.unwrap().is_none());
+    // A password is set only on a local account that has none.
+    let p = s.create_invitation(&new("ivy@x.test", Some("p"), 100)).await.unwrap();
+    assert!(s.accept_invitation(p.id, &Invitee::SetPassword { user: ivy.id, password_hash: "$argon2id$z".into() }, t(3)).await.unwrap().is_none());
+    assert_eq!(s.get_user(ivy.id).await.unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$a"));
 });

@@ -214,3 +214,25 @@ proptest! {
         prop_assert_eq!(decide(&owner, Action::Automation(&empty, access)), Decision::Allow);
     }
 }
+
+#[test]
+fn inviting_needs_invitations_manage_settings_for_other_roles_and_ownership_for_owners() {
+    use crate::permission::FeaturePermissions;
+    let org = OrgId::new();
+    let with = |kind: RoleKind, pairs: &[(&str, &str)]| Principal {
+        user_id: UserId::new(),
+        factory_admin: false,
+        org: Some(OrgContext { org_id: org, roles: vec![role(kind, FeaturePermissions::from_pairs(pairs.iter().copied()).unwrap())] }),
+    };
+    let inviter = with(RoleKind::Custom, &[("invitations", "manage")]);
+    assert!(decide(&inviter, Action::Invite(RoleKind::Member)).is_allowed());
+    assert_eq!(decide(&inviter, Action::Invite(RoleKind::Custom)), Decision::Deny(Denial { required: Requirement::Feature(Feature::OrganizationSettings, Level::Manage) }));
+    let admin = with(RoleKind::Custom, &[("invitations", "manage"), ("organization_settings", "manage")]);
+    assert!(decide(&admin, Action::Invite(RoleKind::Custom)).is_allowed());
+    assert_eq!(decide(&admin, Action::Invite(RoleKind::Owner)), Decision::Deny(Denial { required: Requirement::Owner }));
+    assert!(decide(&with(RoleKind::Owner, &[]), Action::Invite(RoleKind::Owner)).is_allowed());
+    let reader = with(RoleKind::Custom, &[("invitations", "read")]);
+    assert_eq!(decide(&reader, Action::Invite(RoleKind::Member)), Decision::Deny(Denial { required: Requirement::Feature(Feature::Invitations, Level::Manage) }));
+    let outsider = Principal { user_id: UserId::new(), factory_admin: false, org: None };
+    assert_eq!(decide(&outsider, Action::Invite(RoleKind::Member)), Decision::Deny(Denial { required: Requirement::Membership }));
+}

@@ -54,7 +54,7 @@ pub fn org(o: &Organization) -> api::OrganizationInfo {
 }
 
 pub fn member(m: &Member) -> api::MemberInfo {
-    api::MemberInfo { user: user(&m.user), role: role(&m.role), joined_at: rfc3339(m.joined_at), invite_url: None }
+    api::MemberInfo { user: user(&m.user), role: role(&m.role), joined_at: rfc3339(m.joined_at) }
 }
 
 pub fn session(s: &SessionRecord, policy: &SessionPolicy, current: bool) -> api::SessionInfo {

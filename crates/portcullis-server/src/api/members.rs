@@ -58,77 +58,56 @@ pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<a
     Ok(axum::Json(members.iter().map(convert::member).collect()))
 }
 
-/// `POST /api/v1/users` (needs `invitations: manage`; a role other than
-/// Member also needs `organization_settings: manage`, and Owner needs an owner).
+/// `POST /api/v1/users`: a new local account with the password an
+/// administrator chose (the RBAC decision `Invite` for its role). Only
+/// where `local` is a provider; nobody else's account is ever added this
+/// way: existing accounts, and people who should choose their own
+/// password, are invited (`POST /api/v1/invitations`) and join when they accept.
 pub async fn create(
     State(state): State<AppState>,
     scope: OrgScope,
     Json(body): Json<api::CreateUser>,
 ) -> ApiResult<(StatusCode, axum::Json<api::MemberInfo>)> {
-    scope.authorize(Action::Feature(Feature::Invitations, Level::Manage), "members")?;
-    let email = validation::email(&body.email)?;
-    if let Some(p) = &body.password {
-        validation::new_password(p)?;
-    }
-    let display_name = match body.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(n) => validation::name("display_name", n)?,
-        None => email.split('@').next().unwrap_or_default().to_owned(),
-    };
     let role = match body.role_id {
         None => state.store.predefined_role(scope.org.id, RoleKind::Member).await?,
         Some(id) => role_in_org(&state, &scope, id).await?,
     };
-    if role.kind != RoleKind::Member {
-        scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "role assignment")?;
+    scope.authorize(Action::Invite(role.kind), &format!("an account with the {} role", role.name))?;
+    if !state.config.sso.local {
+        return Err(ApiError::conflict(
+            "local_sign_in_disabled",
+            "password sign-in is off on this server (`local` is not a provider), so accounts come from the identity provider; invite the person with POST /api/v1/invitations and they join at their first sign-in",
+        ));
     }
-    if role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
-        return Err(owners_only());
-    }
-    // An existing local account is added to this organization as it is
-    // (its password stays its own).
-    if let Some(existing) = state.store.get_local_user_by_email(&email).await? {
-        if body.password.is_some() {
-            return Err(ApiError::conflict(
-                "conflict",
-                format!("{email} has an account already; leave out `password` to add it to this organization"),
-            ));
-        }
-        let now = state.clock.now();
-        state.store.add_member(scope.org.id, existing.id, role.id, now).await.map_err(|e| match e {
-            portcullis_storage::StoreError::Conflict { .. } => ApiError::conflict("conflict", format!("{email} is a member of this organization already")),
-            e => e.into(),
-        })?;
-        state.sessions.evict_user(existing.id);
-        let actor = &scope.caller.ctx.user;
-        audit::record(&state, Entry::new("member.add", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", existing.id)).detail(serde_json::json!({ "email": email, "role": role.name }))).await;
-        let member = state.store.get_member(scope.org.id, existing.id).await?.ok_or_else(|| ApiError::not_found("member"))?;
-        return Ok((StatusCode::CREATED, axum::Json(convert::member(&member))));
-    }
-    let hash = match body.password {
-        Some(p) => Some(state.passwords.hash(p).await.map_err(ApiError::internal)?),
-        None => None,
+    let email = validation::email(&body.email)?;
+    let Some(password) = &body.password else {
+        return Err(ApiError::bad_request("password_required", format!("give `password` for the new account, or invite {email} with POST /api/v1/invitations to let them choose their own")));
     };
-    let invited = hash.is_none();
+    validation::new_password(password)?;
+    let display_name = match body.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(n) => validation::name("display_name", n)?,
+        None => email.split('@').next().unwrap_or_default().to_owned(),
+    };
+    if state.store.get_local_user_by_email(&email).await?.is_some() {
+        return Err(ApiError::conflict(
+            "conflict",
+            format!("{email} has an account already; invite it with POST /api/v1/invitations, and it joins when its owner accepts"),
+        ));
+    }
+    let hash = state.passwords.hash(password.clone()).await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e))?;
     let now = state.clock.now();
     let user = state
         .store
-        .create_user(NewUser { email: email.clone(), display_name, password_hash: hash, factory_admin: false }, now)
+        .create_user(NewUser { email: email.clone(), display_name, password_hash: Some(hash), factory_admin: false }, now)
         .await?;
     if let Err(e) = state.store.add_member(scope.org.id, user.id, role.id, now).await {
         let _ = state.store.delete_user(user.id).await;
         return Err(e.into());
     }
-    let invite_url = if invited {
-        let token = crate::keys::random_token();
-        state.store.put_invitation(&crate::keys::token_hash(&token), user.id, now, now.plus(crate::auth::invite::LIFETIME)).await?;
-        Some(state.config.public(&format!("/invite?token={token}")))
-    } else {
-        None
-    };
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("user.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", user.id)).detail(serde_json::json!({ "email": email, "role": role.name, "invited": invited }))).await;
+    audit::record(&state, Entry::new("user.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", user.id)).detail(serde_json::json!({ "email": email, "role": role.name }))).await;
     let member = state.store.get_member(scope.org.id, user.id).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    Ok((StatusCode::CREATED, axum::Json(api::MemberInfo { invite_url, ..convert::member(&member) })))
+    Ok((StatusCode::CREATED, axum::Json(convert::member(&member))))
 }
 
 /// `PATCH /api/v1/users/{id}`: change the role, or disable / enable the

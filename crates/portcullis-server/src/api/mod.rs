@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod automations;
 pub mod dashboard;
 pub mod env;
+pub mod invitations;
 pub mod proxy;
 pub mod convert;
 pub mod me;
@@ -49,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(members::list).post(members::create))
         .route("/users/{id}", patch(members::update).delete(members::remove))
         .route("/users/{id}/sessions", delete(members::revoke_sessions))
+        .route("/invitations", get(invitations::list).post(invitations::create))
+        .route("/invitations/{id}", delete(invitations::remove))
         .route("/admin/users/{id}", delete(members::delete_account))
         .route("/roles", get(roles::list).post(roles::create))
         .route("/roles/{id}", get(roles::get_one).patch(roles::update).delete(roles::remove))

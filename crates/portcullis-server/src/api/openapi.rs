@@ -16,7 +16,10 @@ pub const ROUTES: &[RouteDoc] = &[
     ("get", "/api/v1/organizations", "My organizations (every one for a factory-admin)", "a session", None, Some("OrganizationList")),
     ("post", "/api/v1/organizations", "Create an organization; the caller becomes its owner", "factory-admin", Some("CreateOrganization"), Some("Organization")),
     ("get", "/api/v1/users", "Members of the organization", "invitations: read", None, Some("MemberList")),
-    ("post", "/api/v1/users", "Create a local user in the organization (or add an existing account, without password)", "invitations: manage (+ organization_settings: manage for a role other than Member)", Some("CreateUser"), Some("Member")),
+    ("post", "/api/v1/users", "Create a local account with a password chosen by an administrator (local provider only); invite everyone else", "invitations: manage (+ organization_settings: manage for a role other than Member, an owner for Owner)", Some("CreateUser"), Some("Member")),
+    ("get", "/api/v1/invitations", "Pending invitations, each saying whether it ended because its sender may no longer invite", "invitations: read", None, Some("InvitationList")),
+    ("post", "/api/v1/invitations", "Invite someone: a one-time link (local provider) or a membership that takes effect at their first IdP sign-in", "invitations: manage (+ organization_settings: manage for a role other than Member, an owner for Owner)", Some("CreateInvitation"), Some("Invitation")),
+    ("delete", "/api/v1/invitations/{id}", "Withdraw a pending invitation", "invitations: manage", None, None),
     ("patch", "/api/v1/users/{id}", "Change a member's role, disable or enable the account", "organization_settings: manage", Some("UpdateMember"), Some("Member")),
     ("delete", "/api/v1/users/{id}", "Remove a member from the organization", "organization_settings: manage", None, None),
     ("delete", "/api/v1/users/{id}/sessions", "Revoke every session of a member", "organization_settings: manage", None, Some("RevokedSessions")),
@@ -68,6 +71,22 @@ fn list(name: &str) -> Value {
     json!({ "type": "array", "items": r(name) })
 }
 
+/// Invitations' schemas (apart: one `json!` for every schema would pass the
+/// macro's recursion limit).
+fn invitation_schemas() -> Vec<(&'static str, Value)> {
+    vec![
+        ("CreateInvitation", obj(&[("email", s()), ("role_id", uuid())], &["email"])),
+        (
+            "Invitation",
+            obj(
+                &[("id", uuid()), ("email", s()), ("role", r("Role")), ("invited_by", uuid()), ("created_at", time()), ("expires_at", time()), ("accepted_by", json!({"enum":["link","first_sign_in"]})), ("invite_url", s()), ("ended", s())],
+                &["id", "email", "role", "invited_by", "created_at", "expires_at", "accepted_by"],
+            ),
+        ),
+        ("InvitationList", list("Invitation")),
+    ]
+}
+
 fn schemas() -> Value {
     let levels = json!({ "type": "object", "additionalProperties": { "enum": ["none", "read", "write", "manage"] },
         "description": "Level per feature (usage_dashboards, crews_dashboards, invitations, training_ui, tools, agents, environment_variables, llm_connections, default_settings, organization_settings, studio_projects)" });
@@ -82,7 +101,7 @@ fn schemas() -> Value {
         "Organization": obj(&[("id", uuid()), ("name", s()), ("created_at", time())], &["id", "name"]),
         "OrganizationList": list("Organization"),
         "CreateOrganization": obj(&[("name", json!({"type":"string","minLength":1,"maxLength":64}))], &["name"]),
-        "Member": obj(&[("user", r("User")), ("role", r("Role")), ("joined_at", time()), ("invite_url", s())], &["user", "role"]),
+        "Member": obj(&[("user", r("User")), ("role", r("Role")), ("joined_at", time())], &["user", "role"]),
         "MemberList": list("Member"),
         "CreateUser": obj(&[("email", s()), ("display_name", s()), ("password", json!({"type":"string","minLength":12,"description":"leave out to get a one-time invitation link"})), ("role_id", uuid())], &["email"]),
         "UpdateMember": obj(&[("role_id", uuid()), ("disabled", json!({"type":"boolean"}))], &[]),
@@ -128,11 +147,15 @@ pub fn build() -> Value {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;
     }
+    let mut all_schemas = schemas();
+    for (name, schema) in invitation_schemas() {
+        all_schemas[name] = schema;
+    }
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Portcullis API", "version": env!("CARGO_PKG_VERSION") },
         "components": {
-            "schemas": schemas(),
+            "schemas": all_schemas,
             "securitySchemes": { "session": { "type": "apiKey", "in": "cookie", "name": "portcullis_session" } }
         },
         "security": [{ "session": [] }],

@@ -255,6 +255,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         }
     };
     let ident = Identity {
+        email_verified: claims.get("email_verified").and_then(|v| v.as_bool()).unwrap_or(true),
         subject: sub.clone(),
         name: claims.get("name").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(|| email.clone()),
         email,

@@ -198,6 +198,18 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// Who `user` is in organization `org`, for the RBAC decision: their role
+/// there (none if they are not a member) and whether they administer the
+/// installation. The one place a principal is built from stored records.
+pub fn principal_in(user: &portcullis_storage::User, memberships: &[portcullis_storage::Membership], org: portcullis_domain::OrgId) -> Principal {
+    let roles = memberships
+        .iter()
+        .filter(|m| m.org.id == org)
+        .map(|m| RoleRef { id: m.role.id, name: m.role.name.clone(), kind: m.role.kind, permissions: m.role.effective_permissions() })
+        .collect();
+    Principal { user_id: user.id, factory_admin: user.factory_admin, org: Some(OrgContext { org_id: org, roles }) }
+}
+
 /// A caller acting inside one organization, chosen by the
 /// `X-Organization-Id` header (or the platform CLI's
 /// `X-Crewai-Organization-Id`), or implied when they belong to only one.
@@ -261,27 +273,12 @@ impl FromRequestParts<AppState> for OrgScope {
                 }
             },
         };
-        let (org, roles) = match membership {
-            Ok(m) => {
-                let role = RoleRef {
-                    id: m.role.id,
-                    name: m.role.name.clone(),
-                    kind: m.role.kind,
-                    permissions: m.role.effective_permissions(),
-                };
-                (m.org, vec![role])
-            }
-            Err(id) => {
-                // A factory-admin acting in an organization they are not a member of.
-                let org = state.store.get_org(id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
-                (org, vec![])
-            }
+        let org = match membership {
+            Ok(m) => m.org,
+            // A factory-admin acting in an organization they are not a member of.
+            Err(id) => state.store.get_org(id).await?.ok_or_else(|| ApiError::not_found("organization"))?,
         };
-        let principal = Principal {
-            user_id: caller.ctx.user.id,
-            factory_admin: caller.ctx.user.factory_admin,
-            org: Some(OrgContext { org_id: org.id, roles }),
-        };
+        let principal = principal_in(&caller.ctx.user, memberships, org.id);
         let mut e = crate::usage::event("api_call", state.clock.now());
         e.org_id = Some(org.id);
         e.user_id = Some(caller.ctx.user.id);

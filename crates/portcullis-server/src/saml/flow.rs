@@ -382,7 +382,8 @@ fn identity(s: &super::SamlSettings, a: &Assertion) -> Result<Identity, SsoError
         .map_err(|v| refused(Refusal { check: "attributes", cause: format!("The e-mail attribute is not an address: {}", v.problem), fix: "Check the IdP's e-mail claim.".into() }))?;
     let name = attribute_values(a, &s.attributes.name).first().map(|v| v.to_string()).unwrap_or_else(|| email.clone());
     let roles = attribute_values(a, &s.attributes.roles).into_iter().map(str::to_owned).collect();
-    Ok(Identity { subject, email, name, roles, sid: None, id_token: String::new() })
+    // A signed assertion's address is the IdP's word: SAML has no "unverified" flag.
+    Ok(Identity { subject, email, email_verified: true, name, roles, sid: None, id_token: String::new() })
 }
 
 /// samael's refusal, in the troubleshooting guide's terms: which check,

@@ -39,6 +39,9 @@ impl AdditionalClaims for OtherClaims {}
 pub struct Identity {
     pub subject: String,
     pub email: String,
+    /// Unless the IdP says the address is not verified (`email_verified:
+    /// false`): invitations to it are then not applied at sign-in.
+    pub email_verified: bool,
     pub name: String,
     pub roles: Vec<String>,
     /// The IdP session (for back-channel logout).
@@ -219,6 +222,7 @@ pub fn identity(settings: &OidcSettings, claims: &serde_json::Value, id_token: S
         })
         .unwrap_or_else(|| email.clone());
     Ok(Identity {
+        email_verified: claims.get("email_verified").and_then(|v| v.as_bool().or_else(|| v.as_str().map(|s| s == "true"))).unwrap_or(true),
         roles: settings.vendor().roles(settings, claims),
         sid: str_claim(claims, "sid").map(str::to_owned),
         subject,

@@ -64,6 +64,9 @@ pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Resul
         crate::audit::record(state, crate::audit::Entry::new("user.provisioned", true).actor(user.id, &user.email).detail(serde_json::json!({ "provider": s.provider }))).await;
     }
     apply_mapping(state, &state.config.sso.role_mapping, &user, &ident.roles).await.map_err(db)?;
+    if ident.email_verified {
+        crate::auth::invite::apply_at_sign_in(state, &user).await.map_err(db)?;
+    }
     state.sessions.evict_user(user.id);
     Ok(user)
 }
@@ -71,10 +74,10 @@ pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Resul
 /// Brings the user's memberships in the mapped organizations in line with
 /// their IdP roles. A change that would leave an organization without an
 /// owner is skipped (and logged), never forced.
-async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles: &[String]) -> Result<(), StoreError> {
-    let now = state.clock.now();
-    let orgs = state.store.list_orgs().await?;
-    let Some(default_org) = orgs.first() else { return Ok(()) };
+/// The organizations whose memberships follow the IdP: those the mapping
+/// names (the first organization for rules without `@organization`).
+pub fn mapped_orgs<'o>(rules: &[RoleRule], orgs: &'o [portcullis_storage::Organization]) -> Vec<&'o portcullis_storage::Organization> {
+    let Some(default_org) = orgs.first() else { return vec![] };
     let mut targets: Vec<&portcullis_storage::Organization> = Vec::new();
     for rule in rules {
         let org = match &rule.org {
@@ -87,6 +90,14 @@ async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles:
             None => tracing::warn!(org = rule.org.as_deref().unwrap_or_default(), "PORTCULLIS_ROLE_MAPPING names an organization that does not exist"),
         }
     }
+    targets
+}
+
+async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles: &[String]) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    let orgs = state.store.list_orgs().await?;
+    let Some(default_org) = orgs.first() else { return Ok(()) };
+    let targets = mapped_orgs(rules, &orgs);
     // Current memberships in one query; roles are listed only to change one.
     let memberships = state.store.memberships_of(user.id).await?;
     for org in targets {

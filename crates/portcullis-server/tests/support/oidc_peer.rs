@@ -177,8 +177,8 @@ pub async fn approve_device(verification_uri: &str, user_code: &str, login: &str
 }
 
 /// Signs `login` in through `provider`; returns the callback's response.
-pub async fn sign_in(b: &mut super::browser::Browser, srv: &super::TestServer, provider: &str, login: &str) -> reqwest::Response {
-    let resp = b.get(&srv.url(&format!("/auth/{provider}/login?return_to=/welcome"))).await;
+pub async fn sign_in(b: &mut super::browser::Browser, base: &str, provider: &str, login: &str) -> reqwest::Response {
+    let resp = b.get(&format!("{base}/auth/{provider}/login?return_to=/welcome")).await;
     assert_eq!(resp.status(), 303, "{provider}");
     let authorize = super::browser::location(&resp);
     let interaction = match b.follow_until(authorize, "never").await {
@@ -190,7 +190,7 @@ pub async fn sign_in(b: &mut super::browser::Browser, srv: &super::TestServer, p
     let resp = b.post_form(&format!("{form_url}/login"), &[("login", login), ("password", "any")], None).await;
     assert_eq!(resp.status(), 303, "{provider}: the IdP accepts {login}");
     let next = url::Url::parse(&form_url).unwrap().join(&super::browser::location(&resp)).unwrap().to_string();
-    let callback = b.follow_until(next, &srv.url(&format!("/auth/{provider}/callback"))).await.unwrap_or_else(|_| panic!("{provider}: no callback"));
+    let callback = b.follow_until(next, &format!("{base}/auth/{provider}/callback")).await.unwrap_or_else(|_| panic!("{provider}: no callback"));
     let cb = url::Url::parse(&callback).unwrap();
     assert!(cb.query_pairs().any(|(k, _)| k == "iss"), "{provider}: RFC 9207 iss in the response");
     b.get(&callback).await

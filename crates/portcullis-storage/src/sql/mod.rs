@@ -8,6 +8,7 @@ mod audit;
 mod automations;
 mod env;
 mod idp;
+mod invitations;
 mod limits;
 mod oauth;
 mod orgs;

@@ -58,7 +58,7 @@ fn member_query(suffix: &str) -> String {
     )
 }
 
-const ROLE_COLS: &str = "r.id AS r_id, r.org_id AS r_org_id, r.name AS r_name, r.role_key AS r_role_key, r.kind AS r_kind, r.permissions AS r_permissions";
+pub(crate) const ROLE_COLS: &str = "r.id AS r_id, r.org_id AS r_org_id, r.name AS r_name, r.role_key AS r_role_key, r.kind AS r_kind, r.permissions AS r_permissions";
 
 async fn insert_role(
     tx: &mut Transaction<'static, Any>,
@@ -225,12 +225,19 @@ impl OrgStore for SqlStore {
                 .collect::<Result<_>>()?;
             let key = portcullis_domain::custom_role_keys(name).find(|k| !taken.contains(k)).expect("an endless list of keys");
             let mut tx = self.pool().begin().await?;
-            match insert_role(&mut tx, org, name, &key, RoleKind::Custom, &perms, now).await {
+            let inserted = insert_role(&mut tx, org, name, &key, RoleKind::Custom, &perms, now).await;
+            match inserted {
                 Ok(role) => {
                     tx.commit().await?;
                     return Ok(role);
                 }
-                Err(StoreError::Conflict { .. }) if !self.list_roles(org).await?.iter().any(|r| name_key(&r.name) == name_key(name)) => continue,
+                Err(StoreError::Conflict { what }) => {
+                    // Give the write lock back before looking at why.
+                    drop(tx);
+                    if self.list_roles(org).await?.iter().any(|r| name_key(&r.name) == name_key(name)) {
+                        return Err(StoreError::Conflict { what });
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -157,46 +157,4 @@ impl SessionStore for SqlStore {
         tx.commit().await?;
         Ok(Some(org))
     }
-
-    async fn put_invitation(&self, token_hash: &str, user: UserId, now: Timestamp, expires_at: Timestamp) -> Result<()> {
-        sqlx::query("INSERT INTO invitations (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash.to_owned())
-            .bind(user.to_string())
-            .bind(now.0)
-            .bind(expires_at.0)
-            .execute(self.pool())
-            .await
-            .map_err(|e| StoreError::on_write(e, "this invitation", "user"))?;
-        Ok(())
-    }
-
-    async fn peek_invitation(&self, token_hash: &str, now: Timestamp) -> Result<Option<UserId>> {
-        let row = sqlx::query("SELECT user_id FROM invitations WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
-            .bind(token_hash.to_owned())
-            .bind(now.0)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| get_id(&r, "user_id")).transpose()
-    }
-
-    async fn accept_invitation(&self, token_hash: &str, password_hash: &str, now: Timestamp) -> Result<Option<UserId>> {
-        let mut tx = self.pool().begin().await?;
-        let r = sqlx::query("UPDATE invitations SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
-            .bind(token_hash.to_owned())
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() != 1 {
-            return Ok(None);
-        }
-        let row = sqlx::query("SELECT user_id FROM invitations WHERE token_hash = $1").bind(token_hash.to_owned()).fetch_one(&mut *tx).await?;
-        let user: UserId = get_id(&row, "user_id")?;
-        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(user.to_string())
-            .bind(password_hash.to_owned())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(user))
-    }
 }
