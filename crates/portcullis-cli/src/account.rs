@@ -44,7 +44,15 @@ pub async fn login(no_browser: bool, json: bool) -> ExitCode {
             if let credentials::Place::File { keyring_error: Some(why), .. } = &place {
                 eprintln!("portcullis: notice: the OS keyring is not available ({why}); the tokens are kept in an encrypted owner-only file instead");
             }
-            let who = claims.get("email").or_else(|| claims.get("sub")).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+            // Who the server says this is (an access token need not carry an
+            // e-mail address: Okta's and Auth0's do not), else the token's word.
+            let server_says = match portcullis_api::Client::new(&tokens.base_url) {
+                Ok(c) => c.with_bearer(&tokens.access_token).get::<portcullis_api::Me>("/api/v1/me").await.ok().map(|me| me.user.email),
+                Err(_) => None,
+            };
+            let who = server_says
+                .or_else(|| claims.get("email").or_else(|| claims.get("sub")).and_then(|v| v.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| "?".into());
             if json {
                 println!("{}", serde_json::json!({ "logged_in": true, "subject": claims.get("sub"), "email": claims.get("email"), "expires_at": tokens.expires_at }));
             } else {

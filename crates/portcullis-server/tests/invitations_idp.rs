@@ -10,7 +10,7 @@ use portcullis_api::{Client, CreateInvitation, CreateRole, UpdateMember};
 use std::collections::BTreeMap;
 use support::browser::Browser;
 use support::oidc_peer::{sign_in, OidcPeer};
-use support::{Db, Options, TestServer};
+use support::{on_both_backends, Db, Options, TestServer};
 
 /// An API client carrying a bearer token from a device login at the peer.
 async fn as_user(peer: &OidcPeer, srv: &TestServer, login: &str) -> Client {
@@ -79,14 +79,4 @@ async fn invitations_wait_for_the_first_idp_sign_in(db: Db) {
     srv.cleanup().await;
 }
 
-mod first_sign_in {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        invitations_wait_for_the_first_idp_sign_in(Db::Sqlite).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        invitations_wait_for_the_first_idp_sign_in(Db::Postgres).await
-    }
-}
+on_both_backends!(first_sign_in, super::invitations_wait_for_the_first_idp_sign_in);

@@ -10,7 +10,7 @@ mod support;
 use portcullis_api::{CreateRole, UpdateRole};
 use support::browser::Browser;
 use support::oidc_peer::{sign_in, OidcPeer};
-use support::{Db, Options, TestServer};
+use support::{on_both_backends, Db, Options, TestServer};
 
 /// The role (`name`, `kind`) `b` holds in the default organization.
 async fn role_in_default(b: &mut Browser, srv: &TestServer) -> (String, String) {
@@ -96,26 +96,5 @@ async fn custom_roles_are_mapped_by_their_key(db: Db) {
     srv.cleanup().await;
 }
 
-mod predefined {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        renames_of_predefined_roles_change_no_one(Db::Sqlite).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        renames_of_predefined_roles_change_no_one(Db::Postgres).await
-    }
-}
-
-mod custom {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        custom_roles_are_mapped_by_their_key(Db::Sqlite).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        custom_roles_are_mapped_by_their_key(Db::Postgres).await
-    }
-}
+on_both_backends!(predefined, super::renames_of_predefined_roles_change_no_one);
+on_both_backends!(custom, super::custom_roles_are_mapped_by_their_key);

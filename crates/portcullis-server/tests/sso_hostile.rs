@@ -360,6 +360,21 @@ async fn back_channel_logout_accepts_only_a_valid_logout_token() {
     assert!(body.contains("already used"), "{body}");
 }
 
+/// What `/readyz` says of `provider` once it mentions `needle` (or after 10 s).
+async fn readiness_mentioning(srv: &TestServer, provider: &str, needle: &str) -> (String, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut why = String::new();
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        let ready: serde_json::Value = reqwest::get(srv.url("/readyz")).await.unwrap().json().await.unwrap();
+        why = ready["providers"][provider].as_str().unwrap_or_default().to_owned();
+        if why.contains(needle) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    (why, started.elapsed())
+}
+
 /// Security review item 12: documents that never end are refused at their
 /// cap as they stream in (before, they were read in full first: until the
 /// 15 s timeout, holding all of it in memory). SAML metadata likewise.
@@ -367,18 +382,9 @@ async fn back_channel_logout_accepts_only_a_valid_logout_token() {
 async fn endless_discovery_keys_and_metadata_stop_at_their_caps() {
     for (mode, what) in [(Mode::EndlessDiscovery, "openid-configuration"), (Mode::EndlessJwks, "signing keys")] {
         let (_idp, srv) = setup(mode).await;
-        let started = std::time::Instant::now();
-        let mut why = String::new();
-        while started.elapsed() < std::time::Duration::from_secs(10) {
-            let ready: serde_json::Value = reqwest::get(srv.url("/readyz")).await.unwrap().json().await.unwrap();
-            why = ready["providers"]["okta"].as_str().unwrap_or_default().to_owned();
-            if why.contains("larger than") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let (why, took) = readiness_mentioning(&srv, "okta", "larger than").await;
         assert!(why.contains("larger than") && why.contains(what), "{mode:?}: {why}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{mode:?}: refused within the cap, not at the timeout");
+        assert!(took < std::time::Duration::from_secs(10), "{mode:?}: refused within the cap, not at the timeout");
     }
     // SAML metadata from a server whose answer never ends.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -387,15 +393,6 @@ async fn endless_discovery_keys_and_metadata_stop_at_their_caps() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let env = vec![("AUTH_PROVIDER", "saml".to_owned()), ("SAML_IDP_METADATA_URL", url)];
     let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: false, extra_env: env, listener: None }).await.unwrap();
-    let started = std::time::Instant::now();
-    let mut why = String::new();
-    while started.elapsed() < std::time::Duration::from_secs(10) {
-        let ready: serde_json::Value = reqwest::get(srv.url("/readyz")).await.unwrap().json().await.unwrap();
-        why = ready["providers"]["saml"].as_str().unwrap_or_default().to_owned();
-        if why.contains("larger than") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (why, _) = readiness_mentioning(&srv, "saml", "larger than").await;
     assert!(why.contains("metadata: the answer is larger than"), "{why}");
 }

@@ -180,3 +180,24 @@ macro_rules! each_backend {
 }
 #[allow(unused_imports)]
 pub(crate) use each_backend;
+
+/// Declares `NAME::sqlite` and `NAME::postgres` tests calling `body(Db)`,
+/// for tests that start their server themselves (with peers around it).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(super::Db::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body(super::Db::Postgres).await
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;

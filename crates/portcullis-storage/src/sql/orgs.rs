@@ -214,8 +214,10 @@ impl OrgStore for SqlStore {
 
     async fn create_role(&self, org: OrgId, name: &str, perms: FeaturePermissions, now: Timestamp) -> Result<Role> {
         // The first free key for this name; the unique index decides a race
-        // between two new roles whose names make the same key (retried).
-        for _ in 0..3 {
+        // between two new roles whose names make the same key: the loser
+        // reads the keys again and takes the next free one (each round,
+        // one of the contenders wins, so a few rounds are always enough).
+        for _ in 0..16 {
             let taken: Vec<String> = sqlx::query("SELECT role_key FROM roles WHERE org_id = $1")
                 .bind(org.to_string())
                 .fetch_all(self.pool())
