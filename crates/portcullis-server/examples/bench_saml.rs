@@ -3,7 +3,8 @@
 //! signed with RSA-SHA256 by libxmlsec1, attributes padded to 10 KB), over
 //! N sequential sign-ins against a real Portcullis (SQLite) on loopback.
 //! Each sign-in starts at /auth/saml/login (untimed) for a fresh request id;
-//! the timed part is the POST to the ACS until its 303 (verification,
+//! the timed part is the POST to the ACS and the same-site GET of
+//! /auth/saml/complete it redirects to, until that one's 303 (verification,
 //! replay checks, the account, the session). Its own work is that minus the
 //! same POST body sent to a callback path that stops right after reading the
 //! form (an unknown provider): the client, loopback HTTP and form decoding,

@@ -93,6 +93,8 @@ pub struct Browser {
     pub http: reqwest::Client,
     /// The cookie jar of `http`.
     pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+    /// Without the jar: for the cross-site POST, which sends cookies by hand.
+    plain: reqwest::Client,
 }
 
 fn hidden(html: &str, name: &str) -> Option<String> {
@@ -119,7 +121,8 @@ impl Default for Browser {
     fn default() -> Self {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { http, jar }
+        let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, jar, plain }
     }
 }
 
@@ -225,8 +228,7 @@ impl Browser {
             .cookies(&url)
             .map(|h| h.to_str().unwrap().split("; ").filter(|c| !c.contains("portcullis_session=") && !c.contains("portcullis_form=")).collect::<Vec<_>>().join("; "))
             .unwrap_or_default();
-        let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let mut req = plain.post(acs).header("accept", "application/json").form(&form);
+        let mut req = self.plain.post(acs).header("accept", "application/json").form(&form);
         if !cross_site.is_empty() {
             req = req.header("cookie", cross_site);
         }
