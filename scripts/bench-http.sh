@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-20s}"
 command -v wrk >/dev/null || { echo "error: install wrk (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --locked --bin portcullis >/dev/null
-bin="$PWD/target/release/portcullis"
+cargo build --release --locked -p portcullis-server --bin portcullis-server >/dev/null
+bin="$PWD/target/release/portcullis-server"
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 duration="${1:-15s}"
 delay="${2:-0}"
 command -v wrk >/dev/null || { echo "error: install wrk (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --locked --bin portcullis >/dev/null
+cargo build --release --locked -p portcullis-server --bin portcullis-server >/dev/null
 cargo build --release --locked -p portcullis-server --example bench_upstream >/dev/null
 dir=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -19,7 +19,7 @@ trap cleanup EXIT
 target/release/examples/bench_upstream "$up_port" "$token" "$delay" & up_pid=$!
 PORTCULLIS_LISTEN="127.0.0.1:$port" PORTCULLIS_DATA_DIR="$dir/data" PORTCULLIS_LOG=warn \
 PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL=bench@example.com PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD="bench passphrase 123" \
-  target/release/portcullis serve >/dev/null 2>"$dir/err" & pid=$!
+  target/release/portcullis-server serve >/dev/null 2>"$dir/err" & pid=$!
 base="http://127.0.0.1:$port"
 until curl -fsS "$base/readyz" >/dev/null 2>&1 && curl -fsS -H "authorization: Bearer $token" "http://127.0.0.1:$up_port/" >/dev/null 2>&1; do sleep 0.05; done
 

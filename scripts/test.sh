@@ -95,7 +95,7 @@ rust_failed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "
 # --- browser -------------------------------------------------------------------
 say "browser tests (headless Chromium)"
 blog=$(mktemp)
-(cd tests/browser && PORTCULLIS_BIN="$PWD/../../target/debug/portcullis" CHROMIUM="$chromium_bin" npm test 2>&1) | tee "$blog"
+(cd tests/browser && PORTCULLIS_BIN="$PWD/../../target/debug/portcullis-server" CHROMIUM="$chromium_bin" npm test 2>&1) | tee "$blog"
 browser_passed=$(grep -E '^# pass ' "$blog" | awk '{print $3}')
 browser_failed=$(grep -E '^# fail ' "$blog" | awk '{print $3}')
 rm -f "$blog"

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, launchChromium } from './support.mjs';
 
-const BIN = process.env.PORTCULLIS_BIN || resolve(import.meta.dirname, '../../target/debug/portcullis');
+const BIN = process.env.PORTCULLIS_BIN || resolve(import.meta.dirname, '../../target/debug/portcullis-server');
 const SSP_WWW = '/usr/share/simplesamlphp/www';
 const SSP_CONFIG = resolve(import.meta.dirname, '../saml-idp/config');
 

@@ -1,8 +1,8 @@
 // Portcullis's pages in a real browser: the one-time setup link, the
 // signed-in landing page, sign-out, a failed and a good sign-in.
 //
-// Runs the real `portcullis serve` binary (PORTCULLIS_BIN, default
-// target/debug/portcullis) on a free loopback port with a fresh data
+// Runs the real `portcullis-server serve` binary (PORTCULLIS_BIN, default
+// target/debug/portcullis-server) on a free loopback port with a fresh data
 // directory, and drives Debian's Chromium (CHROMIUM, default
 // /usr/bin/chromium) headless through playwright-core.
 
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, launchChromium } from './support.mjs';
 
-const BIN = process.env.PORTCULLIS_BIN || resolve(import.meta.dirname, '../../target/debug/portcullis');
+const BIN = process.env.PORTCULLIS_BIN || resolve(import.meta.dirname, '../../target/debug/portcullis-server');
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'a long browser passphrase';
 

@@ -2,9 +2,13 @@
 //!
 //! The server serializes these types and the client deserializes them, so
 //! the two cannot drift apart; the CLI and the end-to-end tests both use
-//! [`Client`].
+//! [`Client`], and [`device`] for logging in with the device flow.
+//!
+//! This crate builds with Rust alone (rustls, no C libraries beyond what
+//! `ring` compiles itself), so that the CLI that depends on it does too.
 
 pub mod client;
+pub mod device;
 pub mod types;
 
 pub use client::{Client, ClientError};

@@ -26,7 +26,7 @@ pub async fn current() -> Result<credentials::Tokens, ExitCode> {
             }
             Ok(t)
         }
-        Err(f) => Err(report(f.code, &f.message)),
+        Err(f) => Err(report(device::exit_code(&f), &f.message)),
     }
 }
 
@@ -60,7 +60,7 @@ pub async fn login(no_browser: bool, json: bool) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(f) => report(f.code, &f.message),
+        Err(f) => report(device::exit_code(&f), &f.message),
     }
 }
 

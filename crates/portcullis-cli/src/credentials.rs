@@ -12,32 +12,10 @@
 
 use aes_gcm::aead::{Aead, KeyInit, OsRng};
 use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// What a login leaves behind.
-#[derive(Serialize, Deserialize, Clone)]
-pub struct Tokens {
-    pub access_token: String,
-    pub refresh_token: Option<String>,
-    /// Unix seconds.
-    pub expires_at: i64,
-    pub issuer: String,
-    pub token_endpoint: String,
-    pub revocation_endpoint: Option<String>,
-    pub jwks_uri: String,
-    pub client_id: String,
-    pub audience: String,
-    /// The server these tokens are for.
-    pub base_url: String,
-}
-
-// Tokens never reach Debug output.
-impl std::fmt::Debug for Tokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").field("issuer", &self.issuer).field("expires_at", &self.expires_at).finish_non_exhaustive()
-    }
-}
+/// What a login leaves behind (the device-flow client's record).
+pub use portcullis_api::device::Tokens;
 
 /// The keyring entry: one login at a time, like the file.
 const KEYRING_SERVICE: &str = "portcullis";

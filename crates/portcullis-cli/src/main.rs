@@ -1,8 +1,10 @@
-//! `portcullis`: the sign-in and access-control server, and its command line.
+//! `portcullis`: the command line of Portcullis for developers: connect to a
+//! server, log in with the device flow, and use automations and environment
+//! variables. It depends on `portcullis-api` only, so `cargo install --path
+//! crates/portcullis-cli` needs nothing but Rust. The server is the
+//! `portcullis-server` binary of the `portcullis-server` crate.
 
 use clap::{Parser, Subcommand};
-use portcullis_server::bootstrap::Bootstrap;
-use portcullis_server::config::{self, Config, LogFormat, SecretKeySource};
 use std::process::ExitCode;
 
 mod account;
@@ -12,23 +14,20 @@ mod device;
 mod enterprise;
 mod private_file;
 mod settings;
-use std::time::Instant;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
-  1  runtime failure (the database or the listening address could not be used)
-  2  configuration error (the message names the variable or setting to fix)
+  1  runtime failure (a local file could not be written, an HTTP client could not start)
+  2  configuration error (the message names the setting to fix)
   3  the server could not be reached (URL, network, TLS trust)
   4  the server answered, but refused or with something unusable (the message says what)";
 
-/// Portcullis: single sign-on and access control for AI-agent automation
-/// platforms.
+/// The Portcullis command line: connect to your Portcullis (Factory) server,
+/// log in with the device flow, and work with its automations.
 ///
-/// All configuration comes from environment variables (AUTH_PROVIDER,
-/// PORTCULLIS_PUBLIC_URL, PORTCULLIS_LISTEN, DATABASE_URL, ...); see
-/// docs/configuration.md. With none set, `portcullis serve` runs on
-/// 127.0.0.1:8080 with SQLite in ./portcullis-data and the built-in `local`
-/// provider, and prints a one-time link to create the first owner.
+/// Start with `portcullis enterprise configure https://your-portcullis`,
+/// then `portcullis login`. Settings are kept where the platform's CLI keeps
+/// them; see docs/cli.md. (The server itself is `portcullis-server`.)
 #[derive(Parser)]
 #[command(name = "portcullis", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -38,18 +37,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the HTTP server (migrates the database first).
-    #[command(after_help = EXIT_CODES)]
-    Serve,
-    /// Apply pending database migrations, then exit.
-    #[command(after_help = EXIT_CODES)]
-    Migrate,
     /// Read and change this CLI's settings (the keys of the platform CLI's settings file).
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Manage the secrets Portcullis stores (automation tokens, environment variables).
-    #[command(subcommand)]
-    Secrets(SecretsCommand),
     /// Connect this CLI to a Portcullis (Factory) server.
     #[command(subcommand)]
     Enterprise(EnterpriseCommand),
@@ -165,35 +155,6 @@ enum ConfigCommand {
     Reset,
 }
 
-#[derive(Subcommand)]
-enum SecretsCommand {
-    /// Re-seal every stored secret under PORTCULLIS_SECRET_KEY.
-    ///
-    /// Rotation without downtime: (1) give every replica the new key as
-    /// PORTCULLIS_SECRET_KEY and the old one as PORTCULLIS_SECRET_KEY_PREVIOUS;
-    /// (2) run this command with the same settings; (3) remove
-    /// PORTCULLIS_SECRET_KEY_PREVIOUS.
-    #[command(after_help = EXIT_CODES)]
-    RotateKey,
-}
-
-fn load_config() -> Result<Config, ExitCode> {
-    Config::from_env(&config::process_env()).map_err(|e| {
-        eprintln!("portcullis: configuration error: {e}");
-        ExitCode::from(2)
-    })
-}
-
-fn init_logging(c: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(&c.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match c.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 /// `portcullis config ...`: needs no server configuration.
 fn config_command(cmd: ConfigCommand) -> ExitCode {
     let fail = |m: String| {
@@ -287,169 +248,33 @@ fn enterprise_configure(url: &str, json: bool) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let cli = match cli.command {
-        Command::Config(cmd) => return config_command(cmd),
-        Command::Enterprise(EnterpriseCommand::Configure { url, json }) => return enterprise_configure(&url, json),
-        Command::Login { no_browser, json } => return client_runtime().block_on(account::login(no_browser, json)),
-        Command::Logout => return client_runtime().block_on(account::logout()),
-        Command::Whoami { json } => return client_runtime().block_on(account::whoami(json)),
-        Command::Token => return client_runtime().block_on(account::token()),
-        Command::Automations { command, org, json } => {
-            return client_runtime().block_on(async move {
-                match command {
-                    AutomationsCommand::List => api_commands::automations_list(org, json).await,
-                    AutomationsCommand::Show { id } => api_commands::automations_show(org, id, json).await,
-                    AutomationsCommand::Kickoff { id, inputs } => api_commands::automations_kickoff(org, id, &inputs, json).await,
-                    AutomationsCommand::Status { id, kickoff_id } => api_commands::automations_status(org, id, &kickoff_id, json).await,
-                }
-                .unwrap_or_else(|code| code)
-            })
-        }
-        Command::Env { command, org, json } => {
-            return client_runtime().block_on(async move {
-                match command {
-                    EnvCommand::List => api_commands::env_list(org, json).await,
-                    EnvCommand::Set { name, value, automation } => api_commands::env_set(org, &name, &value, automation, json).await,
-                    EnvCommand::Unset { name, automation } => api_commands::env_unset(org, &name, automation).await,
-                }
-                .unwrap_or_else(|code| code)
-            })
-        }
+    match Cli::parse().command {
+        Command::Config(cmd) => config_command(cmd),
+        Command::Enterprise(EnterpriseCommand::Configure { url, json }) => enterprise_configure(&url, json),
+        Command::Login { no_browser, json } => client_runtime().block_on(account::login(no_browser, json)),
+        Command::Logout => client_runtime().block_on(account::logout()),
+        Command::Whoami { json } => client_runtime().block_on(account::whoami(json)),
+        Command::Token => client_runtime().block_on(account::token()),
+        Command::Automations { command, org, json } => client_runtime().block_on(async move {
+            match command {
+                AutomationsCommand::List => api_commands::automations_list(org, json).await,
+                AutomationsCommand::Show { id } => api_commands::automations_show(org, id, json).await,
+                AutomationsCommand::Kickoff { id, inputs } => api_commands::automations_kickoff(org, id, &inputs, json).await,
+                AutomationsCommand::Status { id, kickoff_id } => api_commands::automations_status(org, id, &kickoff_id, json).await,
+            }
+            .unwrap_or_else(|code| code)
+        }),
+        Command::Env { command, org, json } => client_runtime().block_on(async move {
+            match command {
+                EnvCommand::List => api_commands::env_list(org, json).await,
+                EnvCommand::Set { name, value, automation } => api_commands::env_set(org, &name, &value, automation, json).await,
+                EnvCommand::Unset { name, automation } => api_commands::env_unset(org, &name, automation).await,
+            }
+            .unwrap_or_else(|code| code)
+        }),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "portcullis", &mut std::io::stdout());
-            return ExitCode::SUCCESS;
-        }
-        other => Cli { command: other },
-    };
-    let config = match load_config() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    init_logging(&config);
-    for var in &config.unknown_variables {
-        tracing::warn!(variable = %var, "unknown PORTCULLIS_ variable ignored (a typo?); see docs/configuration.md");
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    rt.block_on(async move {
-        match cli.command {
-            Command::Migrate => match portcullis_server::open(&config).await {
-                Ok(_) => {
-                    println!("portcullis: database is up to date");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("portcullis: {e}");
-                    ExitCode::from(1)
-                }
-            },
-            Command::Serve => serve(config).await,
-            Command::Config(_)
-            | Command::Enterprise(_)
-            | Command::Login { .. }
-            | Command::Logout
-            | Command::Whoami { .. }
-            | Command::Token
-            | Command::Automations { .. }
-            | Command::Env { .. }
-            | Command::Completions { .. } => {
-                unreachable!("client commands are handled before the server configuration is read")
-            }
-            Command::Secrets(SecretsCommand::RotateKey) => {
-                let (state, _) = match portcullis_server::state_only(config, std::sync::Arc::new(portcullis_domain::SystemClock)).await {
-                    Ok(x) => x,
-                    Err(e) => {
-                        eprintln!("portcullis: {e}");
-                        return ExitCode::from(1);
-                    }
-                };
-                match portcullis_server::secrets::rotate(&state).await {
-                    Ok(r) => {
-                        println!(
-                            "portcullis: re-sealed {} environment variables, {} automation tokens and {} token-signing keys under key {} ({} were already current)",
-                            r.env_vars, r.automation_tokens, r.signing_keys, state.sealer.key_id(), r.already_current
-                        );
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("portcullis: key rotation stopped: {e}");
-                        ExitCode::from(1)
-                    }
-                }
-            }
-        }
-    })
-}
-
-async fn serve(config: Config) -> ExitCode {
-    let started = Instant::now();
-    let listen = config.listen;
-    let key_path = match &config.secret_key {
-        SecretKeySource::DataDir(p) => Some(p.clone()),
-        SecretKeySource::Given(_) => None,
-    };
-    let public = config.public_url.to_string();
-    let (state, boot, created_key) = match portcullis_server::start(config).await {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("portcullis: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    if let Some(p) = key_path {
-        if created_key {
-            tracing::warn!(path = %p.display(), "generated a new secret key; every replica must use the same key: set PORTCULLIS_SECRET_KEY_FILE to this file (or its content in PORTCULLIS_SECRET_KEY) on all of them");
-        } else {
-            tracing::info!(path = %p.display(), "using the secret key from the data directory");
-        }
-    }
-    let listener = match tokio::net::TcpListener::bind(listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("portcullis: cannot listen on {listen}: {e} (set PORTCULLIS_LISTEN to a free address, e.g. 127.0.0.1:8081)");
-            return ExitCode::from(1);
-        }
-    };
-    portcullis_server::spawn_housekeeping(state.clone());
-    portcullis_server::health::spawn(state.clone());
-    let app = portcullis_server::app(state);
-    tracing::info!(address = %listen, public_url = %public, ready_in_ms = started.elapsed().as_millis() as u64, "Portcullis is ready");
-    match boot {
-        Bootstrap::Ready => {}
-        Bootstrap::AdminCreated(email) => println!("\nPortcullis: created the first owner account {email}; sign in at {public}auth/local/login\n"),
-        Bootstrap::IdentityProvider(idp) => println!(
-            "\nPortcullis: no account yet. Sign in at {public}auth/login through {idp}; users with the factory-admin role there become owners.\n"
-        ),
-        Bootstrap::SetupLink(link) => println!(
-            "\nPortcullis has no account yet. Open this one-time link to create the owner account\n(valid 24 hours; restarting before it is used prints a new one):\n\n    {link}\n"
-        ),
-    }
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    match served {
-        Ok(()) => {
-            tracing::info!("stopped");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("portcullis: server error: {e}");
-            ExitCode::from(1)
-        }
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

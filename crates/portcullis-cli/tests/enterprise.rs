@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
+mod server_bin;
+
 fn temp_dir(tag: &str) -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let p = std::env::temp_dir().join(format!("portcullis-ent-{tag}-{}-{nanos}", std::process::id()));
@@ -28,12 +30,12 @@ impl Drop for Server {
     }
 }
 
-/// `portcullis serve` with the given provider variables (the IdP itself is
+/// `portcullis-server serve` with the given provider variables (the IdP itself is
 /// not needed to answer `/auth/parameters`).
 fn serve(tag: &str, env: &[(&str, &str)]) -> Server {
     let dir = temp_dir(tag);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut c = Command::new(BIN);
+    let mut c = Command::new(server_bin::path());
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .current_dir(&dir)

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
+mod server_bin;
+
 fn temp_dir(tag: &str) -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let p = std::env::temp_dir().join(format!("portcullis-login-{tag}-{}-{nanos}", std::process::id()));
@@ -32,9 +34,9 @@ fn cli(home: &std::path::Path) -> Command {
     c
 }
 
-/// `portcullis serve` with one provider pointing at the peer.
+/// `portcullis-server serve` with one provider pointing at the peer.
 fn serve(dir: &std::path::Path, port: u16, provider: &str, peer: &oidc_peer::OidcPeer) -> std::process::Child {
-    let mut server = Command::new(BIN);
+    let mut server = Command::new(server_bin::path());
     server
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -216,10 +218,10 @@ async fn device_login_then_whoami_refresh_and_logout() {
     std::fs::remove_dir_all(home).ok();
 }
 
-/// `portcullis serve` on its embedded defaults (`local` provider, SQLite),
+/// `portcullis-server serve` on its embedded defaults (`local` provider, SQLite),
 /// with a first owner and access tokens short enough to need renewal.
 fn serve_local(dir: &std::path::Path, port: u16) -> std::process::Child {
-    let server = Command::new(BIN)
+    let server = Command::new(server_bin::path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .current_dir(dir)

@@ -94,7 +94,7 @@ pub struct Config {
     pub database_url: SecretString,
     pub secret_key: SecretKeySource,
     /// The key before the current one, during a rotation: values it sealed
-    /// still open until `portcullis secrets rotate-key` has re-sealed them.
+    /// still open until `portcullis-server secrets rotate-key` has re-sealed them.
     pub previous_secret_key: Option<SecretString>,
     pub upstream: UpstreamConfig,
     /// How often each automation's `GET /` is checked.

@@ -9,7 +9,7 @@
 //! Sealed form: `v1.<key id>.<base64url(nonce || ciphertext || tag)>`, where the
 //! key id (8 hex digits of SHA-256 of the key) tells which key sealed it. A
 //! previous key (`PORTCULLIS_SECRET_KEY_PREVIOUS`) is kept for opening during
-//! a rotation, so readers never fail while `portcullis secrets rotate-key`
+//! a rotation, so readers never fail while `portcullis-server secrets rotate-key`
 //! re-seals every value.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};

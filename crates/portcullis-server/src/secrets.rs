@@ -1,11 +1,11 @@
-//! `portcullis secrets rotate-key`: re-seal every stored secret under the
+//! `portcullis-server secrets rotate-key`: re-seal every stored secret under the
 //! current key.
 //!
 //! Rotation without downtime for readers:
 //! 1. give every replica the new key as `PORTCULLIS_SECRET_KEY` and the old
 //!    one as `PORTCULLIS_SECRET_KEY_PREVIOUS` (they seal with the new key
 //!    and open values of either);
-//! 2. run `portcullis secrets rotate-key` with the same settings;
+//! 2. run `portcullis-server secrets rotate-key` with the same settings;
 //! 3. remove `PORTCULLIS_SECRET_KEY_PREVIOUS`.
 //!
 //! Each value is replaced by compare-and-swap, so a value written during the
