@@ -2,6 +2,7 @@
 //! §3 and §4), mapped onto Portcullis's organizations and automations with
 //! the same RBAC. `X-Crewai-Organization-Id` selects the organization.
 
+use crate::error::{Status, NoContent};
 use crate::api::automations::load;
 use crate::api::convert;
 use crate::audit::{self, Entry};
@@ -9,7 +10,6 @@ use crate::auth::{Caller, OrgScope};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use portcullis_domain::AutomationAccess;
@@ -65,7 +65,7 @@ async fn by_name(state: &AppState, scope: &OrgScope, name: &str, access: Automat
         .find(|a| a.name.to_lowercase() == key)
         .ok_or_else(|| ApiError::not_found("crew"))?;
     // The same answer whether the crew does not exist or is private and hidden.
-    load(state, scope, &a.id.to_string(), access).await.map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::not_found("crew") } else { e })
+    load(state, scope, &a.id.to_string(), access).await.map_err(|e| if e.status == Status::NotFound { ApiError::not_found("crew") } else { e })
 }
 
 fn status_body(a: &Automation) -> Value {
@@ -90,20 +90,20 @@ async fn logs(State(state): State<AppState>, scope: OrgScope, Path((uuid, log_ty
     Ok(Json(json!({ "log_type": log_type, "executions": execs.iter().map(convert::execution).collect::<Vec<_>>() })))
 }
 
-async fn delete_automation(state: &AppState, scope: &OrgScope, a: &Automation) -> ApiResult<StatusCode> {
+async fn delete_automation(state: &AppState, scope: &OrgScope, a: &Automation) -> ApiResult<NoContent> {
     state.store.delete_automation(scope.org.id, a.id).await?;
     state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
     audit::record(state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(json!({ "name": a.name, "via": "crewai_plus" }))).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
-async fn remove(State(state): State<AppState>, scope: OrgScope, Path(uuid): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(State(state): State<AppState>, scope: OrgScope, Path(uuid): Path<String>) -> ApiResult<NoContent> {
     let a = load(&state, &scope, &uuid, AutomationAccess::ManageSettings).await?;
     delete_automation(&state, &scope, &a).await
 }
 
-async fn remove_by_name(State(state): State<AppState>, scope: OrgScope, Path(name): Path<String>) -> ApiResult<StatusCode> {
+async fn remove_by_name(State(state): State<AppState>, scope: OrgScope, Path(name): Path<String>) -> ApiResult<NoContent> {
     let a = by_name(&state, &scope, &name, AutomationAccess::ManageSettings).await?;
     delete_automation(&state, &scope, &a).await
 }
@@ -111,7 +111,7 @@ async fn remove_by_name(State(state): State<AppState>, scope: OrgScope, Path(nam
 /// Building deployments is not Portcullis's job.
 async fn not_here() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
+        Status::NotImplemented,
         "not_implemented",
         "Portcullis fronts automations deployed elsewhere and does not build deployments from a zip or a git repository. \
          Deploy the crew with your own tooling, then register it: POST /api/v1/automations with name, upstream_url and upstream_token.",
@@ -119,5 +119,5 @@ async fn not_here() -> ApiError {
 }
 
 async fn unknown(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("Portcullis does not implement {}; see /api/v1/openapi.json for its API", uri.path()))
+    ApiError::new(Status::NotFound, "not_found", format!("Portcullis does not implement {}; see /api/v1/openapi.json for its API", uri.path()))
 }

@@ -28,8 +28,7 @@ pub mod upstream_policy;
 pub mod usage;
 pub mod health;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use config::{Config, SecretKeySource};
@@ -110,16 +109,16 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
         providers.insert(name.to_owned(), status.into());
     }
     let body = serde_json::json!({ "status": if ready { "ready" } else { "not ready" }, "database": database, "providers": providers });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(body)).into_response()
+    let status = if ready { error::Status::Ok } else { error::Status::Unavailable };
+    status.with(axum::Json(body))
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> error::ApiError {
-    error::ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no API endpoint at {}; see /api/v1/openapi.json", uri.path()))
+    error::ApiError::new(error::Status::NotFound, "not_found", format!("no API endpoint at {}; see /api/v1/openapi.json", uri.path()))
 }
 
 async fn not_found() -> axum::response::Response {
-    pages::message(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.", Some(("/", "Home")))
+    pages::message(error::Status::NotFound, "Not found", "There is no page at this address.", Some(("/", "Home")))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,9 @@
 //! The server-rendered pages: plain HTML, no script, every dynamic value
 //! escaped.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use crate::error::Status;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}\
@@ -11,13 +12,13 @@ button{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}.error{background:#fd
 .note{color:#57606a;font-size:.9rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd}";
 
 /// A full page with the security headers pages need.
-pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub fn page(status: Status, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>{} · Portcullis</title><style>{STYLE}</style></head><body>{body}</body></html>",
         text(title)
     );
-    let mut resp = (status, html).into_response();
+    let mut resp = crate::error::html(status, html);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(
@@ -38,7 +39,7 @@ pub struct LoginView<'a> {
     pub error: Option<&'a str>,
 }
 
-pub fn login(status: StatusCode, v: &LoginView<'_>) -> Response {
+pub fn login(status: Status, v: &LoginView<'_>) -> Response {
     let body = format!(
         "<h1>Sign in to Portcullis</h1>{err}\
          <form method=\"post\" action=\"/auth/local/login\">\
@@ -70,7 +71,7 @@ pub struct SetupView<'a> {
     pub error: Option<&'a str>,
 }
 
-pub fn setup(status: StatusCode, v: &SetupView<'_>) -> Response {
+pub fn setup(status: Status, v: &SetupView<'_>) -> Response {
     let body = format!(
         "<h1>Set up Portcullis</h1><p>You are creating the owner of <strong>{org}</strong>. This link works once.</p>{err}\
          <form method=\"post\" action=\"/setup\">\
@@ -100,7 +101,7 @@ pub struct InviteView<'a> {
     pub error: Option<&'a str>,
 }
 
-pub fn invite(status: StatusCode, v: &InviteView<'_>) -> Response {
+pub fn invite(status: Status, v: &InviteView<'_>) -> Response {
     let (title, fields, button) = if v.join {
         ("Join", "", "Join")
     } else {
@@ -157,11 +158,11 @@ pub fn landing(v: &LandingView<'_>) -> Response {
         ends = text(v.session_ends),
         csrf = attr(v.csrf_token),
     );
-    page(StatusCode::OK, "Signed in", &body)
+    page(Status::Ok, "Signed in", &body)
 }
 
 /// A page that only explains something (an error, an expired link).
-pub fn message(status: StatusCode, title: &str, message: &str, link: Option<(&str, &str)>) -> Response {
+pub fn message(status: Status, title: &str, message: &str, link: Option<(&str, &str)>) -> Response {
     let link = link
         .map(|(href, label)| format!("<p><a href=\"{}\">{}</a></p>", attr(href), text(label)))
         .unwrap_or_default();

@@ -396,3 +396,22 @@ async fn endless_discovery_keys_and_metadata_stop_at_their_caps() {
     let (why, _) = readiness_mentioning(&srv, "saml", "larger than").await;
     assert!(why.contains("metadata: the answer is larger than"), "{why}");
 }
+
+/// Portcullis's own storage failing during a sign-in is its fault, not the
+/// identity provider's: a 500 that says so, with the request id (it was a
+/// 502 "identity provider cannot be reached").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_failure_during_sign_in_is_ours_not_the_idps() {
+    let (_idp, srv) = setup(Mode::Good).await;
+    let mut b = Browser::new();
+    let cb = to_callback(&mut b, &srv, "/").await;
+    srv.db.raw_execute("ALTER TABLE users RENAME TO users_gone").await.unwrap();
+    let resp = b.get(&cb).await;
+    let status = resp.status().as_u16();
+    let rid = resp.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let body = resp.text().await.unwrap();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("Something went wrong on Portcullis") && body.contains(&rid), "{body}");
+    assert!(!body.contains("identity provider cannot be reached") && !body.contains("users_gone"), "{body}");
+    assert!(!b.has_session());
+}

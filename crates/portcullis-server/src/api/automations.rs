@@ -1,13 +1,13 @@
 //! Automations as far as access control goes: registration, visibility and
 //! per-automation grants. Listings show only what the caller may see.
 
+use crate::error::{Created, NoContent};
 use super::{convert, parse_id, Json};
 use crate::audit::{self, Entry};
 use crate::auth::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::{
     decide, validation, Action, AutomationAccess, AutomationId, EntityPermission, Feature, Level,
@@ -101,7 +101,7 @@ pub async fn create(
     State(state): State<AppState>,
     scope: OrgScope,
     Json(body): Json<api::CreateAutomation>,
-) -> ApiResult<(StatusCode, axum::Json<api::AutomationInfo>)> {
+) -> ApiResult<Created<axum::Json<api::AutomationInfo>>> {
     scope.authorize(Action::Feature(Feature::CrewsDashboards, Level::Read), "automations")?;
     let name = validation::name("name", &body.name)?;
     if body.description.chars().count() > MAX_DESCRIPTION {
@@ -133,7 +133,7 @@ pub async fn create(
         state.store.put_grant(scope.org.id, a.id, Subject::User(actor.id), PermSet::of(&[EntityPermission::FullAccess])).await?;
     }
     audit::record(&state, Entry::new("automation.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": name, "visibility": vis.as_str() }))).await;
-    Ok((StatusCode::CREATED, axum::Json(convert::automation(&a))))
+    Ok(Created(axum::Json(convert::automation(&a))))
 }
 
 pub async fn get_one(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::AutomationInfo>> {
@@ -189,13 +189,13 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/automations/{id}` (needs `manage_settings`).
-pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
     let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
     state.store.delete_automation(scope.org.id, a.id).await?;
     state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": a.name }))).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 fn access_info(a: &Automation, grants: &[Grant]) -> api::AutomationAccessInfo {

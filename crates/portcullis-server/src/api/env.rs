@@ -3,6 +3,7 @@
 //! needs `environment_variables: manage` (plus `manage_settings` on the
 //! automation for per-automation variables) and is audited.
 
+use crate::error::{Status, NoContent};
 use super::{parse_id, Json};
 use crate::audit::{self, Entry};
 use crate::auth::OrgScope;
@@ -10,7 +11,6 @@ use crate::crypto::aad;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::{Action, AutomationAccess, AutomationId, Feature, Level};
 use portcullis_storage::EnvVar;
@@ -128,7 +128,7 @@ async fn find(state: &AppState, scope: &OrgScope, raw: &str, access: AutomationA
     let id: uuid::Uuid = parse_id("variable", raw)?;
     let v = state.store.get_env(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("variable"))?;
     if let Some(a) = v.automation_id {
-        automation_access(state, scope, a, access).await.map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::not_found("variable") } else { e })?;
+        automation_access(state, scope, a, access).await.map_err(|e| if e.status == Status::NotFound { ApiError::not_found("variable") } else { e })?;
     }
     Ok(v)
 }
@@ -143,10 +143,10 @@ pub async fn value(State(state): State<AppState>, scope: OrgScope, Path(id): Pat
 }
 
 /// `DELETE /api/v1/env/{id}`.
-pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
     let v = find(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
     state.store.delete_env(scope.org.id, v.id).await?;
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("env.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("env:{}", v.id)).detail(serde_json::json!({ "name": v.name }))).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }

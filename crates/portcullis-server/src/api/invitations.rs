@@ -1,13 +1,13 @@
 //! Invitations (`/api/v1/invitations`): memberships that wait for the person
 //! invited to accept them (see `auth::invite` for how they are accepted).
 
+use crate::error::{Created, NoContent};
 use super::{convert, parse_id, Json};
 use crate::audit::{self, Entry};
 use crate::auth::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::{validation, Action, Feature, Level, RoleId, RoleKind};
 use portcullis_storage::{Invitation, NewInvitation};
@@ -31,7 +31,7 @@ fn info(inv: &Invitation, invite_url: Option<String>, ended: Option<String>) -> 
 /// an owner for Owner). With `local` a provider, the answer carries the
 /// one-time link; without, the invitation takes effect at the person's first
 /// sign-in through the identity provider.
-pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): Json<api::CreateInvitation>) -> ApiResult<(StatusCode, axum::Json<api::InvitationInfo>)> {
+pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): Json<api::CreateInvitation>) -> ApiResult<Created<axum::Json<api::InvitationInfo>>> {
     let role = match body.role_id {
         None => state.store.predefined_role(scope.org.id, RoleKind::Member).await?,
         Some(id) => state.store.get_role(scope.org.id, RoleId(id)).await?.ok_or_else(|| {
@@ -81,7 +81,7 @@ pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): 
     )
     .await;
     let url = token.map(|t| state.config.public(&format!("/invite?token={t}")));
-    Ok((StatusCode::CREATED, axum::Json(info(&inv, url, None))))
+    Ok(Created(axum::Json(info(&inv, url, None))))
 }
 
 /// `GET /api/v1/invitations` (needs `invitations: read`): pending ones, each
@@ -97,7 +97,7 @@ pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<a
 }
 
 /// `DELETE /api/v1/invitations/{id}` (needs `invitations: manage`).
-pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
     scope.authorize(Action::Feature(Feature::Invitations, Level::Manage), "invitations")?;
     let id: uuid::Uuid = parse_id("invitation", &id)?;
     if !state.store.delete_invitation(scope.org.id, id).await? {
@@ -105,5 +105,5 @@ pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Pa
     }
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("invitation.withdraw", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("invitation:{id}"))).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }

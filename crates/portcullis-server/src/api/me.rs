@@ -1,12 +1,12 @@
 //! The caller's own account and sessions.
 
+use crate::error::NoContent;
 use super::{convert, parse_id};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use portcullis_api as api;
 
@@ -40,7 +40,7 @@ pub async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResul
 
 /// `DELETE /api/v1/me/sessions/{id}`: end one of my sessions (for example
 /// one left open on another computer).
-pub async fn revoke_session(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_session(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<NoContent> {
     let id = parse_id("session", &id)?;
     let user = &caller.ctx.user;
     if !state.store.revoke_session(user.id, id, state.clock.now()).await? {
@@ -48,5 +48,5 @@ pub async fn revoke_session(State(state): State<AppState>, caller: Caller, Path(
     }
     state.sessions.evict_user(user.id);
     audit::record(&state, Entry::new("session.revoke", true).actor(user.id, &user.email).target(format!("session:{id}"))).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }

@@ -1,12 +1,12 @@
 //! Members of an organization (users, for the `local` provider).
 
+use crate::error::{Status, Created, NoContent};
 use super::{convert, parse_id, Json};
 use crate::audit::{self, Entry};
 use crate::auth::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::{validation, Action, Feature, Level, RoleId, RoleKind, UserId};
 use portcullis_storage::{Member, NewUser};
@@ -16,7 +16,7 @@ fn is_owner_or_admin(scope: &OrgScope) -> bool {
 }
 
 fn owners_only() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an owner of the organization can change an owner or make someone an owner")
+    ApiError::new(Status::Forbidden, "forbidden", "only an owner of the organization can change an owner or make someone an owner")
 }
 
 /// Disabling, enabling and signing out act on the whole account, across
@@ -27,12 +27,12 @@ async fn ensure_account_wide(state: &AppState, scope: &OrgScope, target: &Member
         return Ok(());
     }
     if target.user.factory_admin {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this account is an installation administrator (factory-admin); only another factory-admin can disable it or end its sessions"));
+        return Err(ApiError::new(Status::Forbidden, "forbidden", "this account is an installation administrator (factory-admin); only another factory-admin can disable it or end its sessions"));
     }
     let orgs = state.store.memberships_of(target.user.id).await?;
     if orgs.iter().any(|m| m.org.id != scope.org.id) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
+            Status::Forbidden,
             "forbidden",
             "this account also belongs to other organizations, so disabling it or ending its sessions would reach beyond this one; ask a factory-admin, or remove the member from this organization instead",
         ));
@@ -67,7 +67,7 @@ pub async fn create(
     State(state): State<AppState>,
     scope: OrgScope,
     Json(body): Json<api::CreateUser>,
-) -> ApiResult<(StatusCode, axum::Json<api::MemberInfo>)> {
+) -> ApiResult<Created<axum::Json<api::MemberInfo>>> {
     let role = match body.role_id {
         None => state.store.predefined_role(scope.org.id, RoleKind::Member).await?,
         Some(id) => role_in_org(&state, &scope, id).await?,
@@ -94,7 +94,7 @@ pub async fn create(
             format!("{email} has an account already; invite it with POST /api/v1/invitations, and it joins when its owner accepts"),
         ));
     }
-    let hash = state.passwords.hash(password.clone()).await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e))?;
+    let hash = state.passwords.hash(password.clone()).await.map_err(|e| ApiError::new(Status::Unavailable, "busy", e))?;
     let now = state.clock.now();
     let user = state
         .store
@@ -107,7 +107,7 @@ pub async fn create(
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("user.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", user.id)).detail(serde_json::json!({ "email": email, "role": role.name }))).await;
     let member = state.store.get_member(scope.org.id, user.id).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    Ok((StatusCode::CREATED, axum::Json(convert::member(&member))))
+    Ok(Created(axum::Json(convert::member(&member))))
 }
 
 /// `PATCH /api/v1/users/{id}`: change the role, or disable / enable the
@@ -165,7 +165,7 @@ pub async fn update(
 
 /// `DELETE /api/v1/users/{id}`: removes the member from the organization
 /// (needs `organization_settings: manage`; the last owner stays).
-pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "members")?;
     let target = target_member(&state, &scope, &id).await?;
     if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
@@ -176,7 +176,7 @@ pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Pa
     state.automations.clear();
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("member.remove", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 /// `DELETE /api/v1/users/{id}/sessions`: signs the member out everywhere,
@@ -205,7 +205,7 @@ pub async fn revoke_sessions(
 /// `DELETE /api/v1/admin/users/{id}` (factory-admin): deletes the account
 /// everywhere, with its sessions, memberships and grants. Refused while it
 /// is the last owner of an organization.
-pub async fn delete_account(State(state): State<AppState>, caller: crate::auth::Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_account(State(state): State<AppState>, caller: crate::auth::Caller, Path(id): Path<String>) -> ApiResult<NoContent> {
     let actor = &caller.ctx.user;
     let principal = portcullis_domain::Principal { user_id: actor.id, factory_admin: actor.factory_admin, org: None };
     if let portcullis_domain::Decision::Deny(d) = portcullis_domain::decide(&principal, Action::InstallationAdmin) {
@@ -220,5 +220,5 @@ pub async fn delete_account(State(state): State<AppState>, caller: crate::auth::
     state.sessions.evict_user(id);
     state.automations.clear();
     audit::record(&state, Entry::new("user.delete", true).actor(actor.id, &actor.email).target(format!("user:{id}")).detail(serde_json::json!({ "email": user.email }))).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }

@@ -32,11 +32,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rej) => Err(ApiError::new(
-                rej.status(),
-                "invalid_body",
-                format!("{}; see /api/v1/openapi.json for the expected body", rej.body_text()),
-            )),
+            Err(rej) => Err(ApiError::rejected_json(rej)),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Organizations.
 
+use crate::error::Created;
 use super::{convert, Json};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::{decide, validation, Action, Decision, Principal, RoleKind};
 
@@ -26,7 +26,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<api::CreateOrganization>,
-) -> ApiResult<(StatusCode, axum::Json<api::OrganizationInfo>)> {
+) -> ApiResult<Created<axum::Json<api::OrganizationInfo>>> {
     let user = &caller.ctx.user;
     let principal = Principal { user_id: user.id, factory_admin: user.factory_admin, org: None };
     if let Decision::Deny(d) = decide(&principal, Action::InstallationAdmin) {
@@ -39,5 +39,5 @@ pub async fn create(
     state.store.add_member(org.id, user.id, owner.id, now).await?;
     state.sessions.evict_user(user.id);
     audit::record(&state, Entry::new("organization.create", true).org(org.id).actor(user.id, &user.email).target(format!("organization:{}", org.id)).detail(serde_json::json!({ "name": name }))).await;
-    Ok((StatusCode::CREATED, axum::Json(convert::org(&org))))
+    Ok(Created(axum::Json(convert::org(&org))))
 }

@@ -3,6 +3,7 @@
 //! automation's API with the automation's token, which callers never see.
 //! Nothing of the caller's request (cookies, headers, tokens) is forwarded.
 
+use crate::error::Status;
 use super::automations::load;
 use crate::upstream_policy::TargetProblem;
 use super::convert;
@@ -12,7 +13,6 @@ use crate::state::AppState;
 use crate::usage::{event, latency_bucket};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::AutomationAccess;
 use portcullis_storage::{Automation, Execution, ExecutionOp};
@@ -33,8 +33,8 @@ async fn call(state: &AppState, a: &Automation, method: Method, path: &str, body
     let result = async {
         // The host policy as it stands now, and a token bound to this origin.
         let (base, token) = crate::upstream_policy::target(state, a).map_err(|p| match p {
-            TargetProblem::NoToken => ApiError::new(StatusCode::CONFLICT, "no_upstream_token", format!("automation `{}` has no upstream token; set one with PATCH /api/v1/automations/{}", a.name, a.id)),
-            TargetProblem::NotAllowed(why) => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_not_allowed", format!("automation `{}` is not called: {why}", a.name)),
+            TargetProblem::NoToken => ApiError::new(Status::Conflict, "no_upstream_token", format!("automation `{}` has no upstream token; set one with PATCH /api/v1/automations/{}", a.name, a.id)),
+            TargetProblem::NotAllowed(why) => ApiError::new(Status::BadGateway, "upstream_not_allowed", format!("automation `{}` is not called: {why}", a.name)),
             TargetProblem::TokenUnusable(e) => ApiError::internal(format!("opening the token of automation {}: {e}", a.id)),
         })?;
         let url = format!("{base}/{path}");
@@ -45,11 +45,11 @@ async fn call(state: &AppState, a: &Automation, method: Method, path: &str, body
         let timeout = state.config.upstream.timeout.as_secs_f64();
         let mut resp = req.send().await.map_err(|e| {
             if e.is_timeout() {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", format!("automation `{}` did not answer /{path} within {timeout} s (PORTCULLIS_UPSTREAM_TIMEOUT)", a.name))
+                ApiError::new(Status::GatewayTimeout, "upstream_timeout", format!("automation `{}` did not answer /{path} within {timeout} s (PORTCULLIS_UPSTREAM_TIMEOUT)", a.name))
             } else if e.is_connect() {
-                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", format!("automation `{}` is unreachable at {}: the connection failed; check that it is running and that upstream_url is right", a.name, a.upstream_url))
+                ApiError::new(Status::BadGateway, "upstream_unreachable", format!("automation `{}` is unreachable at {}: the connection failed; check that it is running and that upstream_url is right", a.name, a.upstream_url))
             } else {
-                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", format!("the call to automation `{}` (/{path}) failed before an answer came", a.name))
+                ApiError::new(Status::BadGateway, "upstream_failed", format!("the call to automation `{}` (/{path}) failed before an answer came", a.name))
             }
         })?;
         let status = resp.status();
@@ -59,28 +59,28 @@ async fn call(state: &AppState, a: &Automation, method: Method, path: &str, body
             match resp.chunk().await {
                 Ok(Some(c)) => {
                     if buf.len() + c.len() > max {
-                        return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_too_large", format!("automation `{}` answered /{path} with more than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)", a.name)));
+                        return Err(ApiError::new(Status::BadGateway, "upstream_too_large", format!("automation `{}` answered /{path} with more than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)", a.name)));
                     }
                     buf.extend_from_slice(&c);
                 }
                 Ok(None) => break,
                 Err(e) if e.is_timeout() => {
-                    return Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", format!("automation `{}` did not finish answering /{path} within {timeout} s", a.name)))
+                    return Err(ApiError::new(Status::GatewayTimeout, "upstream_timeout", format!("automation `{}` did not finish answering /{path} within {timeout} s", a.name)))
                 }
-                Err(_) => return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", format!("automation `{}` broke off its answer to /{path}", a.name))),
+                Err(_) => return Err(ApiError::new(Status::BadGateway, "upstream_failed", format!("automation `{}` broke off its answer to /{path}", a.name))),
             }
         }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_rejected_token", format!("automation `{}` refused Portcullis's token (it answered {status}); update it with PATCH /api/v1/automations/{} and a new upstream_token", a.name, a.id)));
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(ApiError::new(Status::BadGateway, "upstream_rejected_token", format!("automation `{}` refused Portcullis's token (it answered {status}); update it with PATCH /api/v1/automations/{} and a new upstream_token", a.name, a.id)));
         }
-        if status == StatusCode::NOT_FOUND && path.starts_with("status/") {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("automation `{}` knows no such kickoff", a.name)));
+        if status.as_u16() == 404 && path.starts_with("status/") {
+            return Err(ApiError::new(Status::NotFound, "not_found", format!("automation `{}` knows no such kickoff", a.name)));
         }
         if !status.is_success() {
-            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", format!("automation `{}` answered {status} to /{path}", a.name)));
+            return Err(ApiError::new(Status::BadGateway, "upstream_error", format!("automation `{}` answered {status} to /{path}", a.name)));
         }
         let json = serde_json::from_slice(&buf).map_err(|_| {
-            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_invalid", format!("automation `{}` answered /{path} with something that is not JSON", a.name))
+            ApiError::new(Status::BadGateway, "upstream_invalid", format!("automation `{}` answered /{path} with something that is not JSON", a.name))
         })?;
         Ok(Upstream { json, latency_ms: elapsed(started) })
     }
@@ -115,7 +115,7 @@ pub async fn kickoff(State(state): State<AppState>, scope: OrgScope, Path(id): P
     let a = load(&state, &scope, &id, AutomationAccess::Run).await?;
     let max = state.config.upstream.max_body_bytes;
     let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the kickoff body is larger than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)"))
+        ApiError::new(Status::PayloadTooLarge, "body_too_large", format!("the kickoff body is larger than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)"))
     })?;
     let parsed: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid_body", format!("the kickoff body is not JSON ({e}); send {{\"inputs\": {{...}}}}")))?;

@@ -1,12 +1,12 @@
 //! Roles: the predefined Owner and Member, and custom roles.
 
+use crate::error::{Created, NoContent};
 use super::{convert, parse_id, Json};
 use crate::audit::{self, Entry};
 use crate::auth::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use portcullis_api as api;
 use portcullis_domain::{validation, Action, Feature, Level, RoleId};
 
@@ -28,14 +28,14 @@ pub async fn create(
     State(state): State<AppState>,
     scope: OrgScope,
     Json(body): Json<api::CreateRole>,
-) -> ApiResult<(StatusCode, axum::Json<api::RoleInfo>)> {
+) -> ApiResult<Created<axum::Json<api::RoleInfo>>> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "roles")?;
     let name = validation::name("name", &body.name)?;
     let perms = convert::permissions_in(&body.permissions)?;
     let role = state.store.create_role(scope.org.id, &name, perms, state.clock.now()).await?;
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("role.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{}", role.id)).detail(serde_json::json!({ "name": name, "permissions": convert::permissions(&perms) }))).await;
-    Ok((StatusCode::CREATED, axum::Json(convert::role(&role))))
+    Ok(Created(axum::Json(convert::role(&role))))
 }
 
 /// `PATCH /api/v1/roles/{id}` (needs `organization_settings: manage`).
@@ -61,12 +61,12 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/roles/{id}`: custom roles that nobody holds.
-pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "roles")?;
     let id: RoleId = parse_id("role", &id)?;
     state.store.delete_role(scope.org.id, id).await?;
     state.sessions.clear();
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("role.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{id}"))).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }

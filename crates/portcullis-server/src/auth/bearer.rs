@@ -10,12 +10,13 @@
 //! cache's TTL, and evicted at once when it is disabled, so a disabled user
 //! is refused even with a cached token.
 
+use crate::error::Status;
 use super::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::sso::identity::Identity;
 use crate::sso::jwt::{self, JwtError};
 use crate::state::AppState;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use base64::Engine;
 use portcullis_domain::{SessionId, SessionTimes, Timestamp, UserId};
 use portcullis_storage::SessionRecord;
@@ -48,7 +49,7 @@ impl VerifiedToken {
 pub fn invalid(description: impl Into<String>) -> ApiError {
     let d: String = description.into();
     let safe: String = d.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { if c == '"' || c == '\\' { '\'' } else { c } } else { '?' }).collect();
-    let mut e = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", d);
+    let mut e = ApiError::new(Status::Unauthorized, "invalid_token", d);
     e.www_authenticate = Some(format!("Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{safe}\""));
     e
 }
@@ -194,7 +195,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
     };
     let d = p.ready(&state.sso.http).await.map_err(|e| {
         tracing::warn!(provider = s.provider, error = %e, "bearer token: identity provider unreachable");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "idp_unreachable", "the identity provider's keys cannot be fetched right now; try again shortly")
+        ApiError::new(Status::Unavailable, "idp_unreachable", "the identity provider's keys cannot be fetched right now; try again shortly")
     })?;
     let claims = match jwt::verify(&d, &state.sso.http, token, &s.issuer, audience, &["iss", "aud", "exp", "sub"]).await {
         Ok(c) => c,
@@ -237,7 +238,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         let info = crate::sso::identity::userinfo(&d.client, &state.sso.http, openidconnect::AccessToken::new(token.to_owned()), &sub).await.map_err(|e| match e {
             crate::sso::error::SsoError::Unreachable(why) => {
                 tracing::warn!(provider = s.provider, error = %why, "bearer token: userinfo unreachable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "idp_unreachable", format!("the identity provider's userinfo endpoint cannot be reached right now ({}); try again shortly", crate::outbound::short(&why)))
+                ApiError::new(Status::Unavailable, "idp_unreachable", format!("the identity provider's userinfo endpoint cannot be reached right now ({}); try again shortly", crate::outbound::short(&why)))
             }
             other => invalid(format!("Invalid token: the provider's userinfo endpoint refused it ({})", other.detail())),
         })?;
@@ -265,7 +266,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
     };
     let user = crate::sso::provision::sign_in(state, s.into(), &ident).await.map_err(|e| match e {
         crate::sso::error::SsoError::NotAssigned { .. } => ApiError::new(
-            StatusCode::FORBIDDEN,
+            Status::Forbidden,
             "not_assigned",
             "this account has neither the member nor the factory-admin role for this application; ask your administrator to assign you in the identity provider",
         ),

@@ -13,6 +13,7 @@
 //! when the person who sent it may no longer invite to its role
 //! ([`still_valid`], the RBAC decision on them as they are now).
 
+use crate::error::Status;
 use super::local::{form_cookie, start_session, verify_form_csrf, with_cookie, ClientIp};
 use super::Caller;
 use crate::audit::{self, Entry};
@@ -21,7 +22,7 @@ use crate::keys::token_hash;
 use crate::pages;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use portcullis_domain::{decide, validation, Action, Decision};
@@ -80,7 +81,7 @@ pub async fn apply_at_sign_in(state: &AppState, user: &User) -> Result<(), Store
 fn invalid_link(state: &AppState) -> Response {
     let sign_in = if state.config.sso.local { "/auth/local/login" } else { "/auth/login" };
     pages::message(
-        StatusCode::NOT_FOUND,
+        Status::NotFound,
         "Invitation not valid",
         "This invitation link is unknown, expired (links last 7 days), withdrawn or already used. Ask an administrator of the organization for a new one.",
         Some((sign_in, "Sign in")),
@@ -89,7 +90,7 @@ fn invalid_link(state: &AppState) -> Response {
 
 fn ended(why: &str) -> Response {
     pages::message(
-        StatusCode::GONE,
+        Status::Gone,
         "Invitation ended",
         &format!("This invitation can no longer be accepted: {why}. Ask another administrator of the organization to invite you again."),
         Some(("/", "Home")),
@@ -159,15 +160,15 @@ pub async fn invite_page(State(state): State<AppState>, headers: HeaderMap, Quer
     let view = |join: bool| pages::InviteView { csrf_token: &csrf, token: &q.token, email: &inv.email, org: &org, role: &inv.role.name, join, error: None };
     let resp = match way(&state, &headers, &inv).await {
         Err(r) => return r,
-        Ok(Way::ChoosePassword(_)) => pages::invite(StatusCode::OK, &view(false)),
-        Ok(Way::Join(_)) => pages::invite(StatusCode::OK, &view(true)),
+        Ok(Way::ChoosePassword(_)) => pages::invite(Status::Ok, &view(false)),
+        Ok(Way::Join(_)) => pages::invite(Status::Ok, &view(true)),
         Ok(Way::SignInFirst) => {
             let back = format!("/invite?token={}", q.token);
             let to = format!("/auth/local/login?{}", serde_urlencoded::to_string([("return_to", back.as_str())]).unwrap_or_default());
             return Redirect::to(&to).into_response();
         }
         Ok(Way::WrongAccount(you)) => pages::message(
-            StatusCode::FORBIDDEN,
+            Status::Forbidden,
             "Invitation for another address",
             &format!("This invitation is for {}, and you are signed in as {you}. Sign out, then open the link again and sign in as {}.", inv.email, inv.email),
             Some(("/", "Home")),
@@ -198,7 +199,7 @@ pub async fn invite_submit(State(state): State<AppState>, ClientIp(ip): ClientIp
         Err(r) => return r,
     };
     let (binding, _) = form_cookie(&state, &headers);
-    let again = |status: StatusCode, msg: &str, join: bool| {
+    let again = |status: Status, msg: &str, join: bool| {
         let csrf = state.keys.csrf_token("form", &binding);
         pages::invite(status, &pages::InviteView { csrf_token: &csrf, token: &f.token, email: &inv.email, org: &org, role: &inv.role.name, join, error: Some(msg) })
     };
@@ -207,28 +208,28 @@ pub async fn invite_submit(State(state): State<AppState>, ClientIp(ip): ClientIp
         Err(r) => return r,
     };
     if !verify_form_csrf(&state, &headers, &f.csrf_token) {
-        return again(StatusCode::FORBIDDEN, "This form expired or was not sent from this site. Fill it in again.", matches!(way, Way::Join(_)));
+        return again(Status::Forbidden, "This form expired or was not sent from this site. Fill it in again.", matches!(way, Way::Join(_)));
     }
     let now = state.clock.now();
     let who = match &way {
         Way::Join(c) => Invitee::Account(c.ctx.user.id),
         Way::ChoosePassword(existing) => {
             if let Err(e) = validation::new_password(&f.password) {
-                return again(StatusCode::BAD_REQUEST, &e.to_string(), false);
+                return again(Status::BadRequest, &e.to_string(), false);
             }
             if f.password != f.password_confirm {
-                return again(StatusCode::BAD_REQUEST, "The two passwords differ. Type the same password twice.", false);
+                return again(Status::BadRequest, "The two passwords differ. Type the same password twice.", false);
             }
             let hash = match state.passwords.hash(f.password.clone()).await {
                 Ok(h) => h,
-                Err(e) => return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e).into_response(),
+                Err(e) => return ApiError::new(Status::Unavailable, "busy", e).into_response(),
             };
             match existing {
                 Some(u) => Invitee::SetPassword { user: u.id, password_hash: hash },
                 None => Invitee::NewLocal { display_name: inv.email.split('@').next().unwrap_or_default().to_owned(), password_hash: hash },
             }
         }
-        Way::SignInFirst | Way::WrongAccount(_) => return again(StatusCode::FORBIDDEN, &format!("Sign in as {} first, then open the link again.", inv.email), false),
+        Way::SignInFirst | Way::WrongAccount(_) => return again(Status::Forbidden, &format!("Sign in as {} first, then open the link again.", inv.email), false),
     };
     // Uses the invitation and joins (and sets up the account) in one transaction.
     let user_id = match state.store.accept_invitation(inv.id, &who, now).await {
@@ -248,17 +249,15 @@ pub async fn invite_submit(State(state): State<AppState>, ClientIp(ip): ClientIp
     )
     .await;
     if user.is_disabled() {
-        return pages::message(StatusCode::FORBIDDEN, "Account disabled", "You joined, but this account is disabled. Ask an owner of the organization to enable it.", None);
+        return pages::message(Status::Forbidden, "Account disabled", "You joined, but this account is disabled. Ask an owner of the organization to enable it.", None);
     }
     if let Way::Join(_) = way {
-        let mut resp = Redirect::to("/").into_response();
-        *resp.status_mut() = StatusCode::SEE_OTHER;
+        let resp = Redirect::to("/").into_response();
         return resp;
     }
     match start_session(&state, &user, "local", ip, &headers, None).await {
         Ok(cookie) => {
             let mut resp = Redirect::to("/").into_response();
-            *resp.status_mut() = StatusCode::SEE_OTHER;
             resp.headers_mut().append(header::SET_COOKIE, cookie);
             resp
         }

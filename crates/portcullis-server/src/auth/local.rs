@@ -1,6 +1,7 @@
 //! The built-in `local` provider: the sign-in form, sign-out, and the
 //! signed-in landing page.
 
+use crate::error::Status;
 use super::{check_same_origin, clear_cookie, cookie, set_cookie, Caller};
 use crate::audit::{self, Entry};
 use crate::error::{ApiError, ApiResult};
@@ -9,7 +10,7 @@ use crate::pages;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use portcullis_domain::validation::{email as valid_email, safe_return_to};
@@ -79,7 +80,7 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query
         Json(portcullis_api::LoginForm { csrf_token: csrf }).into_response()
     } else {
         let rt = safe_return_to(q.return_to.as_deref(), &state.config.public_origin());
-        pages::login(StatusCode::OK, &pages::LoginView { csrf_token: &csrf, return_to: &rt, email: "", error: None })
+        pages::login(Status::Ok, &pages::LoginView { csrf_token: &csrf, return_to: &rt, email: "", error: None })
     };
     with_cookie(resp, set)
 }
@@ -99,9 +100,9 @@ pub struct LoginSubmit {
 fn local_off(headers: &HeaderMap) -> Response {
     let msg = "Sign-in with a Portcullis password is not enabled on this server: `local` is not AUTH_PROVIDER nor listed in PORTCULLIS_AUTH_PROVIDERS. Sign in through your identity provider at /auth/login.";
     if wants_json(headers) {
-        return ApiError::new(StatusCode::NOT_FOUND, "local_sign_in_disabled", msg).into_response();
+        return ApiError::new(Status::NotFound, "local_sign_in_disabled", msg).into_response();
     }
-    pages::message(StatusCode::NOT_FOUND, "Password sign-in is off", msg, Some(("/auth/login", "Sign in")))
+    pages::message(Status::NotFound, "Password sign-in is off", msg, Some(("/auth/login", "Sign in")))
 }
 
 /// `POST /auth/local/login`.
@@ -117,7 +118,7 @@ pub async fn login_submit(
     let json = wants_json(&headers);
     let rt = safe_return_to(form.return_to.as_deref(), &state.config.public_origin());
     let (binding, set) = form_cookie(&state, &headers);
-    let fail = |status: StatusCode, code: &'static str, msg: String, email: &str, retry: Option<u64>| -> Response {
+    let fail = |status: Status, code: &'static str, msg: String, email: &str, retry: Option<u64>| -> Response {
         if json {
             let mut e = ApiError::new(status, code, msg);
             e.retry_after = retry;
@@ -133,7 +134,7 @@ pub async fn login_submit(
 
     if !verify_form_csrf(&state, &headers, &form.csrf_token) {
         let resp = fail(
-            StatusCode::FORBIDDEN,
+            Status::Forbidden,
             "csrf",
             "This sign-in form expired or was not sent from this site. Reload the page and sign in again.".into(),
             "",
@@ -162,7 +163,7 @@ pub async fn login_submit(
         Err(super::throttle::Refusal::Busy { account_wide }) => {
             let who = if account_wide { "for this account" } else { "from your network address" };
             return fail(
-                StatusCode::TOO_MANY_REQUESTS,
+                Status::TooManyRequests,
                 "throttled",
                 format!("Other sign-ins {who} are being checked right now. Try again in a few seconds."),
                 &form.email,
@@ -181,7 +182,7 @@ pub async fn login_submit(
                 "Too many failed sign-ins {who}. Sign-in is paused until {} (in {secs} seconds); try again then, or ask an administrator to reset the password.",
                 crate::api::convert::rfc3339(at)
             );
-            return fail(StatusCode::TOO_MANY_REQUESTS, "throttled", msg, &form.email, Some(secs));
+            return fail(Status::TooManyRequests, "throttled", msg, &form.email, Some(secs));
         }
     };
 
@@ -196,7 +197,7 @@ pub async fn login_submit(
         match state.passwords.verify(form.password.clone(), hash).await {
             Ok(ok) => ok,
             Err(busy) => {
-                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", format!("Sign-in is busy: {busy}."));
+                let mut e = ApiError::new(Status::Unavailable, "busy", format!("Sign-in is busy: {busy}."));
                 e.retry_after = Some(2);
                 return e.into_response();
             }
@@ -208,20 +209,20 @@ pub async fn login_submit(
             audit::record(&state, entry(false, "unknown_account")).await;
             ticket.finish(CheckOutcome::Failed).await;
             crate::usage::record_signin(&state, None, "local", false).await;
-            return fail(StatusCode::UNAUTHORIZED, "invalid_credentials", wrong, &form.email, None);
+            return fail(Status::Unauthorized, "invalid_credentials", wrong, &form.email, None);
         }
         (Some(u), false) => {
             let reason = if u.password_hash.is_none() { "no_password_set" } else { "wrong_password" };
             audit::record(&state, entry(false, reason).actor(u.id, &u.email)).await;
             ticket.finish(CheckOutcome::Failed).await;
             crate::usage::record_signin(&state, Some(u.id), "local", false).await;
-            return fail(StatusCode::UNAUTHORIZED, "invalid_credentials", wrong, &form.email, None);
+            return fail(Status::Unauthorized, "invalid_credentials", wrong, &form.email, None);
         }
         (Some(u), true) if u.is_disabled() => {
             audit::record(&state, entry(false, "account_disabled").actor(u.id, &u.email)).await;
             ticket.finish(CheckOutcome::Withdrawn).await;
             return fail(
-                StatusCode::FORBIDDEN,
+                Status::Forbidden,
                 "account_disabled",
                 "This account is disabled. Ask an owner of your organization to enable it.".into(),
                 &form.email,
@@ -239,7 +240,6 @@ pub async fn login_submit(
             audit::record(&state, entry(true, "password").actor(user.id, &user.email)).await;
             crate::usage::record_signin(&state, Some(user.id), "local", true).await;
             let mut resp = Redirect::to(&rt).into_response();
-            *resp.status_mut() = StatusCode::SEE_OTHER;
             resp.headers_mut().append(header::SET_COOKIE, cookie);
             if let Ok(c) = HeaderValue::from_str(&clear_cookie(&state, state.form_cookie_name())) {
                 resp.headers_mut().append(header::SET_COOKIE, c);
@@ -321,8 +321,7 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
         resp
     };
     let to_login = || {
-        let mut resp = Redirect::to("/auth/login").into_response();
-        *resp.status_mut() = StatusCode::SEE_OTHER;
+        let resp = Redirect::to("/auth/login").into_response();
         clearing_cookie(resp)
     };
     let caller = match Caller::from_headers(&state, &headers).await {
@@ -340,7 +339,7 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
         || !state.keys.verify_csrf("session", &caller.ctx.session.id.to_string(), &presented)
     {
         return pages::message(
-            StatusCode::FORBIDDEN,
+            Status::Forbidden,
             "Sign-out refused",
             "The sign-out request did not come from a Portcullis page (missing or wrong CSRF token). Use the Sign out button.",
             Some(("/", "Back")),

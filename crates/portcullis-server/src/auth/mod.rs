@@ -7,12 +7,13 @@ pub mod local;
 pub mod setup;
 pub mod throttle;
 
+use crate::error::Status;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::token_hash;
 use crate::state::{AppState, CachedSession};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method};
 use portcullis_domain::{decide, Action, Decision, OrgContext, Principal, RoleRef, SessionStatus};
 use portcullis_storage::Organization;
 use std::net::SocketAddr;
@@ -82,7 +83,7 @@ fn is_unsafe(method: &Method) -> bool {
 pub fn check_same_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
+            Status::Forbidden,
             "csrf",
             "cross-site request refused: state changes must come from Portcullis's own pages or from an API client",
         ));
@@ -90,7 +91,7 @@ pub fn check_same_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()>
     if let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) {
         if origin != state.config.public_origin() {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
+                Status::Forbidden,
                 "csrf",
                 format!(
                     "request from origin `{origin}` refused; only {} may change state with a session cookie (check PORTCULLIS_PUBLIC_URL)",
@@ -188,7 +189,7 @@ impl FromRequestParts<AppState> for Caller {
             let presented = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
             if !state.keys.verify_csrf("session", &caller.ctx.session.id.to_string(), presented) {
                 return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
+                    Status::Forbidden,
                     "csrf",
                     "missing or wrong X-CSRF-Token header: requests that change state with a session cookie must send the csrf_token that GET /api/v1/me returns",
                 ));
@@ -225,7 +226,7 @@ impl OrgScope {
     pub fn authorize(&self, action: Action<'_>, resource: &str) -> ApiResult<()> {
         match decide(&self.principal, action) {
             Decision::Allow => Ok(()),
-            Decision::Deny(d) => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("{resource}: {d}"))),
+            Decision::Deny(d) => Err(ApiError::new(Status::Forbidden, "forbidden", format!("{resource}: {d}"))),
             Decision::NotFound => Err(ApiError::not_found(resource)),
         }
     }

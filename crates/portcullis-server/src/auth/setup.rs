@@ -1,6 +1,7 @@
 //! The one-time setup link: lets the first person create the owner account
 //! of the default organization.
 
+use crate::error::Status;
 use super::local::{form_cookie, start_session, verify_form_csrf, with_cookie, ClientIp};
 use crate::audit::{self, Entry};
 use crate::error::ApiError;
@@ -8,7 +9,7 @@ use crate::keys::token_hash;
 use crate::pages;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use portcullis_domain::{validation, RoleKind};
@@ -23,7 +24,7 @@ pub struct SetupQuery {
 
 fn invalid_link() -> Response {
     pages::message(
-        StatusCode::NOT_FOUND,
+        Status::NotFound,
         "Setup link not valid",
         "This setup link is unknown, expired or already used. While no account exists, Portcullis prints a new link each time it starts: restart it and use the newest link. If an owner exists already, sign in instead.",
         Some(("/auth/local/login", "Sign in")),
@@ -44,7 +45,7 @@ pub async fn setup_page(State(state): State<AppState>, headers: HeaderMap, Query
     let (binding, set) = form_cookie(&state, &headers);
     let csrf = state.keys.csrf_token("form", &binding);
     let resp = pages::setup(
-        StatusCode::OK,
+        Status::Ok,
         &pages::SetupView { csrf_token: &csrf, token: &q.token, org_name: &org_name, email: "", display_name: "", error: None },
     );
     with_cookie(resp, set)
@@ -81,7 +82,7 @@ pub async fn setup_submit(
     };
     let org_name = state.store.get_org(org).await.ok().flatten().map(|o| o.name).unwrap_or_default();
     let (binding, _) = form_cookie(&state, &headers);
-    let again = |status: StatusCode, msg: &str| {
+    let again = |status: Status, msg: &str| {
         let csrf = state.keys.csrf_token("form", &binding);
         pages::setup(
             status,
@@ -96,24 +97,24 @@ pub async fn setup_submit(
         )
     };
     if !verify_form_csrf(&state, &headers, &f.csrf_token) {
-        return again(StatusCode::FORBIDDEN, "This form expired or was not sent from this site. Fill it in again.");
+        return again(Status::Forbidden, "This form expired or was not sent from this site. Fill it in again.");
     }
     let email = match validation::email(&f.email) {
         Ok(e) => e,
-        Err(e) => return again(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return again(Status::BadRequest, &e.to_string()),
     };
     if let Err(e) = validation::new_password(&f.password) {
-        return again(StatusCode::BAD_REQUEST, &e.to_string());
+        return again(Status::BadRequest, &e.to_string());
     }
     if f.password != f.password_confirm {
-        return again(StatusCode::BAD_REQUEST, "The two passwords differ. Type the same password twice.");
+        return again(Status::BadRequest, "The two passwords differ. Type the same password twice.");
     }
     let display_name = if f.display_name.trim().is_empty() {
         email.split('@').next().unwrap_or("Owner").to_owned()
     } else {
         match validation::name("display_name", &f.display_name) {
             Ok(n) => n,
-            Err(e) => return again(StatusCode::BAD_REQUEST, &e.to_string()),
+            Err(e) => return again(Status::BadRequest, &e.to_string()),
         }
     };
     let password_hash = match state.passwords.hash(f.password.clone()).await {
@@ -130,7 +131,7 @@ pub async fn setup_submit(
     let failed = |e: StoreError| {
         tracing::error!(error = %e, "setup failed after the link was used");
         pages::message(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            Status::Internal,
             "Setup failed",
             "The owner account could not be created. Restart Portcullis: while no account exists it prints a new setup link.",
             None,
@@ -156,7 +157,6 @@ pub async fn setup_submit(
     match start_session(&state, &user, "local", ip, &headers, None).await {
         Ok(cookie) => {
             let mut resp = Redirect::to("/").into_response();
-            *resp.status_mut() = StatusCode::SEE_OTHER;
             resp.headers_mut().append(header::SET_COOKIE, cookie);
             resp
         }

@@ -1,6 +1,7 @@
 //! Device authorization (RFC 8628 §3.1–3.3): the CLI asks for a code, the
 //! person approves it on `/device` while signed in to Portcullis.
 
+use crate::error::Status;
 use super::{disabled, oauth_error, parse_form, SCOPES};
 use crate::audit::{self, Entry};
 use crate::auth::local::ClientIp;
@@ -9,7 +10,7 @@ use crate::keys::{random_token, token_hash};
 use crate::pages;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
@@ -26,9 +27,7 @@ pub(super) fn checked_scope(requested: Option<&str>) -> Result<String, Response>
     let mut granted: Vec<&str> = Vec::new();
     for s in req.split(' ').filter(|s| !s.is_empty()) {
         if !SCOPES.contains(&s) {
-            return Err(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
+            return Err(oauth_error("invalid_scope",
                 format!("scope `{}` is not offered by this server; ask for some of: {}", s.chars().take(60).collect::<String>(), SCOPES.join(" ")),
             ));
         }
@@ -59,9 +58,7 @@ pub async fn authorize(State(state): State<AppState>, ClientIp(ip): ClientIp, he
     if let Some(aud) = form.get("audience").filter(|a| !a.is_empty()) {
         let ours = super::audience(&state);
         if *aud != ours {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_target",
+            return oauth_error("invalid_target",
                 format!("audience `{}` is not this server's API (expected `{ours}`); run `portcullis enterprise configure` again", aud.chars().take(120).collect::<String>()),
             );
         }
@@ -72,13 +69,7 @@ pub async fn authorize(State(state): State<AppState>, ClientIp(ip): ClientIp, he
     };
     let address = ip.as_deref().and_then(|i| i.parse().ok()).map(portcullis_domain::address_key).unwrap_or_else(|| "unknown".into());
     if let Err(retry) = state.oauth.device_requests.hit(&address) {
-        let mut r = oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "slow_down",
-            format!("too many login requests from this address; try again in {} s", retry.as_secs().max(1)),
-        );
-        r.headers_mut().insert(axum::http::header::RETRY_AFTER, retry.as_secs().max(1).into());
-        return r;
+        return crate::error::oauth::throttled(format!("too many login requests from this address; try again in {} s", retry.as_secs().max(1)), retry.as_secs());
     }
     let now = state.clock.now();
     let device_code = random_token();
@@ -150,7 +141,7 @@ fn limiter_keys(caller: &Caller, ip: &Option<String>) -> [String; 3] {
 
 fn too_many(retry: std::time::Duration) -> Response {
     let mut r = pages::message(
-        StatusCode::TOO_MANY_REQUESTS,
+        Status::TooManyRequests,
         "Too many wrong codes",
         &format!("Several codes entered from this session, account or address did not exist. Wait {} minutes, then type the code exactly as your terminal shows it.", retry.as_secs().div_ceil(60).max(1)),
         None,
@@ -194,7 +185,7 @@ async fn pending_code(state: &AppState, caller: &Caller, ip: &Option<String>, co
             Ok(d)
         }
         None => Err(pages::page(
-            StatusCode::NOT_FOUND,
+            Status::NotFound,
             "Connect a device",
             &entry_form(Some("No login is waiting for this code. Codes work once and for 10 minutes: check it against your terminal, or run `portcullis login` again for a new one."), code),
         )),
@@ -219,11 +210,11 @@ pub async fn page(State(state): State<AppState>, ClientIp(ip): ClientIp, headers
     };
     let typed = q.user_code.unwrap_or_default();
     if typed.trim().is_empty() {
-        return pages::page(StatusCode::OK, "Connect a device", &entry_form(None, ""));
+        return pages::page(Status::Ok, "Connect a device", &entry_form(None, ""));
     }
     let code = match normalize_user_code(&typed) {
         Ok(c) => c,
-        Err(e) => return pages::page(StatusCode::BAD_REQUEST, "Connect a device", &entry_form(Some(&e.to_string()), &typed)),
+        Err(e) => return pages::page(Status::BadRequest, "Connect a device", &entry_form(Some(&e.to_string()), &typed)),
     };
     let d = match pending_code(&state, &caller, &ip, &code).await {
         Ok(d) => d,
@@ -247,7 +238,7 @@ pub async fn page(State(state): State<AppState>, ClientIp(ip): ClientIp, headers
         code = text(&display_user_code(&d.user_code)),
         csrf = attr(&caller.csrf_token(&state)),
     );
-    pages::page(StatusCode::OK, "Connect a device", &body)
+    pages::page(Status::Ok, "Connect a device", &body)
 }
 
 /// `POST /device`: approves or denies (CSRF-protected form).
@@ -264,7 +255,7 @@ pub async fn decide(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
         && state.keys.verify_csrf("session", &caller.ctx.session.id.to_string(), form.get("csrf_token").map(String::as_str).unwrap_or(""));
     if !csrf_ok {
         return pages::message(
-            StatusCode::FORBIDDEN,
+            Status::Forbidden,
             "Request refused",
             "This approval did not come from Portcullis's own page (missing or wrong form token). Open the link from your terminal again.",
             Some(("/device", "Enter a code")),
@@ -273,10 +264,10 @@ pub async fn decide(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     let approve = match form.get("decision").map(String::as_str) {
         Some("approve") => true,
         Some("deny") => false,
-        _ => return pages::page(StatusCode::BAD_REQUEST, "Connect a device", &entry_form(Some("Choose Approve or Deny."), "")),
+        _ => return pages::page(Status::BadRequest, "Connect a device", &entry_form(Some("Choose Approve or Deny."), "")),
     };
     let Ok(code) = normalize_user_code(form.get("user_code").map(String::as_str).unwrap_or("")) else {
-        return pages::page(StatusCode::BAD_REQUEST, "Connect a device", &entry_form(Some("The form carried no valid code; enter it again."), ""));
+        return pages::page(Status::BadRequest, "Connect a device", &entry_form(Some("The form carried no valid code; enter it again."), ""));
     };
     // The same limit as the page's: a POST is a guess too.
     if let Err(r) = pending_code(&state, &caller, &ip, &code).await {
@@ -288,7 +279,7 @@ pub async fn decide(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     };
     let Some(d) = decided else {
         return pages::message(
-            StatusCode::CONFLICT,
+            Status::Conflict,
             "This code is no longer waiting",
             "It expired, or was approved or denied already. Run `portcullis login` again for a new code.",
             Some(("/device", "Enter another code")),
@@ -304,8 +295,8 @@ pub async fn decide(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     )
     .await;
     if approve {
-        pages::message(StatusCode::OK, "Device connected", "You can close this window and return to your terminal.", None)
+        pages::message(Status::Ok, "Device connected", "You can close this window and return to your terminal.", None)
     } else {
-        pages::message(StatusCode::OK, "Request denied", "The terminal that asked will be told no. If you did not start this login, someone may have your link: tell your administrator.", None)
+        pages::message(Status::Ok, "Request denied", "The terminal that asked will be told no. If you did not start this login, someone may have your link: tell your administrator.", None)
     }
 }

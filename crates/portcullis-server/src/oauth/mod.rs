@@ -27,7 +27,7 @@ use crate::config::{ConfigError, Env};
 use crate::rate_limit::WindowLimiter;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -122,31 +122,21 @@ pub fn router() -> Router<AppState> {
         .route("/device", get(device::page).post(device::decide))
 }
 
-/// An OAuth error response (RFC 6749 §5.2, RFC 8628 §3.5): `error`, and an
-/// `error_description` saying what to do.
-pub fn oauth_error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Response {
-    let body = serde_json::json!({ "error": error, "error_description": description.into() });
-    let mut r = (status, Json(body)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"portcullis\""));
-    }
-    r
-}
+pub use crate::error::oauth::error as oauth_error;
 
 /// A form-encoded request body (RFC 6749 §3.2: `application/x-www-form-urlencoded`,
 /// and no parameter twice, §3.1).
 pub fn parse_form(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<std::collections::HashMap<String, String>, Response> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send the parameters as application/x-www-form-urlencoded (RFC 6749 §4.1.3)"));
+        return Err(oauth_error("invalid_request", "send the parameters as application/x-www-form-urlencoded (RFC 6749 §4.1.3)"));
     }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "the body is not a valid form"))?;
+        .map_err(|_| oauth_error("invalid_request", "the body is not a valid form"))?;
     let mut map = std::collections::HashMap::new();
     for (k, v) in pairs {
         if map.contains_key(&k) {
-            return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", format!("parameter `{}` is given twice", k.chars().take(40).collect::<String>())));
+            return Err(oauth_error("invalid_request", format!("parameter `{}` is given twice", k.chars().take(40).collect::<String>())));
         }
         map.insert(k, v);
     }
@@ -156,9 +146,7 @@ pub fn parse_form(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<std::c
 /// Refuses every endpoint when `local` is not a provider of this server.
 pub fn disabled(state: &AppState) -> Option<Response> {
     (!state.config.sso.local).then(|| {
-        oauth_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
+        oauth_error("not_found",
             "this server's own authorization server is off because `local` is not AUTH_PROVIDER nor in PORTCULLIS_AUTH_PROVIDERS; log in through the identity provider that /auth/parameters names",
         )
     })

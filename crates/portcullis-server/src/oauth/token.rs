@@ -3,13 +3,14 @@
 //! reuse detection (RFC 9700 §4.14.2); revocation (RFC 7009); and the
 //! checks of the access tokens it issues (RFC 9068 profile).
 
+use crate::error::Status;
 use super::{audience, disabled, issuer, oauth_error, parse_form};
 use crate::audit::{self, Entry};
 use crate::auth::local::ClientIp;
 use crate::keys::{random_token, token_hash};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use portcullis_domain::{PollOutcome, RefreshOutcome, Timestamp, UserId};
@@ -22,7 +23,7 @@ pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_cod
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
 fn invalid_grant(description: impl Into<String>) -> Response {
-    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    oauth_error("invalid_grant", description)
 }
 
 /// Checks the public client's id (there is no secret: RFC 8628 §3.4).
@@ -30,12 +31,10 @@ pub(super) fn check_client(state: &AppState, form: &HashMap<String, String>) -> 
     let ours = &state.config.local_auth.client_id;
     match form.get("client_id") {
         Some(id) if id == ours => Ok(id.clone()),
-        Some(other) => Err(oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
+        Some(other) => Err(oauth_error("invalid_client",
             format!("client_id `{}` is not this server's CLI client (`{ours}`); run `portcullis enterprise configure` again", other.chars().take(60).collect::<String>()),
         )),
-        None => Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id is missing")),
+        None => Err(oauth_error("invalid_request", "client_id is missing")),
     }
 }
 
@@ -55,18 +54,16 @@ pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, header
     match form.get("grant_type").map(String::as_str) {
         Some(DEVICE_CODE_GRANT) => device_code(&state, &form, &client).await,
         Some("refresh_token") => refresh(&state, &form, &client, ip).await,
-        Some(other) => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
+        Some(other) => oauth_error("unsupported_grant_type",
             format!("grant_type `{}` is not offered; use {DEVICE_CODE_GRANT} or refresh_token", other.chars().take(80).collect::<String>()),
         ),
-        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing"),
+        None => oauth_error("invalid_request", "grant_type is missing"),
     }
 }
 
 async fn device_code(state: &AppState, form: &HashMap<String, String>, client: &str) -> Response {
     let Some(code) = form.get("device_code").filter(|c| !c.is_empty()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "device_code is missing");
+        return oauth_error("invalid_request", "device_code is missing");
     };
     let hash = token_hash(code);
     let d = match state.store.device_by_code(&hash).await {
@@ -85,20 +82,16 @@ async fn device_code(state: &AppState, form: &HashMap<String, String>, client: &
     match outcome {
         PollOutcome::Pending => {
             polled(None).await;
-            oauth_error(StatusCode::BAD_REQUEST, "authorization_pending", "waiting for the user to approve the code on the verification page")
+            oauth_error("authorization_pending", "waiting for the user to approve the code on the verification page")
         }
         PollOutcome::SlowDown { new_interval_secs } => {
             polled(Some(new_interval_secs)).await;
-            oauth_error(
-                StatusCode::BAD_REQUEST,
-                "slow_down",
+            oauth_error("slow_down",
                 format!("polled sooner than every {} s; wait {new_interval_secs} s between polls from now on", d.interval_secs),
             )
         }
-        PollOutcome::Denied => oauth_error(StatusCode::BAD_REQUEST, "access_denied", "the login was denied on the verification page"),
-        PollOutcome::Expired => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "expired_token",
+        PollOutcome::Denied => oauth_error("access_denied", "the login was denied on the verification page"),
+        PollOutcome::Expired => oauth_error("expired_token",
             format!("the code expired after {} minutes without approval; run `portcullis login` again", policy.expires_in.as_secs() / 60),
         ),
         PollOutcome::AlreadyRedeemed => invalid_grant("tokens were already issued for this device code; run `portcullis login` again"),
@@ -112,7 +105,7 @@ async fn device_code(state: &AppState, form: &HashMap<String, String>, client: &
 
 async fn refresh(state: &AppState, form: &HashMap<String, String>, client: &str, ip: Option<String>) -> Response {
     let Some(presented) = form.get("refresh_token").filter(|c| !c.is_empty()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
+        return oauth_error("invalid_request", "refresh_token is missing");
     };
     // A narrower scope may be asked for; the token keeps its original grant.
     if let Err(r) = super::device::checked_scope(form.get("scope").map(String::as_str)) {
@@ -255,12 +248,10 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: axu
         return r;
     }
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is missing");
+        return oauth_error("invalid_request", "token is missing");
     };
     if token.matches('.').count() == 2 {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_token_type",
+        return oauth_error("unsupported_token_type",
             "access tokens expire on their own within minutes; revoke the refresh token to end the login",
         );
     }
@@ -269,9 +260,9 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: axu
             // Access tokens of the login already verified on this replica
             // stop working now; elsewhere at their next check.
             state.bearer_tokens.retain(|v| v.family.as_deref() != Some(family.as_str()));
-            StatusCode::OK.into_response()
+            Status::Ok.with(())
         }
-        Ok(None) => StatusCode::OK.into_response(),
+        Ok(None) => Status::Ok.with(()),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }

@@ -14,7 +14,7 @@ use crate::keys::token_hash;
 use crate::sso::error::SsoError;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_domain::UserId;
 use portcullis_storage::User;
@@ -63,7 +63,6 @@ pub fn hand_over(state: &AppState, provider: &str, user: &User, idp: Option<IdpS
     };
     let sealed = super::flow::seal_transaction(state, &c, &aad(provider));
     let mut resp = Redirect::to(&format!("/auth/{provider}/complete")).into_response();
-    *resp.status_mut() = StatusCode::SEE_OTHER;
     if let Some(v) = set_cookie(state, provider, &sealed, LIFETIME.as_secs()) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -85,7 +84,7 @@ async fn finish(state: &AppState, provider: &str, ip: Option<String>, headers: &
     if c.expires_at <= now.0 {
         return Err(refused("The SAML sign-in was not completed within two minutes."));
     }
-    let db = |e: portcullis_storage::StoreError| SsoError::Unreachable(format!("database: {e}"));
+    let db = SsoError::from;
     if !state.store.use_once("saml_completion", &token_hash(&c.nonce), portcullis_domain::Timestamp(c.expires_at)).await.map_err(db)? {
         return Err(refused("This SAML sign-in was completed already."));
     }
@@ -94,11 +93,10 @@ async fn finish(state: &AppState, provider: &str, ip: Option<String>, headers: &
         return Err(SsoError::Disabled);
     }
     // Ends the session this browser presented, and starts a new one.
-    let cookie = start_session(state, &user, provider, ip.clone(), headers, c.idp).await.map_err(|e| SsoError::Unreachable(format!("session: {}", e.message)))?;
+    let cookie = start_session(state, &user, provider, ip.clone(), headers, c.idp).await.map_err(|e| SsoError::Storage(format!("session: {}", e.message)))?;
     audit::record(state, Entry::new("login", true).actor(user.id, &user.email).ip(ip).detail(serde_json::json!({ "provider": provider, "protocol": "saml", "roles": c.roles }))).await;
     crate::usage::record_signin(state, Some(user.id), provider, true).await;
     let mut resp = Redirect::to(&c.return_to).into_response();
-    *resp.status_mut() = StatusCode::SEE_OTHER;
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)
 }

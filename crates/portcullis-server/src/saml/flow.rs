@@ -20,7 +20,7 @@ use crate::sso::error::SsoError;
 use crate::sso::identity::Identity;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_domain::validation::safe_return_to;
 use portcullis_domain::Timestamp;
@@ -127,7 +127,6 @@ pub async fn login(state: &AppState, p: Arc<SamlProvider>, headers: &HeaderMap, 
     let tx = Transaction { request_id, return_to, expires_at: state.clock.now().plus(TRANSACTION_LIFETIME).0 };
     let sealed = seal_transaction(state, &tx, &tx_aad(provider));
     let mut resp = Redirect::to(url.as_str()).into_response();
-    *resp.status_mut() = StatusCode::SEE_OTHER;
     if let Ok(v) = HeaderValue::from_str(&tx_cookie(state, provider, &sealed, TRANSACTION_LIFETIME.as_secs())) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -231,7 +230,7 @@ async fn finish(state: &AppState, p: &SamlProvider, headers: &HeaderMap, form: A
                 .map_err(|e| explain(&e, &shape, &idp, &audience, &acs))
         })
         .await
-        .map_err(|e| SsoError::Unreachable(format!("verifier: {e}")))?
+        .map_err(|e| SsoError::Storage(format!("verifier task: {e}")))?
         .map_err(refused)?
     };
     // 5. What SAML requires to be present, which samael checks only when it
@@ -251,7 +250,7 @@ async fn finish(state: &AppState, p: &SamlProvider, headers: &HeaderMap, form: A
     check_times(&assertion, now)?;
     // 7. Each request and each assertion once, on every replica.
     if let Some(id) = &request_id {
-        let fresh = state.store.use_once("saml_request", &token_hash(id), now.plus(TRANSACTION_LIFETIME)).await.map_err(|e| SsoError::Unreachable(format!("database: {e}")))?;
+        let fresh = state.store.use_once("saml_request", &token_hash(id), now.plus(TRANSACTION_LIFETIME)).await.map_err(SsoError::from)?;
         if !fresh {
             return Err(refused(Refusal { check: "replay", cause: "A response to this sign-in request was already accepted.".into(), fix: "Start again from the sign-in page.".into() }));
         }
@@ -261,7 +260,7 @@ async fn finish(state: &AppState, p: &SamlProvider, headers: &HeaderMap, form: A
         .store
         .use_once("saml_assertion", &token_hash(&format!("{}\n{}", idp.entity_id, assertion.id)), until)
         .await
-        .map_err(|e| SsoError::Unreachable(format!("database: {e}")))?;
+        .map_err(SsoError::from)?;
     if !fresh {
         return Err(refused(Refusal {
             check: "replay",

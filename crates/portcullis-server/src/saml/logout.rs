@@ -19,6 +19,7 @@
 //! unsigned one is only believed to say that the IdP answered, never that
 //! the IdP's session ended.
 
+use crate::error::Status;
 use super::flow::{cookie_name, open_transaction, seal_transaction, unavailable};
 use super::precheck::{self, is, Refusal, NS_ASSERTION, NS_PROTOCOL};
 use super::redirect::{self, Received, SAML_REQUEST, SAML_RESPONSE};
@@ -30,7 +31,7 @@ use crate::pages;
 use crate::sso::error::SsoError;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use portcullis_domain::{SessionId, Timestamp, UserId};
@@ -236,7 +237,7 @@ async fn from_idp(state: &AppState, p: &SamlProvider, msg: Received) -> Result<R
             now,
         )
         .await
-        .map_err(|e| SsoError::Unreachable(format!("database: {e}")))?
+        .map_err(SsoError::from)?
         .ok_or_else(|| refuse("replay", format!("The LogoutRequest `{}` was already processed; each is accepted once.", req.id.chars().take(80).collect::<String>()), "Nothing to do: the sign-out it asked for has happened."))?;
     for u in &ended {
         state.sessions.evict_user(*u);
@@ -245,7 +246,7 @@ async fn from_idp(state: &AppState, p: &SamlProvider, msg: Received) -> Result<R
     audit::record(state, Entry::new("logout.saml", true).detail(serde_json::json!({ "provider": s.provider, "initiated_by": "idp", "users": ended.len() }))).await;
     let Some(slo) = idp.slo.as_ref() else {
         // Nowhere to answer: the IdP's metadata names no logout service.
-        return Ok(pages::message(StatusCode::OK, "Signed out", "You are signed out of Portcullis.", Some(("/auth/login", "Sign in again"))));
+        return Ok(pages::message(Status::Ok, "Signed out", "You are signed out of Portcullis.", Some(("/auth/login", "Sign in again"))));
     };
     let xml = format!(
         "<samlp:LogoutResponse xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"{}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\" InResponseTo=\"{}\">\
@@ -260,8 +261,7 @@ async fn from_idp(state: &AppState, p: &SamlProvider, msg: Received) -> Result<R
         tracing::error!(provider = s.provider, error = %e, "signing the LogoutResponse failed");
         SsoError::Unreachable("signing the LogoutResponse".into())
     })?;
-    let mut resp = axum::response::Redirect::to(&url).into_response();
-    *resp.status_mut() = StatusCode::SEE_OTHER;
+    let resp = axum::response::Redirect::to(&url).into_response();
     Ok(resp)
 }
 
@@ -294,11 +294,11 @@ async fn answered(state: &AppState, p: &SamlProvider, msg: Received, headers: &H
     }
     let again = Some(("/auth/login", "Sign in again"));
     Ok(if resp.status == SUCCESS && signed {
-        pages::message(StatusCode::OK, "Signed out", &format!("You are signed out of Portcullis and of {}.", s.display_name), again)
+        pages::message(Status::Ok, "Signed out", &format!("You are signed out of Portcullis and of {}.", s.display_name), again)
     } else if resp.status == SUCCESS {
         // Profiles §4.4.4.2: only an authenticated answer can be believed.
         pages::message(
-            StatusCode::OK,
+            Status::Ok,
             "Signed out of Portcullis",
             &format!("You are signed out of Portcullis. {} answered without a signature, so Portcullis cannot confirm that your session there ended: close the browser to be sure.", s.display_name),
             again,
@@ -306,7 +306,7 @@ async fn answered(state: &AppState, p: &SamlProvider, msg: Received, headers: &H
     } else {
         tracing::warn!(provider = s.provider, status = %resp.status, "the IdP reports that single logout did not complete");
         pages::message(
-            StatusCode::OK,
+            Status::Ok,
             "Signed out of Portcullis",
             &format!(
                 "You are signed out of Portcullis, but {} reports that it could not end your session there (status `{}`). Close the browser to be sure.",

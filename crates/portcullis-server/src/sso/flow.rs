@@ -18,7 +18,7 @@ use crate::auth::{cookie, set_cookie};
 use crate::keys::{random_token, token_hash};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, Scope};
@@ -93,7 +93,6 @@ pub async fn login_oidc(state: AppState, provider: String, headers: HeaderMap, r
     };
     let sealed = state.sealer.seal(&serde_json::to_vec(&tx).expect("serializable"), &tx_aad(&provider));
     let mut resp = Redirect::to(url.as_str()).into_response();
-    *resp.status_mut() = StatusCode::SEE_OTHER;
     if let Ok(v) = HeaderValue::from_str(&set_cookie(&state, &tx_cookie_name(&state, &oauth_state), &sealed, TRANSACTION_LIFETIME.as_secs())) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -164,7 +163,7 @@ async fn finish(state: &AppState, p: &Provider, ip: Option<String>, headers: &He
         .store
         .use_once("sso_state", &token_hash(oauth_state), portcullis_domain::Timestamp(tx.expires_at))
         .await
-        .map_err(|e| SsoError::Unreachable(format!("database: {e}")))?;
+        .map_err(SsoError::from)?;
     if !fresh {
         return Err(SsoError::BadState("this sign-in response was already used"));
     }
@@ -213,11 +212,10 @@ async fn finish(state: &AppState, p: &Provider, ip: Option<String>, headers: &He
         Some(IdpSessionInfo { sid: ident.sid.clone(), id_token_sealed: state.sealer.seal(ident.id_token.as_bytes(), &super::logout::id_token_aad(&user.id)), name_id_hash: None }),
     )
     .await
-    .map_err(|e| SsoError::Unreachable(format!("session: {}", e.message)))?;
+    .map_err(|e| SsoError::Storage(format!("session: {}", e.message)))?;
     audit::record(state, Entry::new("login", true).actor(user.id, &user.email).ip(ip).detail(serde_json::json!({ "provider": s.provider, "roles": ident.roles }))).await;
     crate::usage::record_signin(state, Some(user.id), s.provider, true).await;
     let mut resp = Redirect::to(&tx.return_to).into_response();
-    *resp.status_mut() = StatusCode::SEE_OTHER;
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)
 }

@@ -2,12 +2,13 @@
 //! after the local session ends, and back-channel logout (OpenID Connect
 //! Back-Channel Logout 1.0), where the IdP tells us a session ended there.
 
+use crate::error::Status;
 use super::Provider;
 use crate::keys::token_hash;
 use crate::pages;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use portcullis_domain::{Timestamp, UserId};
 use std::time::Duration;
@@ -58,7 +59,7 @@ pub fn continue_to_idp(url: &str, display_name: &str) -> Response {
         "<h1>Signed out of Portcullis</h1><p>Now signing you out of {}…</p><p><a href=\"{u}\">Continue</a></p>",
         html_escape::encode_text(display_name)
     );
-    let mut resp = pages::page(StatusCode::OK, "Signing out", &body);
+    let mut resp = pages::page(Status::Ok, "Signing out", &body);
     if let Ok(v) = HeaderValue::from_str(&format!("0;url={url}")) {
         resp.headers_mut().insert("refresh", v);
     }
@@ -67,14 +68,12 @@ pub fn continue_to_idp(url: &str, display_name: &str) -> Response {
 
 /// `GET /auth/logged-out`: where the IdP sends the browser back.
 pub async fn logged_out() -> Response {
-    pages::message(StatusCode::OK, "Signed out", "You are signed out.", Some(("/auth/login", "Sign in again")))
+    pages::message(Status::Ok, "Signed out", "You are signed out.", Some(("/auth/login", "Sign in again")))
 }
 
 fn bad(description: &str) -> Response {
-    // §2.8: 400 with an OAuth-style error body; never cached.
-    let mut resp = (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "error": "invalid_request", "error_description": description }))).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    // Back-Channel Logout §2.8: 400 with an OAuth-style error body; never cached.
+    crate::error::oauth::error("invalid_request", description)
 }
 
 /// Verifies a logout token (Back-Channel Logout §2.6) and returns its claims.
@@ -140,7 +139,7 @@ pub async fn backchannel(State(state): State<AppState>, Path(provider): Path<Str
             }
             tracing::info!(provider, users = users.len(), "back-channel logout ended sessions");
             crate::audit::record(&state, crate::audit::Entry::new("logout.backchannel", true).detail(serde_json::json!({ "provider": provider, "users": users.len() }))).await;
-            let mut resp = StatusCode::OK.into_response();
+            let mut resp = Status::Ok.with(());
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }

@@ -131,9 +131,7 @@ pub async fn sign_in_page(
         return axum::Json(serde_json::json!({ "ways": list })).into_response();
     }
     if ways.len() == 1 {
-        let mut resp = axum::response::Redirect::to(&ways[0].0).into_response();
-        *resp.status_mut() = axum::http::StatusCode::SEE_OTHER;
-        return resp;
+        return axum::response::Redirect::to(&ways[0].0).into_response();
     }
     let items: String = ways
         .iter()
@@ -141,7 +139,7 @@ pub async fn sign_in_page(
             format!("<p><a class=\"way\" href=\"{}\">{}</a></p>", html_escape::encode_double_quoted_attribute(url), html_escape::encode_text(label))
         })
         .collect();
-    crate::pages::page(axum::http::StatusCode::OK, "Sign in", &format!("<h1>Sign in to Portcullis</h1>{items}"))
+    crate::pages::page(crate::error::Status::Ok, "Sign in", &format!("<h1>Sign in to Portcullis</h1>{items}"))
 }
 
 /// `GET /auth/parameters`: what a CLI needs to configure its device login
@@ -150,7 +148,7 @@ pub async fn sign_in_page(
 /// `local` is a provider. Without either, 404 naming the variable to set.
 pub async fn cli_parameters(axum::extract::State(state): axum::extract::State<crate::state::AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let not_found = |message: String| crate::error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "device_login_not_configured", message).into_response();
+    let not_found = |message: String| crate::error::ApiError::new(crate::error::Status::NotFound, "device_login_not_configured", message).into_response();
     let external = state.config.sso.providers.first();
     // An external provider with a device client comes first; otherwise the
     // `local` provider's own authorization server, in the WorkOS layout

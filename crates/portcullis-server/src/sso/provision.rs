@@ -18,7 +18,7 @@ pub const MEMBER: &str = "member";
 pub const FACTORY_ADMIN: &str = "factory-admin";
 
 fn db(e: StoreError) -> SsoError {
-    SsoError::Unreachable(format!("database: {e}"))
+    SsoError::from(e)
 }
 
 /// What provisioning needs to know about the provider, whatever its protocol.
