@@ -133,7 +133,7 @@ impl AutomationStore for SqlStore {
     }
 
     async fn put_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         // Write first (SQLite write lock), and prove the automation is in `org`.
         let r = sqlx::query("UPDATE automations SET updated_at = updated_at WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
@@ -168,7 +168,7 @@ impl AutomationStore for SqlStore {
     }
 
     async fn replace_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let r = sqlx::query("UPDATE automations SET visibility = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
@@ -296,7 +296,7 @@ impl AutomationStore for SqlStore {
         if usage.is_empty() && executions.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         // In order; runs of inserts become multi-row statements.
         let mut i = 0;
         while i < executions.len() {

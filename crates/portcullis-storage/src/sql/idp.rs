@@ -65,7 +65,7 @@ impl IdpStore for SqlStore {
     ) -> Result<Vec<UserId>> {
         // OpenID Back-Channel Logout 1.0 §2.4: with both `sid` and `sub`,
         // the sessions matching both; with one, those matching it.
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let rows = sqlx::query(
             "SELECT DISTINCT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.provider = $1 AND s.revoked_at IS NULL AND u.idp_issuer = $2 \
@@ -96,7 +96,7 @@ impl IdpStore for SqlStore {
 
     async fn end_saml_sessions_once(&self, request: &SamlLogout<'_>, now: Timestamp) -> Result<Option<Vec<UserId>>> {
         let SamlLogout { provider, name_id_hash, session_indexes, request_key_hash, request_expires } = *request;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let spent = sqlx::query("INSERT INTO used_once (kind, key_hash, expires_at) VALUES ('saml_logout_request', $1, $2) ON CONFLICT DO NOTHING")
             .bind(request_key_hash.to_owned())
             .bind(request_expires.0)

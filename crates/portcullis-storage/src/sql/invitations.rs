@@ -83,7 +83,7 @@ impl InvitationStore for SqlStore {
     }
 
     async fn accept_invitation(&self, id: uuid::Uuid, who: &Invitee, now: Timestamp) -> Result<Option<UserId>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT org_id, email, role_id FROM org_invitations WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2")
             .bind(id.to_string())
             .bind(now.0)

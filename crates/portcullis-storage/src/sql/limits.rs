@@ -59,7 +59,7 @@ impl LimitStore for SqlStore {
             }
             CheckOutcome::Succeeded => {
                 // The account starts afresh; the address keeps its count.
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.write_tx().await?;
                 sqlx::query("DELETE FROM sign_in_checks WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
                 sqlx::query("UPDATE sign_in_checks SET account = '' WHERE account = $1 AND failed_at IS NOT NULL")
                     .bind(account.to_owned())

@@ -122,6 +122,19 @@ impl SqlStore {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// `BEGIN IMMEDIATE`: a deferred transaction that reads first and then
+    /// writes fails at once with "database is locked" when another
+    /// connection wrote meanwhile (the busy timeout does not apply to that
+    /// upgrade), which under parallel requests made correct requests fail.
+    /// PostgreSQL locks per row and needs nothing more than `BEGIN`.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
 }
 
 #[async_trait]

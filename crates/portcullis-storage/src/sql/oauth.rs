@@ -97,7 +97,7 @@ impl OAuthStore for SqlStore {
     }
 
     async fn rotate_signing_key(&self, key: &SigningKey, publish_old_until: Timestamp, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE oauth_signing_keys SET active = NULL, retired_at = $1, publish_until = $2 WHERE active = 1")
             .bind(now.0)
             .bind(publish_old_until.0)
@@ -212,7 +212,7 @@ impl OAuthStore for SqlStore {
     }
 
     async fn rotate_refresh_token(&self, presented: &str, successor: &NewRefreshToken, now: Timestamp) -> Result<RefreshOutcome<RefreshToken>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let used = sqlx::query(&format!(
             "UPDATE refresh_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 RETURNING {REFRESH_COLS}"
@@ -260,7 +260,7 @@ impl OAuthStore for SqlStore {
     }
 
     async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<Option<String>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1").bind(token_hash.to_owned()).fetch_optional(&mut *tx).await?;
         let Some(row) = row else { return Ok(None) };
         let family = get_str(&row, "family_id")?;

@@ -146,7 +146,7 @@ pub(crate) async fn guard_last_owner(
 impl OrgStore for SqlStore {
     async fn create_org(&self, name: &str, now: Timestamp) -> Result<Organization> {
         let id = OrgId::new();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO organizations (id, name, name_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
         )
@@ -226,7 +226,7 @@ impl OrgStore for SqlStore {
                 .map(|r| get_str(r, "role_key"))
                 .collect::<Result<_>>()?;
             let key = portcullis_domain::custom_role_keys(name).find(|k| !taken.contains(k)).expect("an endless list of keys");
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.write_tx().await?;
             let inserted = insert_role(&mut tx, org, name, &key, RoleKind::Custom, &perms, now).await;
             match inserted {
                 Ok(role) => {
@@ -280,7 +280,7 @@ impl OrgStore for SqlStore {
     }
 
     async fn delete_role(&self, org: OrgId, id: RoleId) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         // Only custom roles; the CHECK on kind happens in the WHERE clause.
         let r = sqlx::query("DELETE FROM roles WHERE org_id = $1 AND id = $2 AND kind = 'custom'")
             .bind(org.to_string())
@@ -319,7 +319,7 @@ impl OrgStore for SqlStore {
     }
 
     async fn change_member_role(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_org(&mut tx, org, now).await?;
         let new_role = sqlx::query("SELECT kind FROM roles WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
@@ -345,7 +345,7 @@ impl OrgStore for SqlStore {
     }
 
     async fn remove_member(&self, org: OrgId, user: UserId, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_org(&mut tx, org, now).await?;
         guard_last_owner(&mut tx, org, user).await?;
         sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")

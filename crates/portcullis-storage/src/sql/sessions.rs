@@ -108,7 +108,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn put_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
             .execute(&mut *tx)
             .await?;
@@ -136,7 +136,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn consume_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         // The conditional UPDATE is the single point of truth: of two
         // concurrent uses, exactly one changes a row.
         let r = sqlx::query(

@@ -23,7 +23,7 @@ impl UsageStore for SqlStore {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         write_usage(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())

@@ -98,7 +98,7 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         // Write first, so that SQLite takes its write lock now rather than
         // failing to upgrade a read snapshot later.
         let r = sqlx::query("UPDATE users SET disabled_at = disabled_at WHERE id = $1")
