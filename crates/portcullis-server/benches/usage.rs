@@ -28,7 +28,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> (portcullis_server::state::AppState, O
         let now = SystemClock.now();
         let year_ago = Timestamp(now.0 - 365 * DAY);
         let all = portcullis_storage::UsageQuery { org_id: Some(org), from: Timestamp(0), to: Timestamp(i64::MAX / 4), daily: true, bucket_ms: i64::MAX / 4 };
-        let have: i64 = state.store.usage_rows(&all).await.unwrap().kinds.iter().map(|c| c.count).sum();
+        let have: i64 = state.store.list_usage_rows(&all).await.unwrap().kinds.iter().map(|c| c.count).sum();
         if (have as usize) < EVENTS {
             eprintln!("building the benchmark database: {EVENTS} events over 365 days (once)...");
             let automations: Vec<AutomationId> = (0..20).map(|_| AutomationId::new()).collect();
@@ -51,11 +51,11 @@ fn setup(rt: &tokio::runtime::Runtime) -> (portcullis_server::state::AppState, O
                     latency_bucket: latency.map(latency_bucket),
                 });
                 if batch.len() == 10_000 {
-                    state.store.record_usage(&batch).await.unwrap();
+                    state.store.append_usage(&batch).await.unwrap();
                     batch.clear();
                 }
             }
-            state.store.record_usage(&batch).await.unwrap();
+            state.store.append_usage(&batch).await.unwrap();
         }
         (state, org, now)
     })

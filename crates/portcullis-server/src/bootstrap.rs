@@ -1,5 +1,6 @@
 //! First start: the default organization, and the way to its first owner.
 
+use crate::idp::vendors::VendorOf;
 use crate::keys::{random_token, token_hash};
 use crate::state::AppState;
 use portcullis_domain::RoleKind;
@@ -55,12 +56,12 @@ pub async fn run(state: &AppState) -> Result<Bootstrap, StoreError> {
             Err(StoreError::Conflict { .. }) => return Ok(Bootstrap::Ready),
             Err(e) => return Err(e),
         };
-        let owner = state.store.predefined_role(org.id, RoleKind::Owner).await?;
-        state.store.add_member(org.id, user.id, owner.id, now).await?;
+        let owner = state.store.get_predefined_role(org.id, RoleKind::Owner).await?;
+        state.store.create_member(org.id, user.id, owner.id, now).await?;
         crate::audit::record(state, crate::audit::Entry::new("setup.bootstrap_admin", true).org(org.id).target(format!("user:{}", user.id))).await;
         return Ok(Bootstrap::AdminCreated(email.clone()));
     }
     let token = random_token();
-    state.store.put_setup_token(&token_hash(&token), org.id, now, now.plus(SETUP_LINK_LIFETIME)).await?;
+    state.store.create_setup_token(&token_hash(&token), org.id, now, now.plus(SETUP_LINK_LIFETIME)).await?;
     Ok(Bootstrap::SetupLink(state.config.public(&format!("/setup?token={token}"))))
 }

@@ -6,7 +6,7 @@ use crate::error::{Status, NoContent};
 use crate::api::automations::load;
 use crate::api::convert;
 use crate::audit::{self, Entry};
-use crate::auth::{Caller, OrgScope};
+use crate::session::{Caller, OrgScope};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};

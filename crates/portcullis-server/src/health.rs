@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 /// Checks one automation and stores the result.
 pub async fn check(state: &AppState, a: &Automation) {
     let (health, reason) = probe(state, a).await;
-    if let Err(e) = state.store.set_health(a.id, health, reason.as_deref(), state.clock.now()).await {
+    if let Err(e) = state.store.update_health(a.id, health, reason.as_deref(), state.clock.now()).await {
         tracing::warn!(automation = %a.id, error = %e, "could not store a health result");
     }
     state.automations.evict(&a.id);
@@ -18,7 +18,7 @@ pub async fn check(state: &AppState, a: &Automation) {
 async fn probe(state: &AppState, a: &Automation) -> (&'static str, Option<String>) {
     // The same checks as the kickoff proxy, at every call: the host policy
     // as it stands now, and a token that opens only for this origin.
-    let (base, token) = match crate::upstream_policy::target(state, a) {
+    let (base, token) = match crate::upstream_policy::target(&state.config.upstream.hosts, &state.sealer, a) {
         Ok(t) => t,
         Err(TargetProblem::NoToken) => return ("unhealthy", Some("no upstream token is set".into())),
         Err(TargetProblem::NotAllowed(why)) => return ("unhealthy", Some(format!("not called: {why}"))),

@@ -6,27 +6,28 @@
 
 pub mod api;
 pub mod audit;
-pub mod auth;
+pub mod authserver;
+pub mod cache;
 pub mod bootstrap;
 pub mod compat;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod health;
+pub mod idp;
 pub mod keys;
-pub mod oauth;
 pub mod outbound;
 pub mod pages;
 pub mod password;
-pub mod providers;
 pub mod rate_limit;
-pub mod saml;
-pub mod sso;
 pub mod request_id;
 pub mod secrets;
+pub mod session;
+pub mod signin;
+pub mod signout;
 pub mod state;
 pub mod upstream_policy;
 pub mod usage;
-pub mod health;
 
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
@@ -47,28 +48,28 @@ pub fn app(state: AppState) -> Router {
     // Over https, browsers are told to keep using it (a year, like most sites).
     let hsts = state.config.https().then(|| HeaderValue::from_static("max-age=31536000"));
     Router::new()
-        .route("/", get(auth::local::landing))
+        .route("/", get(pages::home::landing))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/auth/local/login", get(auth::local::login_page).post(auth::local::login_submit))
-        .route("/auth/logout", post(auth::local::logout))
-        .route("/auth/login", get(sso::sign_in_page))
-        .route("/auth/parameters", get(sso::cli_parameters))
-        .route("/auth/logged-out", get(sso::logout::logged_out))
-        .route("/auth/{provider}/login", get(saml::flow::login_route))
+        .route("/auth/local/login", get(signin::local::login_page).post(signin::local::login_submit))
+        .route("/auth/logout", post(signout::logout))
+        .route("/auth/login", get(signin::choose::sign_in_page))
+        .route("/auth/parameters", get(signin::parameters::cli_parameters))
+        .route("/auth/logged-out", get(signout::oidc::logged_out))
+        .route("/auth/{provider}/login", get(signin::saml::login_route))
         .route(
             "/auth/{provider}/callback",
             // SAML responses with many attributes exceed the general 64 KiB;
             // the ACS refuses above its own cap with a clear reason.
-            get(sso::flow::callback).post(saml::flow::acs_route).layer(axum::extract::DefaultBodyLimit::max(saml::flow::MAX_ACS_BODY)),
+            get(signin::oidc::callback).post(signin::saml::acs_route).layer(axum::extract::DefaultBodyLimit::max(signin::saml::MAX_ACS_BODY)),
         )
-        .route("/auth/{provider}/metadata", get(saml::flow::metadata_route))
-        .route("/auth/{provider}/complete", get(saml::complete::complete_route))
-        .route("/auth/{provider}/slo", get(saml::logout::slo_route))
-        .route("/auth/{provider}/backchannel-logout", post(sso::logout::backchannel))
-        .route("/setup", get(auth::setup::setup_page).post(auth::setup::setup_submit))
-        .route("/invite", get(auth::invite::invite_page).post(auth::invite::invite_submit))
-        .merge(oauth::router())
+        .route("/auth/{provider}/metadata", get(signin::saml::metadata_route))
+        .route("/auth/{provider}/complete", get(signin::saml_complete::complete_route))
+        .route("/auth/{provider}/slo", get(signout::saml::slo_route))
+        .route("/auth/{provider}/backchannel-logout", post(signout::oidc::backchannel))
+        .route("/setup", get(signin::setup::setup_page).post(signin::setup::setup_submit))
+        .route("/invite", get(signin::invite::invite_page).post(signin::invite::invite_submit))
+        .merge(authserver::router())
         .nest("/api/v1", api::router().fallback(api_not_found))
         .nest("/crewai_plus/api/v1", compat::router())
         .fallback(not_found)
@@ -80,7 +81,7 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, move |_: &axum::response::Response| hsts.clone()))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id::middleware))
+        .layer(axum::middleware::from_fn_with_state(request_id::TrustIncoming(state.config.trust_x_forwarded_for), request_id::middleware))
         .with_state(state)
 }
 
@@ -168,7 +169,7 @@ pub async fn open(config: &Config) -> Result<(SqlStore, keys::Keys, crypto::Seal
 pub async fn check_key(store: &SqlStore, sealer: &crypto::Sealer) -> Result<(), StartError> {
     use portcullis_storage::EnvStore;
     let fresh = sealer.seal(crypto::KEY_CHECK, crypto::KEY_CHECK_AAD);
-    let stored = store.init_key_check(&fresh).await.map_err(StartError::Database)?;
+    let stored = store.get_or_create_key_check(&fresh).await.map_err(StartError::Database)?;
     match sealer.open(&stored, crypto::KEY_CHECK_AAD) {
         Ok(v) if v == crypto::KEY_CHECK => Ok(()),
         Ok(_) => Err(StartError::WrongKey("the key check value is corrupt".into())),
@@ -201,7 +202,7 @@ pub async fn start(config: Config) -> Result<(AppState, bootstrap::Bootstrap, bo
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<(AppState, bootstrap::Bootstrap, bool), StartError> {
     let (state, created_key) = state_only(config, clock).await?;
     let boot = bootstrap::run(&state).await.map_err(StartError::Database)?;
-    match upstream_policy::bind_legacy_tokens(&state).await {
+    match upstream_policy::bind_legacy_tokens(state.store.as_ref(), &state.sealer).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(tokens = n, "automation tokens bound to their upstream origin"),
         Err(e) => return Err(StartError::Database(e)),
@@ -242,7 +243,7 @@ pub fn spawn_housekeeping(state: AppState) {
             if let Err(e) = state.store.purge_oauth(state.clock.now()).await {
                 tracing::warn!(error = %e, "device code and refresh token housekeeping failed");
             }
-            oauth::rotate_keys_if_due(&state).await;
+            authserver::rotate_keys_if_due(&state).await;
         }
     });
 }

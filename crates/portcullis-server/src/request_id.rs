@@ -24,11 +24,16 @@ fn acceptable(v: &str) -> bool {
     !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-pub async fn middleware(axum::extract::State(state): axum::extract::State<crate::state::AppState>, req: Request, next: Next) -> Response {
+/// Whether an `X-Request-Id` from the client is kept: only behind a trusted
+/// proxy (`PORTCULLIS_TRUST_X_FORWARDED_FOR`), which sets it.
+#[derive(Clone, Copy)]
+pub struct TrustIncoming(pub bool);
+
+pub async fn middleware(axum::extract::State(TrustIncoming(trusted)): axum::extract::State<TrustIncoming>, req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")
-        .filter(|_| state.config.trust_x_forwarded_for)
+        .filter(|_| trusted)
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
         .map(str::to_owned)

@@ -35,7 +35,7 @@ pub enum RotateError {
 pub async fn rotate(state: &AppState) -> Result<Rotation, RotateError> {
     let sealer: &Sealer = &state.sealer;
     let mut r = Rotation::default();
-    for v in state.store.all_env().await? {
+    for v in state.store.list_all_env().await? {
         if sealer.is_current(&v.sealed_value) {
             r.already_current += 1;
             continue;
@@ -58,17 +58,17 @@ pub async fn rotate(state: &AppState) -> Result<Rotation, RotateError> {
             r.automation_tokens += 1;
         }
     }
-    for k in state.store.all_signing_keys().await? {
+    for k in state.store.list_all_signing_keys().await? {
         if sealer.is_current(&k.private_sealed) {
             r.already_current += 1;
             continue;
         }
-        let aad = crate::oauth::signing::aad(&k.kid);
+        let aad = crate::authserver::signing::aad(&k.kid);
         let clear = sealer.open(&k.private_sealed, &aad).map_err(|source| RotateError::Open { what: format!("signing key {}", k.kid), source })?;
         if state.store.reseal_signing_key(&k.kid, &k.private_sealed, &sealer.seal(&clear, &aad)).await? {
             r.signing_keys += 1;
         }
     }
-    state.store.set_key_check(&sealer.seal(crypto::KEY_CHECK, crypto::KEY_CHECK_AAD)).await?;
+    state.store.update_key_check(&sealer.seal(crypto::KEY_CHECK, crypto::KEY_CHECK_AAD)).await?;
     Ok(r)
 }

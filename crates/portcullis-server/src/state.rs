@@ -1,17 +1,19 @@
-//! Shared server state, and the in-memory session cache.
+//! The server's shared state: configuration, storage, keys, and the parts
+//! that keep something in memory, each owning its own caches. Nothing here
+//! imports a handler: the two parts defined above this layer
+//! (`crate::signin::bearer_cache`, `crate::authserver::authority`) are
+//! plain data.
 
+pub use crate::cache::{CachedAutomation, CachedSession, SessionCache, TtlCache};
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::crypto::Sealer;
 use crate::password::Passwords;
 use crate::usage::UsageRecorder;
-use portcullis_domain::{AutomationAcl, AutomationId, Clock, ThrottlePolicy, UserId};
-use portcullis_storage::{Automation, Membership, SessionRecord, Store, User};
-use std::collections::HashMap;
+use portcullis_domain::{AutomationId, Clock, ThrottlePolicy};
+use portcullis_storage::Store;
 use std::ops::Deref;
-use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -32,14 +34,11 @@ pub struct Inner {
     pub upstream: reqwest::Client,
     pub usage: UsageRecorder,
     /// The external identity providers (empty with `local` only).
-    pub sso: Arc<crate::sso::Registry>,
-    /// Verified bearer tokens by hash, each valid until its own `exp`.
-    pub bearer_tokens: TtlCache<[u8; 32], crate::auth::bearer::VerifiedToken>,
-    /// Recently provisioned IdP users (issuer, subject, roles) -> account,
-    /// so that fresh tokens of the same person need no database write.
-    pub bearer_users: TtlCache<String, UserId>,
+    pub sso: Arc<crate::idp::Registry>,
+    /// What the bearer path remembers: verified tokens and provisioned users.
+    pub bearer: crate::signin::bearer_cache::BearerCache,
     /// The `local` provider's authorization server (keys, rate limits).
-    pub oauth: crate::oauth::LocalAuthority,
+    pub oauth: crate::authserver::authority::LocalAuthority,
 }
 
 impl AppState {
@@ -57,7 +56,7 @@ impl AppState {
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         let usage = UsageRecorder::start(store.clone());
-        let sso = Arc::new(crate::sso::Registry::new(&config)?);
+        let sso = Arc::new(crate::idp::Registry::new(&config)?);
         Ok(Self(Arc::new(Inner {
             config,
             store,
@@ -71,29 +70,9 @@ impl AppState {
             upstream,
             usage,
             sso,
-            bearer_tokens: TtlCache::new(Duration::from_secs(24 * 3600), 100_000),
-            bearer_users: TtlCache::new(Duration::from_secs(60), 100_000),
-            oauth: crate::oauth::LocalAuthority::default(),
+            bearer: crate::signin::bearer_cache::BearerCache::default(),
+            oauth: crate::authserver::authority::LocalAuthority::default(),
         })))
-    }
-
-    /// The session cookie's name: `__Host-` prefixed when served over https
-    /// (the browser then insists on `Secure`, `Path=/` and no `Domain`).
-    pub fn session_cookie_name(&self) -> &'static str {
-        if self.config.https() {
-            "__Host-portcullis_session"
-        } else {
-            "portcullis_session"
-        }
-    }
-
-    /// The pre-session cookie that binds the sign-in and setup forms' CSRF tokens.
-    pub fn form_cookie_name(&self) -> &'static str {
-        if self.config.https() {
-            "__Host-portcullis_form"
-        } else {
-            "portcullis_form"
-        }
     }
 }
 
@@ -104,104 +83,3 @@ impl Deref for AppState {
     }
 }
 
-/// A session as loaded from storage, with its user and memberships.
-pub struct CachedSession {
-    pub session: SessionRecord,
-    pub user: User,
-    pub memberships: Vec<Membership>,
-    /// Last time `last_seen_at` was written back (ms), so that a cached
-    /// session is touched once per interval, not once per request.
-    pub touched_at: AtomicI64,
-}
-
-/// A bounded map whose entries are served for at most `ttl`. Used for
-/// sessions and automations: changes on this replica evict at once, changes
-/// on another replica take effect within `ttl`.
-pub struct TtlCache<K, V> {
-    ttl: Duration,
-    max_entries: usize,
-    map: Mutex<HashMap<K, (Arc<V>, Instant)>>,
-}
-
-impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
-    pub fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self { ttl, max_entries, map: Mutex::new(HashMap::new()) }
-    }
-
-    pub fn get<Q>(&self, k: &Q) -> Option<Arc<V>>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        let map = self.map.lock().expect("cache lock");
-        map.get(k).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
-    }
-
-    pub fn insert(&self, k: K, v: V) -> Arc<V> {
-        let v = Arc::new(v);
-        let mut map = self.map.lock().expect("cache lock");
-        if map.len() >= self.max_entries {
-            // Bounded memory: drop what has expired, and everything if that
-            // was not enough (the cost is one database read per entry).
-            let ttl = self.ttl;
-            map.retain(|_, (_, at)| at.elapsed() < ttl);
-            if map.len() >= self.max_entries {
-                map.clear();
-            }
-        }
-        map.insert(k, (v.clone(), Instant::now()));
-        v
-    }
-
-    pub fn evict<Q>(&self, k: &Q)
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        self.map.lock().expect("cache lock").remove(k);
-    }
-
-    pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
-        self.map.lock().expect("cache lock").retain(|_, (v, _)| keep(v));
-    }
-
-    pub fn clear(&self) {
-        self.map.lock().expect("cache lock").clear();
-    }
-}
-
-/// Session lookups, served from memory for at most
-/// `PORTCULLIS_SESSION_CACHE_TTL` (default 1 s), keyed by token hash.
-pub struct SessionCache(TtlCache<String, CachedSession>);
-
-impl SessionCache {
-    pub fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self(TtlCache::new(ttl, max_entries))
-    }
-
-    pub fn get(&self, token_hash: &str) -> Option<Arc<CachedSession>> {
-        self.0.get(token_hash)
-    }
-
-    pub fn insert(&self, token_hash: String, session: SessionRecord, user: User, memberships: Vec<Membership>) -> Arc<CachedSession> {
-        let touched = session.times.last_seen_at.0;
-        self.0.insert(token_hash, CachedSession { session, user, memberships, touched_at: AtomicI64::new(touched) })
-    }
-
-    pub fn evict(&self, token_hash: &str) {
-        self.0.evict(token_hash)
-    }
-
-    pub fn evict_user(&self, user: UserId) {
-        self.0.retain(|c| c.user.id != user)
-    }
-
-    /// Forgets everything (after role or membership changes, which any
-    /// cached session may reflect).
-    pub fn clear(&self) {
-        self.0.clear()
-    }
-}
-
-/// An automation with its access list, as the RBAC decision needs them.
-pub type CachedAutomation = (Automation, AutomationAcl);

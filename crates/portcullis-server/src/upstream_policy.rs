@@ -138,12 +138,12 @@ pub enum TargetProblem {
 /// What a call to an automation needs, checked at every call (proxy and
 /// health checks alike): its base URL, allowed by the policy as it stands
 /// now, and its token, opened for that URL's origin only.
-pub fn target(state: &crate::state::AppState, a: &portcullis_storage::Automation) -> Result<(String, String), TargetProblem> {
+pub fn target(hosts: &HostPolicy, sealer: &crate::crypto::Sealer, a: &portcullis_storage::Automation) -> Result<(String, String), TargetProblem> {
     let sealed = a.upstream_token_sealed.as_deref().ok_or(TargetProblem::NoToken)?;
     let host = url::Url::parse(&a.upstream_url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-    state.config.upstream.hosts.check(&host).map_err(TargetProblem::NotAllowed)?;
+    hosts.check(&host).map_err(TargetProblem::NotAllowed)?;
     let origin = origin(&a.upstream_url).unwrap_or_default();
-    let clear = state.sealer.open(sealed, &token_aad(a.id, &origin)).map_err(|e| TargetProblem::TokenUnusable(e.to_string()))?;
+    let clear = sealer.open(sealed, &token_aad(a.id, &origin)).map_err(|e| TargetProblem::TokenUnusable(e.to_string()))?;
     let token = String::from_utf8(clear).map_err(|_| TargetProblem::TokenUnusable("not UTF-8".into()))?;
     Ok((a.upstream_url.trim_end_matches('/').to_owned(), token))
 }
@@ -151,16 +151,16 @@ pub fn target(state: &crate::state::AppState, a: &portcullis_storage::Automation
 /// Re-seals tokens stored before they were bound to their origin, for the
 /// origin they have now (once, at start; compare-and-swap, so a token set
 /// meanwhile is kept). Returns how many were upgraded.
-pub async fn bind_legacy_tokens(state: &crate::state::AppState) -> Result<usize, portcullis_storage::StoreError> {
+pub async fn bind_legacy_tokens(store: &dyn portcullis_storage::Store, sealer: &crate::crypto::Sealer) -> Result<usize, portcullis_storage::StoreError> {
     let mut n = 0;
-    for a in state.store.list_all_automations().await? {
+    for a in store.list_all_automations().await? {
         let Some(sealed) = a.upstream_token_sealed.as_deref() else { continue };
         let origin = origin(&a.upstream_url).unwrap_or_default();
-        if state.sealer.open(sealed, &token_aad(a.id, &origin)).is_ok() {
+        if sealer.open(sealed, &token_aad(a.id, &origin)).is_ok() {
             continue;
         }
-        if let Ok(clear) = state.sealer.open(sealed, &legacy_token_aad(a.id)) {
-            if state.store.reseal_automation_token(a.id, sealed, &state.sealer.seal(&clear, &token_aad(a.id, &origin))).await? {
+        if let Ok(clear) = sealer.open(sealed, &legacy_token_aad(a.id)) {
+            if store.reseal_automation_token(a.id, sealed, &sealer.seal(&clear, &token_aad(a.id, &origin))).await? {
                 n += 1;
             }
         }

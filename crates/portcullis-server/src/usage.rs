@@ -67,7 +67,7 @@ impl UsageRecorder {
                     }
                 }
                 if !batch.is_empty() || !execs.is_empty() {
-                    if let Err(e) = store.write_batch(&batch, &execs).await {
+                    if let Err(e) = store.append_usage_batch(&batch, &execs).await {
                         tracing::error!(error = %e, events = batch.len(), executions = execs.len(), "could not record usage events and executions");
                     }
                     batch.clear();
@@ -109,19 +109,19 @@ impl UsageRecorder {
 
 /// Records a sign-in attempt for each organization the user belongs to
 /// (installation-wide when the account is unknown).
-pub async fn record_signin(state: &crate::state::AppState, user: Option<portcullis_domain::UserId>, provider: &str, success: bool) {
+pub async fn record_signin(store: &dyn Store, recorder: &UsageRecorder, at: Timestamp, user: Option<portcullis_domain::UserId>, provider: &str, success: bool) {
     let orgs = match user {
-        Some(u) => state.store.memberships_of(u).await.map(|ms| ms.into_iter().map(|m| Some(m.org.id)).collect()).unwrap_or_default(),
+        Some(u) => store.list_memberships(u).await.map(|ms| ms.into_iter().map(|m| Some(m.org.id)).collect()).unwrap_or_default(),
         None => vec![],
     };
     let orgs = if orgs.is_empty() { vec![None] } else { orgs };
     for org in orgs {
-        let mut e = event("signin", state.clock.now());
+        let mut e = event("signin", at);
         e.org_id = org;
         e.user_id = user;
         e.provider = Some(provider.to_owned());
         e.success = Some(success);
-        state.usage.record(e);
+        recorder.record(e);
     }
 }
 

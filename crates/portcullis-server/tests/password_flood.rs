@@ -6,6 +6,7 @@
 //!
 //! In its own test binary: it reads this process's peak resident memory.
 
+
 mod support;
 
 use support::{Db, Options, TestServer};

@@ -36,7 +36,7 @@ pub trait OrgStore: Send + Sync {
 
     async fn list_roles(&self, org: OrgId) -> Result<Vec<portcullis_domain::Role>>;
     async fn get_role(&self, org: OrgId, id: RoleId) -> Result<Option<portcullis_domain::Role>>;
-    async fn predefined_role(&self, org: OrgId, kind: portcullis_domain::RoleKind) -> Result<portcullis_domain::Role>;
+    async fn get_predefined_role(&self, org: OrgId, kind: portcullis_domain::RoleKind) -> Result<portcullis_domain::Role>;
     async fn create_role(&self, org: OrgId, name: &str, perms: FeaturePermissions, now: Timestamp) -> Result<portcullis_domain::Role>;
     /// Renames and/or sets permissions. Owner permissions cannot be changed
     /// ([`StoreError::Predefined`]).
@@ -45,25 +45,25 @@ pub trait OrgStore: Send + Sync {
     /// that members still hold ([`StoreError::InUse`]).
     async fn delete_role(&self, org: OrgId, id: RoleId) -> Result<()>;
 
-    async fn add_member(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()>;
+    async fn create_member(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()>;
     /// Changes a member's role; refused if it would leave the organization
     /// without an owner ([`StoreError::LastOwner`]).
-    async fn change_member_role(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()>;
-    async fn remove_member(&self, org: OrgId, user: UserId, now: Timestamp) -> Result<()>;
+    async fn update_member_role(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()>;
+    async fn delete_member(&self, org: OrgId, user: UserId, now: Timestamp) -> Result<()>;
     async fn list_members(&self, org: OrgId) -> Result<Vec<Member>>;
     async fn get_member(&self, org: OrgId, user: UserId) -> Result<Option<Member>>;
     /// Every organization the user belongs to, with the role held there.
-    async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>>;
+    async fn list_memberships(&self, user: UserId) -> Result<Vec<Membership>>;
 }
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
     async fn create_user(&self, new: NewUser, now: Timestamp) -> Result<User>;
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
-    async fn get_local_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    async fn find_local_user_by_email(&self, email: &str) -> Result<Option<User>>;
     async fn count_users(&self) -> Result<i64>;
-    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
-    async fn set_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> Result<()>;
+    async fn update_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
+    async fn update_user_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> Result<()>;
     /// Deletes the user, their sessions, memberships and grants; refused
     /// when they are the last owner of an organization.
     async fn delete_user(&self, id: UserId) -> Result<()>;
@@ -72,21 +72,21 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn create_session(&self, new: NewSession) -> Result<()>;
-    async fn get_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
-    async fn touch_session(&self, id: SessionId, now: Timestamp) -> Result<()>;
+    async fn find_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    async fn update_session_last_seen(&self, id: SessionId, now: Timestamp) -> Result<()>;
     /// Sessions that are not revoked and not past their absolute lifetime.
     async fn list_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionRecord>>;
     /// Revokes one of the user's sessions; false if there is no such
     /// active session.
     async fn revoke_session(&self, user: UserId, id: SessionId, now: Timestamp) -> Result<bool>;
-    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<u64>;
+    async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64>;
     /// Deletes sessions that ended before `before` (housekeeping).
     async fn purge_sessions(&self, before: Timestamp) -> Result<u64>;
 
     /// Stores a setup token, replacing any unused one.
-    async fn put_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()>;
+    async fn create_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()>;
     /// Checks a setup token without using it.
-    async fn peek_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
+    async fn find_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
     /// Uses a setup token exactly once (atomic across replicas).
     async fn consume_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
 
@@ -99,9 +99,9 @@ pub trait InvitationStore: Send + Sync {
     /// same organization and address is pending.
     async fn create_invitation(&self, new: &NewInvitation) -> Result<Invitation>;
     /// The pending, unexpired invitation behind a link.
-    async fn invitation_by_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<Invitation>>;
+    async fn find_invitation_by_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<Invitation>>;
     /// Pending, unexpired invitations for an address (any organization).
-    async fn invitations_for_email(&self, email: &str, now: Timestamp) -> Result<Vec<Invitation>>;
+    async fn list_invitations_for_email(&self, email: &str, now: Timestamp) -> Result<Vec<Invitation>>;
     /// Pending, unexpired invitations of an organization, newest first.
     async fn list_invitations(&self, org: OrgId, now: Timestamp) -> Result<Vec<Invitation>>;
     async fn delete_invitation(&self, org: OrgId, id: uuid::Uuid) -> Result<bool>;
@@ -109,7 +109,7 @@ pub trait InvitationStore: Send + Sync {
     /// what acceptance does: the membership (an existing one is kept as it
     /// is), and the account when `who` asks for one. `None` when it was
     /// accepted, withdrawn or expired meanwhile.
-    async fn accept_invitation(&self, id: uuid::Uuid, who: &Invitee, now: Timestamp) -> Result<Option<UserId>>;
+    async fn consume_invitation(&self, id: uuid::Uuid, who: &Invitee, now: Timestamp) -> Result<Option<UserId>>;
 }
 
 /// What sign-in through an external identity provider needs.
@@ -120,9 +120,9 @@ pub trait IdpStore: Send + Sync {
     /// idp_subject)`), so concurrent first sign-ins create one account.
     /// Returns the user and whether it was created.
     async fn upsert_idp_user(&self, user: &IdpUser, now: Timestamp) -> Result<(User, bool)>;
-    async fn get_user_by_idp(&self, issuer: &str, subject: &str) -> Result<Option<User>>;
+    async fn find_user_by_idp(&self, issuer: &str, subject: &str) -> Result<Option<User>>;
     /// The sealed ID token kept with a session (for `id_token_hint`).
-    async fn session_id_token(&self, id: SessionId) -> Result<Option<String>>;
+    async fn get_session_id_token(&self, id: SessionId) -> Result<Option<String>>;
     /// Ends the sessions an OpenID back-channel logout token names: those of
     /// `provider` with IdP session id `sid` and/or of the user `issuer` +
     /// `subject`. Returns the users whose sessions ended.
@@ -138,10 +138,10 @@ pub trait IdpStore: Send + Sync {
     /// id and ends the sessions it names (see [`SamlLogout`]). `None` when
     /// the id was spent before (a replay), and nothing ends; if ending
     /// fails, the id stays unspent.
-    async fn end_saml_sessions_once(&self, request: &SamlLogout<'_>, now: Timestamp) -> Result<Option<Vec<UserId>>>;
+    async fn revoke_saml_sessions_once(&self, request: &SamlLogout<'_>, now: Timestamp) -> Result<Option<Vec<UserId>>>;
     /// Records a one-time value; `false` if it was already used (the primary
     /// key decides, so two replicas cannot both accept it).
-    async fn use_once(&self, kind: &str, key_hash: &str, expires_at: Timestamp) -> Result<bool>;
+    async fn consume_once(&self, kind: OnceKind, key_hash: &str, expires_at: Timestamp) -> Result<bool>;
     async fn purge_used_once(&self, now: Timestamp) -> Result<u64>;
 }
 
@@ -150,12 +150,12 @@ pub trait IdpStore: Send + Sync {
 #[async_trait]
 pub trait OAuthStore: Send + Sync {
     /// The active signing key and the retired ones still published at `now`.
-    async fn signing_keys(&self, now: Timestamp) -> Result<Vec<SigningKey>>;
+    async fn list_signing_keys(&self, now: Timestamp) -> Result<Vec<SigningKey>>;
     /// Every signing key (for resealing after an installation-key rotation).
-    async fn all_signing_keys(&self) -> Result<Vec<SigningKey>>;
+    async fn list_all_signing_keys(&self) -> Result<Vec<SigningKey>>;
     /// Adds `key` as the active key unless there is one already (another
     /// replica may have won the race); returns whether it was added.
-    async fn add_first_signing_key(&self, key: &SigningKey) -> Result<bool>;
+    async fn create_first_signing_key(&self, key: &SigningKey) -> Result<bool>;
     /// Retires the active key (published until `publish_old_until`) and makes
     /// `key` the active one, in one transaction.
     async fn rotate_signing_key(&self, key: &SigningKey, publish_old_until: Timestamp, now: Timestamp) -> Result<()>;
@@ -165,16 +165,16 @@ pub trait OAuthStore: Send + Sync {
     /// Stores a new device authorization; [`StoreError::Conflict`] when its
     /// user code is taken (draw another).
     async fn create_device_authorization(&self, new: &NewDeviceAuthorization) -> Result<()>;
-    async fn device_by_code(&self, device_code_hash: &str) -> Result<Option<DeviceAuthorization>>;
-    async fn device_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuthorization>>;
+    async fn find_device_by_code(&self, device_code_hash: &str) -> Result<Option<DeviceAuthorization>>;
+    async fn find_device_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuthorization>>;
     /// Records a poll at `now`, and a new interval after a `slow_down`.
-    async fn record_device_poll(&self, device_code_hash: &str, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()>;
+    async fn update_device_poll(&self, device_code_hash: &str, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()>;
     /// Approves (for `user`) or denies a pending, unexpired authorization;
     /// `None` when there is none with that user code any more.
-    async fn decide_device(&self, user_code: &str, user: UserId, approve: bool, now: Timestamp) -> Result<Option<DeviceAuthorization>>;
+    async fn update_device_decision(&self, user_code: &str, user: UserId, approve: bool, now: Timestamp) -> Result<Option<DeviceAuthorization>>;
     /// Marks an approved authorization redeemed; `false` when it was not
     /// approved or already redeemed (tokens are issued once).
-    async fn redeem_device(&self, device_code_hash: &str) -> Result<bool>;
+    async fn consume_device(&self, device_code_hash: &str) -> Result<bool>;
 
     /// Stores the first refresh token of a new family (at login).
     async fn create_refresh_token(&self, new: &NewRefreshToken) -> Result<RefreshToken>;
@@ -192,7 +192,7 @@ pub trait OAuthStore: Send + Sync {
     async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<Option<String>>;
     /// Whether the login (refresh-token family) an access token came from
     /// is still alive: not revoked, not past its end.
-    async fn refresh_family_active(&self, family_id: &str, now: Timestamp) -> Result<bool>;
+    async fn get_refresh_family_active(&self, family_id: &str, now: Timestamp) -> Result<bool>;
     /// Revokes every refresh token of a user (account disabled, sessions revoked).
     async fn revoke_user_refresh_tokens(&self, user: UserId, now: Timestamp) -> Result<u64>;
     /// Deletes expired device authorizations and refresh-token families, and
@@ -203,7 +203,7 @@ pub trait OAuthStore: Send + Sync {
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
-    async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
 }
 
 /// Limits shared by every replica.
@@ -213,14 +213,14 @@ pub trait LimitStore: Send + Sync {
     /// account and its address: failed checks since `since` (for the
     /// account, only those after its last success) and checks running now
     /// (started after `running_since`), this one included.
-    async fn begin_sign_in_check(&self, check: &SignInCheck, since: Timestamp, running_since: Timestamp) -> Result<SignInPressure>;
+    async fn create_sign_in_check(&self, check: &SignInCheck, since: Timestamp, running_since: Timestamp) -> Result<SignInPressure>;
     /// Ends a registered check.
-    async fn end_sign_in_check(&self, id: uuid::Uuid, account: &str, outcome: CheckOutcome, now: Timestamp) -> Result<()>;
+    async fn update_sign_in_check(&self, id: uuid::Uuid, account: &str, outcome: CheckOutcome, now: Timestamp) -> Result<()>;
     /// Counts one hit of `key` in its fixed window of `window_ms` and
     /// returns the count, this hit included, and the window's start.
-    async fn hit_limit(&self, key: &str, window_ms: i64, now: Timestamp) -> Result<(i64, Timestamp)>;
+    async fn upsert_limit(&self, key: &str, window_ms: i64, now: Timestamp) -> Result<(i64, Timestamp)>;
     /// Takes a hit back (it turned out not to count), if its window is still the current one.
-    async fn refund_limit(&self, key: &str, window_start: Timestamp) -> Result<()>;
+    async fn update_limit_refund(&self, key: &str, window_start: Timestamp) -> Result<()>;
     /// Forgets checks and counters older than `before`.
     async fn purge_limits(&self, before: Timestamp) -> Result<u64>;
 }
@@ -232,52 +232,52 @@ pub trait AutomationStore: Send + Sync {
     async fn list_automations(&self, org: OrgId) -> Result<Vec<Automation>>;
     async fn delete_automation(&self, org: OrgId, id: AutomationId) -> Result<bool>;
     /// Sets what a subject holds on the automation (an empty set removes the grant).
-    async fn put_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()>;
+    async fn upsert_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()>;
     async fn list_grants(&self, id: AutomationId) -> Result<Vec<Grant>>;
     /// Replaces visibility and every grant in one transaction.
-    async fn replace_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()>;
+    async fn update_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()>;
     /// The automation's access list, ready for the RBAC decision.
-    async fn load_acl(&self, automation: &Automation) -> Result<AutomationAcl>;
+    async fn get_acl(&self, automation: &Automation) -> Result<AutomationAcl>;
     /// Every automation of the organization with its access list (two queries, whatever the count).
     async fn list_automations_with_acls(&self, org: OrgId) -> Result<Vec<(Automation, AutomationAcl)>>;
     async fn update_automation(&self, org: OrgId, id: AutomationId, update: AutomationUpdate, now: Timestamp) -> Result<Automation>;
     /// Every automation of the installation (for the health checker).
     async fn list_all_automations(&self) -> Result<Vec<Automation>>;
-    async fn set_health(&self, id: AutomationId, state: &str, reason: Option<&str>, now: Timestamp) -> Result<()>;
+    async fn update_health(&self, id: AutomationId, state: &str, reason: Option<&str>, now: Timestamp) -> Result<()>;
     /// Every sealed upstream token, for key rotation.
     async fn reseal_automation_token(&self, id: AutomationId, old_sealed: &str, new_sealed: &str) -> Result<bool>;
 
     /// Applies usage events and execution changes, in order, in one transaction.
-    async fn write_batch(&self, usage: &[UsageEvent], executions: &[ExecutionOp]) -> Result<()>;
+    async fn append_usage_batch(&self, usage: &[UsageEvent], executions: &[ExecutionOp]) -> Result<()>;
     async fn list_executions(&self, automation: AutomationId, limit: i64) -> Result<Vec<Execution>>;
     /// Executions and failures since `since`, and the last execution, per automation of the organization.
-    async fn execution_stats(&self, org: OrgId, since: Timestamp) -> Result<std::collections::HashMap<AutomationId, ExecutionStats>>;
+    async fn list_execution_stats(&self, org: OrgId, since: Timestamp) -> Result<std::collections::HashMap<AutomationId, ExecutionStats>>;
 }
 
 #[async_trait]
 pub trait EnvStore: Send + Sync {
     /// Creates or replaces a variable (unique per organization, scope and name).
-    async fn put_env(&self, var: &EnvVar) -> Result<EnvVar>;
+    async fn upsert_env(&self, var: &EnvVar) -> Result<EnvVar>;
     async fn list_env(&self, org: OrgId) -> Result<Vec<EnvVar>>;
     async fn get_env(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<EnvVar>>;
     async fn delete_env(&self, org: OrgId, id: uuid::Uuid) -> Result<bool>;
     /// Every variable of the installation (for key rotation).
-    async fn all_env(&self) -> Result<Vec<EnvVar>>;
+    async fn list_all_env(&self) -> Result<Vec<EnvVar>>;
     /// Replaces a sealed value if it is still `old` (compare-and-swap, so a
     /// concurrent write is never overwritten by a rotation).
     async fn reseal_env(&self, id: uuid::Uuid, old: &str, new: &str) -> Result<bool>;
     async fn get_key_check(&self) -> Result<Option<String>>;
     /// Stores the key check value unless one exists; returns the stored one.
-    async fn init_key_check(&self, sealed: &str) -> Result<String>;
-    async fn set_key_check(&self, sealed: &str) -> Result<()>;
+    async fn get_or_create_key_check(&self, sealed: &str) -> Result<String>;
+    async fn update_key_check(&self, sealed: &str) -> Result<()>;
 }
 
 #[async_trait]
 pub trait UsageStore: Send + Sync {
     /// Appends events and updates the hourly and daily roll-ups in one transaction.
-    async fn record_usage(&self, events: &[UsageEvent]) -> Result<()>;
+    async fn append_usage(&self, events: &[UsageEvent]) -> Result<()>;
     /// The roll-ups of a range, aggregated into report buckets by the database.
-    async fn usage_rows(&self, q: &UsageQuery) -> Result<UsageRows>;
+    async fn list_usage_rows(&self, q: &UsageQuery) -> Result<UsageRows>;
 }
 
 /// Everything the server needs from storage.

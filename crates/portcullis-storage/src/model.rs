@@ -501,3 +501,36 @@ pub enum Invitee {
     /// An existing local account that has no password yet: it gets one.
     SetPassword { user: UserId, password_hash: String },
 }
+
+/// What a single-use key was spent on: each kind is its own namespace of
+/// the `used_once` table, so the same hash spent for one purpose stays
+/// fresh for another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OnceKind {
+    /// An OpenID sign-in's `state` (its callback is accepted once).
+    SsoState,
+    /// A SAML AuthnRequest id (one response per request).
+    SamlRequest,
+    /// A SAML assertion id, per IdP (each assertion signs in once).
+    SamlAssertion,
+    /// The hand-over from the SAML ACS to `/auth/<p>/complete`.
+    SamlCompletion,
+    /// An IdP's SAML LogoutRequest id.
+    SamlLogoutRequest,
+    /// A back-channel logout token's `jti`, per issuer.
+    LogoutJti,
+}
+
+impl OnceKind {
+    /// The stored name (kept as the values written before the enum existed).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnceKind::SsoState => "sso_state",
+            OnceKind::SamlRequest => "saml_request",
+            OnceKind::SamlAssertion => "saml_assertion",
+            OnceKind::SamlCompletion => "saml_completion",
+            OnceKind::SamlLogoutRequest => "saml_logout_request",
+            OnceKind::LogoutJti => "logout_jti",
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Reading the audit log.
 
 use super::convert;
-use crate::auth::{Caller, OrgScope};
+use crate::session::{Caller, OrgScope};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -50,7 +50,7 @@ pub async fn query(
             other => return Err(ApiError::bad_request("invalid_query", format!("unknown parameter `{other}`; valid parameters: {PARAMS}"))),
         }
     }
-    let events = state.store.query_audit(&f).await?;
+    let events = state.store.list_audit(&f).await?;
     Ok(axum::Json(
         events
             .into_iter()

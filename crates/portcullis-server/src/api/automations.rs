@@ -4,7 +4,7 @@
 use crate::error::{Created, NoContent};
 use super::{convert, parse_id, Json};
 use crate::audit::{self, Entry};
-use crate::auth::OrgScope;
+use crate::session::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -65,7 +65,7 @@ pub async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: Auto
         Some(c) => c,
         None => {
             let a = state.store.get_automation(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("automation"))?;
-            let acl = state.store.load_acl(&a).await?;
+            let acl = state.store.get_acl(&a).await?;
             state.automations.insert(id, (a, acl))
         }
     };
@@ -130,7 +130,7 @@ pub async fn create(
         )
         .await?;
     if vis == Visibility::Private {
-        state.store.put_grant(scope.org.id, a.id, Subject::User(actor.id), PermSet::of(&[EntityPermission::FullAccess])).await?;
+        state.store.upsert_grant(scope.org.id, a.id, Subject::User(actor.id), PermSet::of(&[EntityPermission::FullAccess])).await?;
     }
     audit::record(&state, Entry::new("automation.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": name, "visibility": vis.as_str() }))).await;
     Ok(Created(axum::Json(convert::automation(&a))))
@@ -271,7 +271,7 @@ pub async fn put_access(
         }
         grants.push(Grant { subject, permissions: perms });
     }
-    state.store.replace_access(scope.org.id, a.id, vis, &grants, state.clock.now()).await?;
+    state.store.update_access(scope.org.id, a.id, vis, &grants, state.clock.now()).await?;
     state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
     let updated = Automation { visibility: vis, ..a };

@@ -1,7 +1,7 @@
 //! The usage dashboard and the automations dashboard.
 
 use super::convert;
-use crate::auth::OrgScope;
+use crate::session::OrgScope;
 use crate::config::parse_duration;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -82,7 +82,7 @@ pub async fn report(state: &AppState, org: Option<OrgId>, from: Timestamp, to: T
     let unit = if daily { DAY_MS } else { HOUR_MS };
     let from = Timestamp(from.0.div_euclid(unit) * unit);
     let to = Timestamp((to.0 + unit - 1).div_euclid(unit) * unit);
-    let rows = state.store.usage_rows(&UsageQuery { org_id: org, from, to, daily, bucket_ms }).await?;
+    let rows = state.store.list_usage_rows(&UsageQuery { org_id: org, from, to, daily, bucket_ms }).await?;
 
     let n = ((to.0 - from.0 + bucket_ms - 1) / bucket_ms).max(1) as usize;
     let mut buckets: Vec<api::UsageBucket> = (0..n)
@@ -146,7 +146,7 @@ pub async fn report(state: &AppState, org: Option<OrgId>, from: Timestamp, to: T
 pub async fn automations(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::DashboardAutomation>>> {
     let since = state.clock.now().minus(Duration::from_secs(24 * 3600));
     state.usage.flush().await;
-    let mut stats = state.store.execution_stats(scope.org.id, since).await?;
+    let mut stats = state.store.list_execution_stats(scope.org.id, since).await?;
     let mut out = Vec::new();
     for a in super::automations::visible(&state, &scope).await? {
         let s = stats.remove(&a.id).unwrap_or_default();

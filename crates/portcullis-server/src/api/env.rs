@@ -6,7 +6,7 @@
 use crate::error::{Status, NoContent};
 use super::{parse_id, Json};
 use crate::audit::{self, Entry};
-use crate::auth::OrgScope;
+use crate::session::OrgScope;
 use crate::crypto::aad;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -107,7 +107,7 @@ pub async fn put(State(state): State<AppState>, scope: OrgScope, Json(body): Jso
         updated_at: state.clock.now(),
     };
     var.sealed_value = seal(&state, &var, body.value.as_bytes());
-    let stored = state.store.put_env(&var).await.map_err(|e| match e {
+    let stored = state.store.upsert_env(&var).await.map_err(|e| match e {
         portcullis_storage::StoreError::Conflict { .. } => ApiError::conflict("conflict", "this variable was created at the same moment by someone else; send the request again"),
         e => e.into(),
     })?;

@@ -4,7 +4,7 @@
 use crate::error::{Created, NoContent};
 use super::{convert, parse_id, Json};
 use crate::audit::{self, Entry};
-use crate::auth::OrgScope;
+use crate::session::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -33,7 +33,7 @@ fn info(inv: &Invitation, invite_url: Option<String>, ended: Option<String>) -> 
 /// sign-in through the identity provider.
 pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): Json<api::CreateInvitation>) -> ApiResult<Created<axum::Json<api::InvitationInfo>>> {
     let role = match body.role_id {
-        None => state.store.predefined_role(scope.org.id, RoleKind::Member).await?,
+        None => state.store.get_predefined_role(scope.org.id, RoleKind::Member).await?,
         Some(id) => state.store.get_role(scope.org.id, RoleId(id)).await?.ok_or_else(|| {
             ApiError::bad_request("unknown_role", format!("role {id} does not exist in this organization; GET /api/v1/roles lists them"))
         })?,
@@ -46,7 +46,7 @@ pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): 
     let with_link = state.config.sso.local;
     if !with_link {
         let orgs = state.store.list_orgs().await?;
-        if crate::sso::provision::mapped_orgs(&state.config.sso.role_mapping, &orgs).iter().any(|o| o.id == scope.org.id) {
+        if crate::signin::role_mapping::mapped_orgs(&state.config.sso.role_mapping, &orgs).iter().any(|o| o.id == scope.org.id) {
             return Err(ApiError::conflict(
                 "governed_by_role_mapping",
                 format!("memberships in {} follow the identity provider's roles (PORTCULLIS_ROLE_MAPPING); give {email} the role or group at the identity provider instead", scope.org.name),
@@ -66,7 +66,7 @@ pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): 
             invited_by: actor.id,
             token_hash: token.as_deref().map(crate::keys::token_hash),
             created_at: now,
-            expires_at: now.plus(crate::auth::invite::LIFETIME),
+            expires_at: now.plus(crate::signin::invite::LIFETIME),
         })
         .await
         .map_err(|e| match e {
@@ -90,7 +90,7 @@ pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<a
     scope.authorize(Action::Feature(Feature::Invitations, Level::Read), "invitations")?;
     let mut out = Vec::new();
     for inv in state.store.list_invitations(scope.org.id, state.clock.now()).await? {
-        let ended = crate::auth::invite::still_valid(&state, &inv).await?.err();
+        let ended = crate::signin::invite::still_valid(&state, &inv).await?.err();
         out.push(info(&inv, None, ended));
     }
     Ok(axum::Json(out))

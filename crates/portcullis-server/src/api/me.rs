@@ -3,7 +3,7 @@
 use crate::error::NoContent;
 use super::{convert, parse_id};
 use crate::audit::{self, Entry};
-use crate::auth::Caller;
+use crate::session::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};

@@ -3,7 +3,7 @@
 use crate::error::{Status, Created, NoContent};
 use super::{convert, parse_id, Json};
 use crate::audit::{self, Entry};
-use crate::auth::OrgScope;
+use crate::session::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -29,7 +29,7 @@ async fn ensure_account_wide(state: &AppState, scope: &OrgScope, target: &Member
     if target.user.factory_admin {
         return Err(ApiError::new(Status::Forbidden, "forbidden", "this account is an installation administrator (factory-admin); only another factory-admin can disable it or end its sessions"));
     }
-    let orgs = state.store.memberships_of(target.user.id).await?;
+    let orgs = state.store.list_memberships(target.user.id).await?;
     if orgs.iter().any(|m| m.org.id != scope.org.id) {
         return Err(ApiError::new(
             Status::Forbidden,
@@ -69,7 +69,7 @@ pub async fn create(
     Json(body): Json<api::CreateUser>,
 ) -> ApiResult<Created<axum::Json<api::MemberInfo>>> {
     let role = match body.role_id {
-        None => state.store.predefined_role(scope.org.id, RoleKind::Member).await?,
+        None => state.store.get_predefined_role(scope.org.id, RoleKind::Member).await?,
         Some(id) => role_in_org(&state, &scope, id).await?,
     };
     scope.authorize(Action::Invite(role.kind), &format!("an account with the {} role", role.name))?;
@@ -88,7 +88,7 @@ pub async fn create(
         Some(n) => validation::name("display_name", n)?,
         None => email.split('@').next().unwrap_or_default().to_owned(),
     };
-    if state.store.get_local_user_by_email(&email).await?.is_some() {
+    if state.store.find_local_user_by_email(&email).await?.is_some() {
         return Err(ApiError::conflict(
             "conflict",
             format!("{email} has an account already; invite it with POST /api/v1/invitations, and it joins when its owner accepts"),
@@ -100,7 +100,7 @@ pub async fn create(
         .store
         .create_user(NewUser { email: email.clone(), display_name, password_hash: Some(hash), factory_admin: false }, now)
         .await?;
-    if let Err(e) = state.store.add_member(scope.org.id, user.id, role.id, now).await {
+    if let Err(e) = state.store.create_member(scope.org.id, user.id, role.id, now).await {
         let _ = state.store.delete_user(user.id).await;
         return Err(e.into());
     }
@@ -146,15 +146,15 @@ pub async fn update(
         None => None,
     };
     if let Some(role) = new_role {
-        state.store.change_member_role(scope.org.id, target.user.id, role.id, now).await?;
+        state.store.update_member_role(scope.org.id, target.user.id, role.id, now).await?;
         audit::record(&state, Entry::new("member.role_change", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "from": target.role.name, "to": role.name }))).await;
     }
     if let Some(disabled) = body.disabled {
-        state.store.set_disabled(target.user.id, disabled, now).await?;
+        state.store.update_user_disabled(target.user.id, disabled, now).await?;
         if disabled {
-            state.store.revoke_all_sessions(target.user.id, now).await?;
+            state.store.revoke_user_sessions(target.user.id, now).await?;
             state.store.revoke_user_refresh_tokens(target.user.id, now).await?;
-            state.bearer_tokens.retain(|v| v.user_id != target.user.id);
+            state.bearer.tokens.retain(|v| v.user_id != target.user.id);
         }
         audit::record(&state, Entry::new(if disabled { "user.disable" } else { "user.enable" }, true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
     }
@@ -171,7 +171,7 @@ pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Pa
     if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
         return Err(owners_only());
     }
-    state.store.remove_member(scope.org.id, target.user.id, state.clock.now()).await?;
+    state.store.delete_member(scope.org.id, target.user.id, state.clock.now()).await?;
     state.sessions.evict_user(target.user.id);
     state.automations.clear();
     let actor = &scope.caller.ctx.user;
@@ -192,10 +192,10 @@ pub async fn revoke_sessions(
         return Err(owners_only());
     }
     ensure_account_wide(&state, &scope, &target).await?;
-    let revoked = state.store.revoke_all_sessions(target.user.id, state.clock.now()).await?;
+    let revoked = state.store.revoke_user_sessions(target.user.id, state.clock.now()).await?;
     // CLI logins too: their refresh tokens, and access tokens cached here.
     state.store.revoke_user_refresh_tokens(target.user.id, state.clock.now()).await?;
-    state.bearer_tokens.retain(|v| v.user_id != target.user.id);
+    state.bearer.tokens.retain(|v| v.user_id != target.user.id);
     state.sessions.evict_user(target.user.id);
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("session.revoke_all", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "revoked": revoked }))).await;
@@ -205,7 +205,7 @@ pub async fn revoke_sessions(
 /// `DELETE /api/v1/admin/users/{id}` (factory-admin): deletes the account
 /// everywhere, with its sessions, memberships and grants. Refused while it
 /// is the last owner of an organization.
-pub async fn delete_account(State(state): State<AppState>, caller: crate::auth::Caller, Path(id): Path<String>) -> ApiResult<NoContent> {
+pub async fn delete_account(State(state): State<AppState>, caller: crate::session::Caller, Path(id): Path<String>) -> ApiResult<NoContent> {
     let actor = &caller.ctx.user;
     let principal = portcullis_domain::Principal { user_id: actor.id, factory_admin: actor.factory_admin, org: None };
     if let portcullis_domain::Decision::Deny(d) = portcullis_domain::decide(&principal, Action::InstallationAdmin) {

@@ -3,7 +3,7 @@
 use crate::error::Created;
 use super::{convert, Json};
 use crate::audit::{self, Entry};
-use crate::auth::Caller;
+use crate::session::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
@@ -35,8 +35,8 @@ pub async fn create(
     let name = validation::name("name", &body.name)?;
     let now = state.clock.now();
     let org = state.store.create_org(&name, now).await?;
-    let owner = state.store.predefined_role(org.id, RoleKind::Owner).await?;
-    state.store.add_member(org.id, user.id, owner.id, now).await?;
+    let owner = state.store.get_predefined_role(org.id, RoleKind::Owner).await?;
+    state.store.create_member(org.id, user.id, owner.id, now).await?;
     state.sessions.evict_user(user.id);
     audit::record(&state, Entry::new("organization.create", true).org(org.id).actor(user.id, &user.email).target(format!("organization:{}", org.id)).detail(serde_json::json!({ "name": name }))).await;
     Ok(Created(axum::Json(convert::org(&org))))

@@ -7,7 +7,7 @@ use crate::error::Status;
 use super::automations::load;
 use crate::upstream_policy::TargetProblem;
 use super::convert;
-use crate::auth::OrgScope;
+use crate::session::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::usage::{event, latency_bucket};
@@ -32,7 +32,7 @@ async fn call(state: &AppState, a: &Automation, method: Method, path: &str, body
     let elapsed = |s: Instant| s.elapsed().as_millis() as i64;
     let result = async {
         // The host policy as it stands now, and a token bound to this origin.
-        let (base, token) = crate::upstream_policy::target(state, a).map_err(|p| match p {
+        let (base, token) = crate::upstream_policy::target(&state.config.upstream.hosts, &state.sealer, a).map_err(|p| match p {
             TargetProblem::NoToken => ApiError::new(Status::Conflict, "no_upstream_token", format!("automation `{}` has no upstream token; set one with PATCH /api/v1/automations/{}", a.name, a.id)),
             TargetProblem::NotAllowed(why) => ApiError::new(Status::BadGateway, "upstream_not_allowed", format!("automation `{}` is not called: {why}", a.name)),
             TargetProblem::TokenUnusable(e) => ApiError::internal(format!("opening the token of automation {}: {e}", a.id)),

@@ -3,7 +3,7 @@
 use crate::error::{Created, NoContent};
 use super::{convert, parse_id, Json};
 use crate::audit::{self, Entry};
-use crate::auth::OrgScope;
+use crate::session::OrgScope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};

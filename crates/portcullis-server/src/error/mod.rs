@@ -12,7 +12,7 @@ pub mod oauth;
 pub mod signin;
 
 use crate::request_id;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portcullis_api::ErrorBody;
 use portcullis_domain::{Denial, ValidationError};
@@ -216,4 +216,13 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// Whether the client asked for JSON (`Accept: application/json`): API clients
+/// get JSON bodies, browsers pages.
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
 }

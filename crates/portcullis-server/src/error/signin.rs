@@ -8,13 +8,13 @@
 
 use super::Status;
 use crate::request_id;
-use crate::sso::error::SsoError;
+use crate::idp::error::SignInError;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-impl SsoError {
+impl SignInError {
     fn parts(&self, callback: &str) -> (Status, &'static str, &'static str, String, String) {
-        use SsoError::*;
+        use SignInError::*;
         let restart = "Start again from the sign-in page.".to_owned();
         match self {
             BadState(why) => (
@@ -157,7 +157,7 @@ impl SsoError {
         } else {
             tracing::warn!(provider, code, detail = %self.detail(), "refused");
         }
-        if crate::auth::local::wants_json(headers) {
+        if crate::error::wants_json(headers) {
             let body = serde_json::json!({ "error": code, "message": format!("{cause} {fix}"), "request_id": rid });
             return status.with(axum::Json(body));
         }

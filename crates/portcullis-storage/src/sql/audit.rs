@@ -47,7 +47,7 @@ impl AuditStore for SqlStore {
         Ok(())
     }
 
-    async fn query_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>> {
+    async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>> {
         // Built with numbered placeholders so that it is valid on both backends.
         let mut sql = String::from(
             "SELECT id, at, org_id, actor_id, actor, action, target, outcome, ip, request_id, detail \

@@ -132,7 +132,7 @@ impl AutomationStore for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn put_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()> {
+    async fn upsert_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()> {
         let mut tx = self.write_tx().await?;
         // Write first (SQLite write lock), and prove the automation is in `org`.
         let r = sqlx::query("UPDATE automations SET updated_at = updated_at WHERE org_id = $1 AND id = $2")
@@ -167,7 +167,7 @@ impl AutomationStore for SqlStore {
         Ok(())
     }
 
-    async fn replace_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()> {
+    async fn update_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let r = sqlx::query("UPDATE automations SET visibility = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
@@ -206,7 +206,7 @@ impl AutomationStore for SqlStore {
         rows.iter().map(grant_from_row).collect()
     }
 
-    async fn load_acl(&self, a: &Automation) -> Result<AutomationAcl> {
+    async fn get_acl(&self, a: &Automation) -> Result<AutomationAcl> {
         let mut acl = AutomationAcl::new(a.org_id, a.visibility);
         for g in self.list_grants(a.id).await? {
             acl.grant(g.subject, g.permissions);
@@ -271,7 +271,7 @@ impl AutomationStore for SqlStore {
         rows.iter().map(automation_from_row).collect()
     }
 
-    async fn set_health(&self, id: AutomationId, state: &str, reason: Option<&str>, now: Timestamp) -> Result<()> {
+    async fn update_health(&self, id: AutomationId, state: &str, reason: Option<&str>, now: Timestamp) -> Result<()> {
         sqlx::query("UPDATE automations SET health = $2, health_reason = $3, health_checked_at = $4 WHERE id = $1")
             .bind(id.to_string())
             .bind(state.to_owned())
@@ -292,7 +292,7 @@ impl AutomationStore for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn write_batch(&self, usage: &[UsageEvent], executions: &[ExecutionOp]) -> Result<()> {
+    async fn append_usage_batch(&self, usage: &[UsageEvent], executions: &[ExecutionOp]) -> Result<()> {
         if usage.is_empty() && executions.is_empty() {
             return Ok(());
         }
@@ -386,7 +386,7 @@ impl AutomationStore for SqlStore {
         rows.iter().map(execution_from_row).collect()
     }
 
-    async fn execution_stats(&self, org: OrgId, since: Timestamp) -> Result<HashMap<AutomationId, ExecutionStats>> {
+    async fn list_execution_stats(&self, org: OrgId, since: Timestamp) -> Result<HashMap<AutomationId, ExecutionStats>> {
         let rows = sqlx::query(
             "SELECT automation_id, COUNT(*) AS n, \
              SUM(CASE WHEN error IS NOT NULL OR state = 'failed' THEN 1 ELSE 0 END) AS failures \

@@ -23,7 +23,7 @@ fn env_from_row(row: &AnyRow) -> Result<EnvVar> {
 
 #[async_trait]
 impl EnvStore for SqlStore {
-    async fn put_env(&self, v: &EnvVar) -> Result<EnvVar> {
+    async fn upsert_env(&self, v: &EnvVar) -> Result<EnvVar> {
         let scope = v.automation_id.map(|a| a.to_string()).unwrap_or_default();
         // The row keeps its id when it exists already (the id is part of the
         // sealed value's associated data, so the caller sealed for this id).
@@ -86,7 +86,7 @@ impl EnvStore for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn all_env(&self) -> Result<Vec<EnvVar>> {
+    async fn list_all_env(&self) -> Result<Vec<EnvVar>> {
         let rows = sqlx::query(&format!("SELECT {COLS} FROM env_vars ORDER BY id")).fetch_all(self.pool()).await?;
         rows.iter().map(env_from_row).collect()
     }
@@ -106,7 +106,7 @@ impl EnvStore for SqlStore {
         row.map(|r| get_str(&r, "sealed")).transpose()
     }
 
-    async fn init_key_check(&self, sealed: &str) -> Result<String> {
+    async fn get_or_create_key_check(&self, sealed: &str) -> Result<String> {
         sqlx::query("INSERT INTO key_check (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
             .bind(sealed.to_owned())
             .execute(self.pool())
@@ -114,7 +114,7 @@ impl EnvStore for SqlStore {
         self.get_key_check().await?.ok_or(StoreError::NotFound { what: "key check" })
     }
 
-    async fn set_key_check(&self, sealed: &str) -> Result<()> {
+    async fn update_key_check(&self, sealed: &str) -> Result<()> {
         sqlx::query("UPDATE key_check SET sealed = $1 WHERE id = 1").bind(sealed.to_owned()).execute(self.pool()).await?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use super::users::{user_from_row, USER_COLS};
 use super::{get_id, get_opt_str, SqlStore};
-use crate::{IdpStore, IdpUser, Result, SamlLogout, User};
+use crate::{IdpStore, IdpUser, OnceKind, Result, SamlLogout, User};
 use async_trait::async_trait;
 use portcullis_domain::{SessionId, Timestamp, UserId};
 
@@ -35,7 +35,7 @@ impl IdpStore for SqlStore {
         Ok((stored, created))
     }
 
-    async fn get_user_by_idp(&self, issuer: &str, subject: &str) -> Result<Option<User>> {
+    async fn find_user_by_idp(&self, issuer: &str, subject: &str) -> Result<Option<User>> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users u WHERE u.idp_issuer = $1 AND u.idp_subject = $2"))
             .bind(issuer.to_owned())
             .bind(subject.to_owned())
@@ -44,7 +44,7 @@ impl IdpStore for SqlStore {
         row.map(|r| user_from_row(&r)).transpose()
     }
 
-    async fn session_id_token(&self, id: SessionId) -> Result<Option<String>> {
+    async fn get_session_id_token(&self, id: SessionId) -> Result<Option<String>> {
         let row = sqlx::query("SELECT id_token_sealed FROM sessions WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(self.pool())
@@ -94,10 +94,11 @@ impl IdpStore for SqlStore {
         Ok(users)
     }
 
-    async fn end_saml_sessions_once(&self, request: &SamlLogout<'_>, now: Timestamp) -> Result<Option<Vec<UserId>>> {
+    async fn revoke_saml_sessions_once(&self, request: &SamlLogout<'_>, now: Timestamp) -> Result<Option<Vec<UserId>>> {
         let SamlLogout { provider, name_id_hash, session_indexes, request_key_hash, request_expires } = *request;
         let mut tx = self.write_tx().await?;
-        let spent = sqlx::query("INSERT INTO used_once (kind, key_hash, expires_at) VALUES ('saml_logout_request', $1, $2) ON CONFLICT DO NOTHING")
+        let spent = sqlx::query("INSERT INTO used_once (kind, key_hash, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(OnceKind::SamlLogoutRequest.as_str())
             .bind(request_key_hash.to_owned())
             .bind(request_expires.0)
             .execute(&mut *tx)
@@ -134,9 +135,9 @@ impl IdpStore for SqlStore {
         Ok(Some(users))
     }
 
-    async fn use_once(&self, kind: &str, key_hash: &str, expires_at: Timestamp) -> Result<bool> {
+    async fn consume_once(&self, kind: OnceKind, key_hash: &str, expires_at: Timestamp) -> Result<bool> {
         let r = sqlx::query("INSERT INTO used_once (kind, key_hash, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(kind.to_owned())
+            .bind(kind.as_str())
             .bind(key_hash.to_owned())
             .bind(expires_at.0)
             .execute(self.pool())

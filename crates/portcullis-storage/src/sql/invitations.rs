@@ -58,12 +58,12 @@ impl InvitationStore for SqlStore {
         invitation_from_row(&row)
     }
 
-    async fn invitation_by_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<Invitation>> {
+    async fn find_invitation_by_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<Invitation>> {
         let row = sqlx::query(&pending("i.token_hash = $2")).bind(now.0).bind(token_hash.to_owned()).fetch_optional(self.pool()).await?;
         row.as_ref().map(invitation_from_row).transpose()
     }
 
-    async fn invitations_for_email(&self, email: &str, now: Timestamp) -> Result<Vec<Invitation>> {
+    async fn list_invitations_for_email(&self, email: &str, now: Timestamp) -> Result<Vec<Invitation>> {
         let rows = sqlx::query(&pending("i.email = $2")).bind(now.0).bind(email.to_lowercase()).fetch_all(self.pool()).await?;
         rows.iter().map(invitation_from_row).collect()
     }
@@ -82,7 +82,7 @@ impl InvitationStore for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn accept_invitation(&self, id: uuid::Uuid, who: &Invitee, now: Timestamp) -> Result<Option<UserId>> {
+    async fn consume_invitation(&self, id: uuid::Uuid, who: &Invitee, now: Timestamp) -> Result<Option<UserId>> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT org_id, email, role_id FROM org_invitations WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2")
             .bind(id.to_string())

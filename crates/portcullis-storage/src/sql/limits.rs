@@ -31,7 +31,7 @@ async fn pressure(store: &SqlStore, column: &str, value: &str, since: Timestamp,
 
 #[async_trait]
 impl LimitStore for SqlStore {
-    async fn begin_sign_in_check(&self, check: &SignInCheck, since: Timestamp, running_since: Timestamp) -> Result<SignInPressure> {
+    async fn create_sign_in_check(&self, check: &SignInCheck, since: Timestamp, running_since: Timestamp) -> Result<SignInPressure> {
         // Registered (committed) before counting: of N parallel checks, the
         // k-th to commit sees at least k running, on any replica.
         sqlx::query("INSERT INTO sign_in_checks (id, account, address_key, started_at) VALUES ($1, $2, $3, $4)")
@@ -49,7 +49,7 @@ impl LimitStore for SqlStore {
         Ok(SignInPressure { account, address })
     }
 
-    async fn end_sign_in_check(&self, id: uuid::Uuid, account: &str, outcome: CheckOutcome, now: Timestamp) -> Result<()> {
+    async fn update_sign_in_check(&self, id: uuid::Uuid, account: &str, outcome: CheckOutcome, now: Timestamp) -> Result<()> {
         match outcome {
             CheckOutcome::Failed => {
                 sqlx::query("UPDATE sign_in_checks SET failed_at = $2 WHERE id = $1").bind(id.to_string()).bind(now.0).execute(self.pool()).await?;
@@ -71,7 +71,7 @@ impl LimitStore for SqlStore {
         Ok(())
     }
 
-    async fn hit_limit(&self, key: &str, window_ms: i64, now: Timestamp) -> Result<(i64, Timestamp)> {
+    async fn upsert_limit(&self, key: &str, window_ms: i64, now: Timestamp) -> Result<(i64, Timestamp)> {
         // One statement, atomic on both backends; every SET expression reads
         // the row as it was before the update.
         let row = sqlx::query(
@@ -89,7 +89,7 @@ impl LimitStore for SqlStore {
         Ok((get_i64(&row, "hits")?, Timestamp(get_i64(&row, "window_start")?)))
     }
 
-    async fn refund_limit(&self, key: &str, window_start: Timestamp) -> Result<()> {
+    async fn update_limit_refund(&self, key: &str, window_start: Timestamp) -> Result<()> {
         sqlx::query("UPDATE rate_limits SET hits = hits - 1 WHERE limit_key = $1 AND window_start = $2 AND hits > 0")
             .bind(key.to_owned())
             .bind(window_start.0)

@@ -66,7 +66,7 @@ fn refresh_from_row(r: &AnyRow) -> Result<RefreshToken> {
 
 #[async_trait]
 impl OAuthStore for SqlStore {
-    async fn signing_keys(&self, now: Timestamp) -> Result<Vec<SigningKey>> {
+    async fn list_signing_keys(&self, now: Timestamp) -> Result<Vec<SigningKey>> {
         let rows = sqlx::query(&format!(
             "SELECT {KEY_COLS} FROM oauth_signing_keys WHERE active = 1 OR publish_until > $1 ORDER BY (active IS NULL), created_at DESC"
         ))
@@ -76,12 +76,12 @@ impl OAuthStore for SqlStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn all_signing_keys(&self) -> Result<Vec<SigningKey>> {
+    async fn list_all_signing_keys(&self) -> Result<Vec<SigningKey>> {
         let rows = sqlx::query(&format!("SELECT {KEY_COLS} FROM oauth_signing_keys ORDER BY created_at")).fetch_all(self.pool()).await?;
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn add_first_signing_key(&self, key: &SigningKey) -> Result<bool> {
+    async fn create_first_signing_key(&self, key: &SigningKey) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO oauth_signing_keys (kid, alg, private_sealed, public_jwk, active, created_at) \
              VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT DO NOTHING",
@@ -147,7 +147,7 @@ impl OAuthStore for SqlStore {
         Ok(())
     }
 
-    async fn device_by_code(&self, device_code_hash: &str) -> Result<Option<DeviceAuthorization>> {
+    async fn find_device_by_code(&self, device_code_hash: &str) -> Result<Option<DeviceAuthorization>> {
         let row = sqlx::query(&format!("SELECT {DEVICE_COLS} FROM device_authorizations WHERE device_code_hash = $1"))
             .bind(device_code_hash.to_owned())
             .fetch_optional(self.pool())
@@ -155,7 +155,7 @@ impl OAuthStore for SqlStore {
         row.as_ref().map(device_from_row).transpose()
     }
 
-    async fn device_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuthorization>> {
+    async fn find_device_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuthorization>> {
         let row = sqlx::query(&format!("SELECT {DEVICE_COLS} FROM device_authorizations WHERE user_code = $1"))
             .bind(user_code.to_owned())
             .fetch_optional(self.pool())
@@ -163,7 +163,7 @@ impl OAuthStore for SqlStore {
         row.as_ref().map(device_from_row).transpose()
     }
 
-    async fn record_device_poll(&self, device_code_hash: &str, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()> {
+    async fn update_device_poll(&self, device_code_hash: &str, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()> {
         sqlx::query(
             "UPDATE device_authorizations SET last_polled_at = $1, interval_secs = COALESCE($2, interval_secs) WHERE device_code_hash = $3",
         )
@@ -175,7 +175,7 @@ impl OAuthStore for SqlStore {
         Ok(())
     }
 
-    async fn decide_device(&self, user_code: &str, user: UserId, approve: bool, now: Timestamp) -> Result<Option<DeviceAuthorization>> {
+    async fn update_device_decision(&self, user_code: &str, user: UserId, approve: bool, now: Timestamp) -> Result<Option<DeviceAuthorization>> {
         let row = sqlx::query(&format!(
             "UPDATE device_authorizations SET status = $1, user_id = $2 \
              WHERE user_code = $3 AND status = 'pending' AND expires_at > $4 RETURNING {DEVICE_COLS}"
@@ -189,7 +189,7 @@ impl OAuthStore for SqlStore {
         row.as_ref().map(device_from_row).transpose()
     }
 
-    async fn redeem_device(&self, device_code_hash: &str) -> Result<bool> {
+    async fn consume_device(&self, device_code_hash: &str) -> Result<bool> {
         let r = sqlx::query("UPDATE device_authorizations SET status = 'redeemed' WHERE device_code_hash = $1 AND status = 'approved'")
             .bind(device_code_hash.to_owned())
             .execute(self.pool())
@@ -273,7 +273,7 @@ impl OAuthStore for SqlStore {
         Ok(Some(family))
     }
 
-    async fn refresh_family_active(&self, family_id: &str, now: Timestamp) -> Result<bool> {
+    async fn get_refresh_family_active(&self, family_id: &str, now: Timestamp) -> Result<bool> {
         // Revocation marks every row of the family, so any row tells.
         let row = sqlx::query("SELECT revoked_at, family_expires_at FROM refresh_tokens WHERE family_id = $1 LIMIT 1")
             .bind(family_id.to_owned())

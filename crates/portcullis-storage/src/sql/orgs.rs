@@ -202,7 +202,7 @@ impl OrgStore for SqlStore {
         row.map(|r| role_from_row(&r, "r_")).transpose()
     }
 
-    async fn predefined_role(&self, org: OrgId, kind: RoleKind) -> Result<Role> {
+    async fn get_predefined_role(&self, org: OrgId, kind: RoleKind) -> Result<Role> {
         let row = sqlx::query(&format!("SELECT {ROLE_COLS} FROM roles r WHERE r.org_id = $1 AND r.kind = $2"))
             .bind(org.to_string())
             .bind(kind.as_str())
@@ -306,7 +306,7 @@ impl OrgStore for SqlStore {
         Ok(())
     }
 
-    async fn add_member(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()> {
+    async fn create_member(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()> {
         sqlx::query("INSERT INTO memberships (org_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(org.to_string())
             .bind(user.to_string())
@@ -318,7 +318,7 @@ impl OrgStore for SqlStore {
         Ok(())
     }
 
-    async fn change_member_role(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()> {
+    async fn update_member_role(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()> {
         let mut tx = self.write_tx().await?;
         lock_org(&mut tx, org, now).await?;
         let new_role = sqlx::query("SELECT kind FROM roles WHERE org_id = $1 AND id = $2")
@@ -344,7 +344,7 @@ impl OrgStore for SqlStore {
         Ok(())
     }
 
-    async fn remove_member(&self, org: OrgId, user: UserId, now: Timestamp) -> Result<()> {
+    async fn delete_member(&self, org: OrgId, user: UserId, now: Timestamp) -> Result<()> {
         let mut tx = self.write_tx().await?;
         lock_org(&mut tx, org, now).await?;
         guard_last_owner(&mut tx, org, user).await?;
@@ -384,7 +384,7 @@ impl OrgStore for SqlStore {
         row.as_ref().map(member_from_row).transpose()
     }
 
-    async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>> {
+    async fn list_memberships(&self, user: UserId) -> Result<Vec<Membership>> {
         let rows = sqlx::query(&format!(
             "SELECT o.id AS o_id, o.name AS o_name, o.created_at AS o_created_at, {ROLE_COLS} \
              FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN roles r ON r.id = m.role_id \

@@ -49,7 +49,7 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn get_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+    async fn find_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
         let row = sqlx::query(&format!("SELECT {SESSION_COLS} FROM sessions WHERE token_hash = $1"))
             .bind(token_hash.to_owned())
             .fetch_optional(self.pool())
@@ -57,7 +57,7 @@ impl SessionStore for SqlStore {
         row.map(|r| session_from_row(&r)).transpose()
     }
 
-    async fn touch_session(&self, id: SessionId, now: Timestamp) -> Result<()> {
+    async fn update_session_last_seen(&self, id: SessionId, now: Timestamp) -> Result<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
             .bind(id.to_string())
             .bind(now.0)
@@ -90,7 +90,7 @@ impl SessionStore for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<u64> {
+    async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64> {
         let r = sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
             .bind(user.to_string())
             .bind(now.0)
@@ -107,7 +107,7 @@ impl SessionStore for SqlStore {
         Ok(r.rows_affected())
     }
 
-    async fn put_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()> {
+    async fn create_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
             .execute(&mut *tx)
@@ -124,7 +124,7 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn peek_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>> {
+    async fn find_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>> {
         let row = sqlx::query(
             "SELECT org_id FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )

@@ -19,7 +19,7 @@ fn key(s: Option<String>) -> String {
 
 #[async_trait]
 impl UsageStore for SqlStore {
-    async fn record_usage(&self, events: &[UsageEvent]) -> Result<()> {
+    async fn append_usage(&self, events: &[UsageEvent]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -30,7 +30,7 @@ impl UsageStore for SqlStore {
     }
 
 
-    async fn usage_rows(&self, q: &UsageQuery) -> Result<UsageRows> {
+    async fn list_usage_rows(&self, q: &UsageQuery) -> Result<UsageRows> {
         let period = if q.daily { "day" } else { "hour" };
         let org = key(q.org_id.map(|o| o.to_string()));
         let bucket_ms = q.bucket_ms.max(1);

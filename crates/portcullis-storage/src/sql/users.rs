@@ -58,7 +58,7 @@ impl UserStore for SqlStore {
         row.map(|r| user_from_row(&r)).transpose()
     }
 
-    async fn get_local_user_by_email(&self, email: &str) -> Result<Option<User>> {
+    async fn find_local_user_by_email(&self, email: &str) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLS} FROM users u WHERE u.email = $1 AND u.idp_issuer IS NULL"
         ))
@@ -73,7 +73,7 @@ impl UserStore for SqlStore {
         get_i64(&row, "n")
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()> {
+    async fn update_password_hash(&self, id: UserId, hash: &str) -> Result<()> {
         let r = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(id.to_string())
             .bind(hash.to_owned())
@@ -85,7 +85,7 @@ impl UserStore for SqlStore {
         Ok(())
     }
 
-    async fn set_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> Result<()> {
+    async fn update_user_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> Result<()> {
         let r = sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1")
             .bind(id.to_string())
             .bind(disabled.then_some(now.0))

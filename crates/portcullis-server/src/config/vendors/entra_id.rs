@@ -1,0 +1,46 @@
+//! Microsoft Entra ID: v2.0 endpoints under `ENTRA_ID_AUTHORITY_HOST`
+//! (default `https://login.microsoftonline.com`, other hosts for sovereign
+//! clouds); app roles in the `roles` claim.
+//!
+//! Only the variables, read into plain settings: the vendor's behaviour
+//! at sign-in is `crate::idp::vendors::entra_id`.
+
+use super::super::oidc::{OidcSettings, VendorKind};
+use super::super::{base_url, bare, discovery, join, optional, required, required_secret, ConfigError, Env};
+
+pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
+    let client_id = required(env, "ENTRA_ID_CLIENT_ID", "the Application (client) ID on the app's overview page (portal.azure.com → Microsoft Entra ID → App registrations)", "00000000-0000-0000-0000-000000000000")?;
+    let client_secret = required_secret(env, "ENTRA_ID_CLIENT_SECRET", "the value of a client secret (App registrations → your app → Certificates & Secrets)")?;
+    let tenant = required(env, "ENTRA_ID_TENANT_ID", "the Directory (tenant) ID on the app's overview page", "00000000-0000-0000-0000-000000000000")?;
+    if !tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        return Err(ConfigError { var: "ENTRA_ID_TENANT_ID".into(), problem: format!("`{tenant}` is not a tenant id"), example: "00000000-0000-0000-0000-000000000000".into() });
+    }
+    let host = optional(env, "ENTRA_ID_AUTHORITY_HOST").unwrap_or_else(|| "https://login.microsoftonline.com".into());
+    let authority = base_url("ENTRA_ID_AUTHORITY_HOST", &host, "https://login.microsoftonline.us")?;
+    let issuer = bare(&join(&authority, &format!("{tenant}/v2.0")));
+    let scope = optional(env, "ENTRA_ID_CUSTOM_OPENID_SCOPE");
+    // The API audience is the application ID URI in front of the scope name
+    // (`api://crewai-cli/read` → `api://crewai-cli`).
+    let audience = scope.as_ref().map(|s| s.rsplit_once('/').map(|(a, _)| a.to_owned()).unwrap_or_else(|| s.clone()));
+    Ok(OidcSettings {
+        provider: "entra_id",
+        vendor: VendorKind::EntraId,
+        discovery_url: discovery(&issuer),
+        issuer,
+        client_id,
+        client_secret: Some(client_secret),
+        audience,
+        device_client_id: optional(env, "ENTRA_ID_DEVICE_AUTHORIZATION_CLIENT_ID"),
+        roles_claim: "roles".into(),
+        cli_domain: tenant,
+        // "Assignment required? Yes": users without a role are refused.
+        require_role: true,
+        // A sovereign cloud's authority host rides along in `extra` (the
+        // platform CLI ignores it and assumes the public cloud).
+        cli_extra: if optional(env, "ENTRA_ID_AUTHORITY_HOST").is_some() {
+            serde_json::json!({ "scope": scope.unwrap_or_default(), "authority_host": bare(&authority) })
+        } else {
+            serde_json::json!({ "scope": scope.unwrap_or_default() })
+        },
+    })
+}

@@ -1,0 +1,7 @@
+//! OpenID Connect providers: discovery, signing keys and token verification.
+
+pub mod discovery;
+pub mod jwks;
+pub mod jwt;
+
+pub use discovery::{Discovered, Provider};

@@ -1,0 +1,18 @@
+//! Signing in: every way a person or a token proves who they are, and the
+//! one path every success goes through.
+
+pub mod bearer;
+pub mod bearer_cache;
+pub mod caller;
+pub mod choose;
+pub mod complete;
+pub mod invite;
+pub mod local;
+pub mod oidc;
+pub mod parameters;
+pub mod provision;
+pub mod role_mapping;
+pub mod saml;
+pub mod saml_complete;
+pub mod setup;
+pub mod throttle;

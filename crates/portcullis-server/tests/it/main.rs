@@ -1,0 +1,27 @@
+//! The server's integration tests, in one binary so that the server and
+//! `support/` (the real peers: `oidc-provider`, SimpleSAMLphp, a headless
+//! Chromium, and the misbehaving peers of our own) compile and link once.
+//! Each module is one area. Two stay binaries of their own: `idp_tls` sets a
+//! process-wide environment variable (`SSL_CERT_FILE`), and `password_flood`
+//! reads this process's peak resident memory.
+
+#[path = "../support/mod.rs"]
+mod support;
+#[path = "../upstream/mod.rs"]
+mod upstream;
+
+mod admin;
+mod automations;
+mod bearer;
+mod invitations_idp;
+mod local_oauth;
+mod request_origin;
+mod role_mapping;
+mod saml;
+mod saml_attacks;
+mod saml_logout;
+mod saml_wrapping;
+mod server_binary;
+mod sessions;
+mod sso_hostile;
+mod sso_providers;

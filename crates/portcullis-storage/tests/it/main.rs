@@ -1,0 +1,10 @@
+//! The storage conformance suite, in one binary: every test runs against
+//! SQLite and PostgreSQL (`support::each_backend`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod conformance;
+mod idp_accounts;
+mod migrations;
+mod oauth;
