@@ -1,33 +1,11 @@
 //! `portcullis login | logout | whoami | token`: the signed-in side of the CLI.
 
+use crate::signed_in::{current, report};
 use crate::{credentials, device, settings};
 use std::process::ExitCode;
 
-fn report(code: u8, message: &str) -> ExitCode {
-    eprintln!("portcullis: {message}");
-    ExitCode::from(code)
-}
-
 fn load_settings() -> Result<serde_json::Map<String, serde_json::Value>, ExitCode> {
     settings::path().and_then(|p| settings::load(&p)).map_err(|e| report(2, &e))
-}
-
-/// The stored tokens, renewed if they are about to expire.
-pub async fn current() -> Result<credentials::Tokens, ExitCode> {
-    let stored = match credentials::load() {
-        Ok(Some(t)) => t,
-        Ok(None) => return Err(report(2, "not logged in; run `portcullis login`")),
-        Err(e) => return Err(report(2, &e)),
-    };
-    match device::fresh(stored).await {
-        Ok((t, refreshed)) => {
-            if refreshed {
-                credentials::save(&t).map_err(|e| report(1, &e))?;
-            }
-            Ok(t)
-        }
-        Err(f) => Err(report(device::exit_code(&f), &f.message)),
-    }
 }
 
 pub async fn login(no_browser: bool, json: bool) -> ExitCode {
@@ -100,13 +78,13 @@ pub async fn token() -> ExitCode {
 }
 
 pub async fn whoami(json: bool) -> ExitCode {
-    let mut c = match crate::api_commands::client(None).await {
+    let mut c = match crate::signed_in::client(None).await {
         Ok(c) => c,
         Err(code) => return code,
     };
     let me = match c.me().await {
         Ok(me) => me,
-        Err(e) => return crate::api_commands::failed(e),
+        Err(e) => return crate::signed_in::failed(e),
     };
     if json {
         println!("{}", serde_json::to_string(&me).expect("JSON"));

@@ -2,35 +2,14 @@
 //! guarded resources, through the shared typed client with the stored
 //! access token (renewed when needed).
 
-use portcullis_api::{Client, ClientError, PutEnvVar};
+use crate::signed_in::{client, failed, report};
+use portcullis_api::PutEnvVar;
 use std::process::ExitCode;
 use uuid::Uuid;
 
 /// The exit code either way; `Err` after the failure was reported.
 pub type Outcome = Result<ExitCode, ExitCode>;
 
-fn report(code: u8, message: &str) -> ExitCode {
-    eprintln!("portcullis: {message}");
-    ExitCode::from(code)
-}
-
-/// A client for the configured server, authenticated with the stored token.
-pub async fn client(org: Option<Uuid>) -> Result<Client, ExitCode> {
-    let t = crate::account::current().await?;
-    let mut c = Client::new(&t.base_url).map_err(|e| report(2, &format!("enterprise_base_url: {e}")))?.with_bearer(&t.access_token);
-    c.set_org(org);
-    Ok(c)
-}
-
-/// An API error as an exit code, with what to do about it.
-pub fn failed(e: ClientError) -> ExitCode {
-    match &e {
-        ClientError::Transport(err) => report(3, &format!("cannot reach the server: {err}; check enterprise_base_url (`portcullis config list`) and your network")),
-        ClientError::Api { status, body } if status.as_u16() == 401 => report(4, &format!("{}; run `portcullis login`", body.message)),
-        ClientError::Api { body, .. } if body.error == "organization_required" => report(4, &format!("{}; pass --org <organization id>", body.message)),
-        _ => report(4, &e.to_string()),
-    }
-}
 
 fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce()) {
     if json {

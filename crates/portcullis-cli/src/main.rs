@@ -14,6 +14,7 @@ mod device;
 mod enterprise;
 mod private_file;
 mod settings;
+mod signed_in;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success

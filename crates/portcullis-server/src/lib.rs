@@ -26,6 +26,7 @@ pub mod session;
 pub mod signin;
 pub mod signout;
 pub mod state;
+pub mod timestamps;
 pub mod upstream_policy;
 pub mod usage;
 
@@ -54,7 +55,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/local/login", get(signin::local::login_page).post(signin::local::login_submit))
         .route("/auth/logout", post(signout::logout))
         .route("/auth/login", get(signin::choose::sign_in_page))
-        .route("/auth/parameters", get(signin::parameters::cli_parameters))
+        .route("/auth/parameters", get(api::cli_parameters::cli_parameters))
         .route("/auth/logged-out", get(signout::oidc::logged_out))
         .route("/auth/{provider}/login", get(signin::saml::login_route))
         .route(

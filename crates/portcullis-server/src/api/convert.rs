@@ -4,15 +4,10 @@ use portcullis_api as api;
 use portcullis_domain::{FeaturePermissions, Role, SessionPolicy, Timestamp};
 use portcullis_storage::{Automation, Execution, Member, Organization, SessionRecord, User};
 use std::collections::BTreeMap;
+
+pub use crate::timestamps::rfc3339;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-
-pub fn rfc3339(t: Timestamp) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(t.0 as i128 * 1_000_000)
-        .ok()
-        .and_then(|d| d.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
 
 pub fn parse_rfc3339(field: &str, s: &str) -> Result<Timestamp, crate::error::ApiError> {
     OffsetDateTime::parse(s, &Rfc3339)

@@ -3,6 +3,7 @@
 
 pub mod audit_log;
 pub mod automations;
+pub mod cli_parameters;
 pub mod dashboard;
 pub mod env;
 pub mod invitations;

@@ -2,7 +2,8 @@
 //! person approves it on `/device` while signed in to Portcullis.
 
 use crate::error::Status;
-use super::{disabled, oauth_error, parse_form, SCOPES};
+use super::client::checked_scope;
+use super::{disabled, oauth_error, parse_form};
 use crate::audit::{self, Entry};
 use crate::session::ClientIp;
 use crate::session::{check_same_origin, Caller};
@@ -18,30 +19,6 @@ use portcullis_domain::device::{display_user_code, normalize_user_code, user_cod
 use portcullis_storage::{NewDeviceAuthorization, StoreError};
 use rand::RngCore;
 
-/// The scope granted when the client names none.
-const DEFAULT_SCOPE: &str = "openid profile email offline_access";
-
-/// Checks a requested scope against what the authority grants.
-pub(super) fn checked_scope(requested: Option<&str>) -> Result<String, Response> {
-    let Some(req) = requested.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(DEFAULT_SCOPE.into()) };
-    let mut granted: Vec<&str> = Vec::new();
-    for s in req.split(' ').filter(|s| !s.is_empty()) {
-        if !SCOPES.contains(&s) {
-            return Err(oauth_error("invalid_scope",
-                format!("scope `{}` is not offered by this server; ask for some of: {}", s.chars().take(60).collect::<String>(), SCOPES.join(" ")),
-            ));
-        }
-        if !granted.contains(&s) {
-            granted.push(s);
-        }
-    }
-    // Refresh tokens are what the CLI keeps; they are always issued.
-    if !granted.contains(&"offline_access") {
-        granted.push("offline_access");
-    }
-    Ok(granted.join(" "))
-}
-
 /// `POST /oauth2/device_authorization`.
 pub async fn authorize(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if let Some(r) = disabled(&state) {
@@ -51,7 +28,7 @@ pub async fn authorize(State(state): State<AppState>, ClientIp(ip): ClientIp, he
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = super::token::check_client(&state, &form) {
+    if let Err(r) = super::client::check_client(&state, &form) {
         return r;
     }
     let c = &state.config.local_auth;

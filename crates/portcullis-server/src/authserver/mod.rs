@@ -20,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod authority;
+pub mod client;
 pub mod device;
 pub mod signing;
 pub mod token;

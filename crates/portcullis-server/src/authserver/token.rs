@@ -4,6 +4,7 @@
 //! checks of the access tokens it issues (RFC 9068 profile).
 
 use crate::error::Status;
+use super::client::check_client;
 use super::{audience, disabled, issuer, oauth_error, parse_form};
 use crate::audit::{self, Entry};
 use crate::session::ClientIp;
@@ -24,18 +25,6 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
 fn invalid_grant(description: impl Into<String>) -> Response {
     oauth_error("invalid_grant", description)
-}
-
-/// Checks the public client's id (there is no secret: RFC 8628 §3.4).
-pub(super) fn check_client(state: &AppState, form: &HashMap<String, String>) -> Result<String, Response> {
-    let ours = &state.config.local_auth.client_id;
-    match form.get("client_id") {
-        Some(id) if id == ours => Ok(id.clone()),
-        Some(other) => Err(oauth_error("invalid_client",
-            format!("client_id `{}` is not this server's CLI client (`{ours}`); run `portcullis enterprise configure` again", other.chars().take(60).collect::<String>()),
-        )),
-        None => Err(oauth_error("invalid_request", "client_id is missing")),
-    }
 }
 
 /// `POST /oauth2/token`.
@@ -108,7 +97,7 @@ async fn refresh(state: &AppState, form: &HashMap<String, String>, client: &str,
         return oauth_error("invalid_request", "refresh_token is missing");
     };
     // A narrower scope may be asked for; the token keeps its original grant.
-    if let Err(r) = super::device::checked_scope(form.get("scope").map(String::as_str)) {
+    if let Err(r) = super::client::checked_scope(form.get("scope").map(String::as_str)) {
         return r;
     }
     let c = &state.config.local_auth;

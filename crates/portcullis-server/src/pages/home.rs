@@ -15,7 +15,7 @@ pub async fn landing(State(state): State<AppState>, headers: HeaderMap) -> Respo
     };
     let ctx = &caller.ctx;
     let csrf = caller.csrf_token(&state);
-    let ends = crate::api::convert::rfc3339(ctx.session.times.ends_at(&state.config.session));
+    let ends = crate::timestamps::rfc3339(ctx.session.times.ends_at(&state.config.session));
     pages::landing(&pages::LandingView {
         display_name: &ctx.user.display_name,
         email: &ctx.user.email,

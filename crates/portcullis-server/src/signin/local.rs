@@ -134,7 +134,7 @@ pub async fn login_submit(
             .await;
             let msg = format!(
                 "Too many failed sign-ins {who}. Sign-in is paused until {} (in {secs} seconds); try again then, or ask an administrator to reset the password.",
-                crate::api::convert::rfc3339(at)
+                crate::timestamps::rfc3339(at)
             );
             return fail(Status::TooManyRequests, "throttled", msg, &form.email, Some(secs));
         }

@@ -9,7 +9,6 @@ pub mod complete;
 pub mod invite;
 pub mod local;
 pub mod oidc;
-pub mod parameters;
 pub mod provision;
 pub mod role_mapping;
 pub mod saml;

@@ -15,7 +15,8 @@ use crate::idp::identity;
 use crate::idp::Provider;
 use crate::audit::{self, Entry};
 use super::complete::Success;
-use crate::session::transaction::{cookie_name, open_transaction, seal_transaction};
+use crate::session::cookies::cookie_name;
+use crate::session::transaction::{open_transaction, seal_transaction};
 use crate::session::{ClientIp, IdpSessionInfo};
 use crate::session::{cookie, set_cookie};
 use crate::keys::{random_token, token_hash};
@@ -205,7 +206,7 @@ async fn finish(state: &AppState, p: &Provider, ip: Option<String>, headers: &He
     let user = super::provision::sign_in(state, s.into(), &ident).await?;
     let idp_session = IdpSessionInfo {
         sid: ident.sid.clone(),
-        id_token_sealed: state.sealer.seal(ident.id_token.as_bytes(), &crate::signout::oidc::id_token_aad(&user.id)),
+        id_token_sealed: state.sealer.seal(ident.id_token.as_bytes(), &crate::idp::session_link::id_token_aad(&user.id)),
         name_id_hash: None,
     };
     super::complete::complete(

@@ -25,7 +25,8 @@ use portcullis_domain::validation::safe_return_to;
 use portcullis_domain::Timestamp;
 use samael::schema::Assertion;
 use serde::{Deserialize, Serialize};
-use crate::session::transaction::{cookie_name, open_transaction, seal_transaction, transaction_cookie};
+use crate::session::cookies::{cookie_name, transaction_cookie};
+use crate::session::transaction::{open_transaction, seal_transaction};
 use std::sync::Arc;
 use std::time::Duration;
 

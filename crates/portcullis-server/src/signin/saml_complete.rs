@@ -37,7 +37,7 @@ struct Completion {
 }
 
 fn cookie_name(state: &AppState, provider: &str) -> String {
-    crate::session::transaction::cookie_name(state, &format!("portcullis_saml_done_{provider}"))
+    crate::session::cookies::cookie_name(state, &format!("portcullis_saml_done_{provider}"))
 }
 
 fn aad(provider: &str) -> String {
@@ -47,8 +47,7 @@ fn aad(provider: &str) -> String {
 /// `SameSite=Lax` is enough: it is set on the ACS's answer (a top-level
 /// navigation) and read on the redirect that follows (another one).
 fn set_cookie(state: &AppState, provider: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let secure = if state.config.https() { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", cookie_name(state, provider))).ok()
+    HeaderValue::from_str(&crate::session::set_cookie(state, &cookie_name(state, provider), value, max_age)).ok()
 }
 
 /// The ACS's answer for a verified, provisioned sign-in: the hand-over

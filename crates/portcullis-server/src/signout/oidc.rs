@@ -18,11 +18,6 @@ pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel
 /// How long a logout token's `jti` is remembered against replay.
 const JTI_MEMORY: Duration = Duration::from_secs(600);
 
-/// Associated data sealing a session's ID token to its user.
-pub fn id_token_aad(user: &UserId) -> String {
-    format!("session-id-token:{user}")
-}
-
 /// Where to send the browser after the local session ended: the IdP's
 /// end-session endpoint with `id_token_hint`, `client_id` and
 /// `post_logout_redirect_uri` (§2), or `None` when the IdP has none.
@@ -36,7 +31,7 @@ pub async fn end_session_url(state: &AppState, provider: &str, session: portcull
         .await
         .ok()
         .flatten()
-        .and_then(|sealed| state.sealer.open(&sealed, &id_token_aad(&user)).ok())
+        .and_then(|sealed| state.sealer.open(&sealed, &crate::idp::session_link::id_token_aad(&user)).ok())
         .and_then(|b| String::from_utf8(b).ok());
     {
         let mut q = url.query_pairs_mut();

@@ -20,7 +20,8 @@
 //! the IdP's session ended.
 
 use crate::error::Status;
-use crate::session::transaction::{cookie_name, open_transaction, seal_transaction};
+use crate::session::cookies::cookie_name;
+use crate::session::transaction::{open_transaction, seal_transaction};
 use crate::idp::saml::unavailable;
 use crate::idp::saml::precheck::{self, is, Refusal, NS_ASSERTION, NS_PROTOCOL};
 use crate::idp::saml::redirect::{self, Received, SAML_REQUEST, SAML_RESPONSE};
@@ -63,8 +64,7 @@ fn tx_aad(provider: &str) -> String {
 
 /// The IdP answers with a top-level GET, so `SameSite=Lax` suffices.
 fn tx_cookie(state: &AppState, provider: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let secure = if state.config.https() { "Secure; " } else { "" };
-    HeaderValue::from_str(&format!("{}={value}; Path=/; HttpOnly; {secure}SameSite=Lax; Max-Age={max_age}", tx_cookie_name(state, provider))).ok()
+    HeaderValue::from_str(&crate::session::set_cookie(state, &tx_cookie_name(state, provider), value, max_age)).ok()
 }
 
 fn instant(t: Timestamp) -> String {

@@ -12,6 +12,7 @@ mod invitations;
 mod limits;
 mod oauth;
 mod orgs;
+mod owners;
 mod sessions;
 mod usage;
 mod users;

@@ -1,5 +1,6 @@
 //! Organizations, roles and memberships.
 
+use super::owners::guard_last_owner;
 use super::{get_i64, get_id, get_str, name_key, SqlStore};
 use crate::{Member, Membership, OrgStore, Organization, Result, StoreError};
 use async_trait::async_trait;
@@ -100,44 +101,6 @@ async fn lock_org(tx: &mut Transaction<'static, Any>, org: OrgId, now: Timestamp
         .await?;
     if r.rows_affected() == 0 {
         return Err(StoreError::NotFound { what: "organization" });
-    }
-    Ok(())
-}
-
-async fn owner_count(tx: &mut Transaction<'static, Any>, org: OrgId) -> Result<i64> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM memberships m JOIN roles r ON r.id = m.role_id \
-         WHERE m.org_id = $1 AND r.kind = 'owner'",
-    )
-    .bind(org.to_string())
-    .fetch_one(&mut **tx)
-    .await?;
-    get_i64(&row, "n")
-}
-
-async fn current_kind(tx: &mut Transaction<'static, Any>, org: OrgId, user: UserId) -> Result<RoleKind> {
-    let row = sqlx::query(
-        "SELECT r.kind AS kind FROM memberships m JOIN roles r ON r.id = m.role_id \
-         WHERE m.org_id = $1 AND m.user_id = $2",
-    )
-    .bind(org.to_string())
-    .bind(user.to_string())
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(StoreError::NotFound { what: "member" })?;
-    let k = get_str(&row, "kind")?;
-    RoleKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("role kind `{k}`")))
-}
-
-/// Refuses to take away the last owner of an organization (the transaction
-/// must hold the organization lock).
-pub(crate) async fn guard_last_owner(
-    tx: &mut Transaction<'static, Any>,
-    org: OrgId,
-    user: UserId,
-) -> Result<()> {
-    if current_kind(tx, org, user).await? == RoleKind::Owner && owner_count(tx, org).await? <= 1 {
-        return Err(StoreError::LastOwner);
     }
     Ok(())
 }

@@ -123,7 +123,7 @@ impl UserStore for SqlStore {
                 .bind(org.to_string())
                 .execute(&mut *tx)
                 .await?;
-            super::orgs::guard_last_owner(&mut tx, org, id).await?;
+            super::owners::guard_last_owner(&mut tx, org, id).await?;
         }
         sqlx::query("DELETE FROM automation_grants WHERE subject_type = 'user' AND subject_id = $1")
             .bind(id.to_string())
