@@ -10,6 +10,7 @@
 pub mod local_auth;
 pub mod oidc;
 pub mod saml;
+pub mod saml_source;
 pub mod sso;
 pub mod vendors;
 

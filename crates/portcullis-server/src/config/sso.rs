@@ -43,7 +43,7 @@ impl SsoConfig {
             if names[..i].contains(name) {
                 return Err(ConfigError { var: var.into(), problem: format!("names `{name}` twice"), example: "okta,local".into() });
             }
-            if name == "saml" || (name == "entra_id" && super::saml::entra_uses_saml(env)?) {
+            if name == "saml" || (name == "entra_id" && super::vendors::entra_id::uses_saml(env)?) {
                 let provider: &'static str = if name == "saml" { "saml" } else { "entra_id" };
                 saml.push(super::saml::SamlSettings::from_env(provider, env)?);
                 continue;

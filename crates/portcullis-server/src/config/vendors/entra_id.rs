@@ -6,6 +6,8 @@
 //! at sign-in is `crate::idp::vendors::entra_id`.
 
 use super::super::oidc::{OidcSettings, VendorKind};
+use super::super::saml_source::{metadata_source, AttributeNames, SamlDefaults};
+use super::super::err;
 use super::super::{base_url, bare, discovery, join, optional, required, required_secret, ConfigError, Env};
 
 pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
@@ -43,4 +45,45 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
             serde_json::json!({ "scope": scope.unwrap_or_default() })
         },
     })
+}
+
+/// The Entra ID claim URIs (Microsoft's SAML token reference).
+pub mod claims {
+    pub const ROLE: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role";
+    pub const EMAIL: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
+    pub const UPN: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
+    pub const DISPLAY_NAME: &str = "http://schemas.microsoft.com/identity/claims/displayname";
+    pub const OBJECT_ID: &str = "http://schemas.microsoft.com/identity/claims/objectidentifier";
+}
+
+
+/// Entra ID through its SAML app (`ENTRA_ID_PROTOCOL=saml`): the app's
+/// federation metadata, Microsoft's claim URIs, and "Assignment required?
+/// Yes", as for Entra over OpenID Connect.
+pub fn saml(env: &Env) -> Result<SamlDefaults, ConfigError> {
+    Ok(SamlDefaults {
+        metadata: metadata_source(
+            env,
+            "ENTRA_ID_SAML_METADATA_URL",
+            "ENTRA_ID_SAML_METADATA_FILE",
+            "the App Federation Metadata Url on the app's Single sign-on page in the Entra admin center",
+        )?,
+        display_name: "Microsoft Entra ID",
+        attributes: AttributeNames {
+            email: vec![claims::EMAIL.into(), claims::UPN.into()],
+            name: vec![claims::DISPLAY_NAME.into()],
+            roles: vec![claims::ROLE.into()],
+            subject: Some(claims::OBJECT_ID.into()),
+        },
+        require_role: true,
+    })
+}
+
+/// Whether `entra_id` is configured for SAML (`ENTRA_ID_PROTOCOL=saml`).
+pub fn uses_saml(env: &Env) -> Result<bool, ConfigError> {
+    match optional(env, "ENTRA_ID_PROTOCOL").map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("oidc") => Ok(false),
+        Some("saml") => Ok(true),
+        Some(other) => Err(err("ENTRA_ID_PROTOCOL", format!("`{other}` is not oidc or saml"), "saml")),
+    }
 }

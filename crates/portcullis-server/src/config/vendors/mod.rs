@@ -5,6 +5,7 @@ pub mod auth0;
 pub mod entra_id;
 pub mod keycloak;
 pub mod okta;
+pub mod saml;
 pub mod workos;
 
 use super::oidc::OidcSettings;
@@ -43,4 +44,13 @@ pub(crate) fn settings_for(var: &str, provider: &str, env: &Env) -> Result<Optio
         settings.roles_claim = claim;
     }
     Ok(Some(settings))
+}
+
+/// What the SAML provider `provider` (`entra_id` or `saml`) brings before
+/// the shared `SAML_*` variables.
+pub fn saml_defaults(provider: &str, env: &Env) -> Result<super::saml_source::SamlDefaults, ConfigError> {
+    match provider {
+        "entra_id" => entra_id::saml(env),
+        _ => saml::saml(env),
+    }
 }
