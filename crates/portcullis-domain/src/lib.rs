@@ -14,6 +14,7 @@ pub mod permission;
 pub mod rbac;
 pub mod role;
 pub mod session;
+pub mod token_hash;
 pub mod throttle;
 pub mod validation;
 
@@ -25,5 +26,6 @@ pub use permission::{Feature, FeaturePermissions, Level, PermissionError};
 pub use rbac::{decide, Action, Decision, Denial, OrgContext, Principal, Requirement, RoleRef};
 pub use role::{custom_role_keys, Role, RoleKind};
 pub use session::{SessionPolicy, SessionStatus, SessionTimes};
+pub use token_hash::TokenHash;
 pub use throttle::{address_key, Admission, FailureStats, Pressure, ThrottlePolicy};
 pub use validation::ValidationError;

@@ -7,8 +7,9 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use portcullis_domain::TokenHash;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::fmt;
 use std::path::Path;
 
@@ -133,8 +134,8 @@ pub fn random_token() -> String {
 /// How tokens are stored: SHA-256, hex. A stolen database does not yield
 /// usable cookies or links, and tokens have 256 bits of entropy, so no salt
 /// or slow hash is needed.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+pub fn token_hash(token: &str) -> TokenHash {
+    TokenHash::of(token)
 }
 
 #[cfg(test)]
@@ -176,6 +177,6 @@ mod tests {
         assert!(!k.verify_csrf("session", "abc", "garbage"));
         assert!(!Keys::derive(&[2u8; 32]).verify_csrf("session", "abc", &t));
         assert_ne!(random_token(), random_token());
-        assert_eq!(token_hash("x").len(), 64);
+        assert_eq!(token_hash("x").as_str().len(), 64);
     }
 }

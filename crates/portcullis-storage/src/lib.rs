@@ -19,7 +19,7 @@ pub use model::*;
 pub use sql::{Backend, SqlStore};
 
 use async_trait::async_trait;
-use portcullis_domain::{
+use portcullis_domain::{TokenHash, 
     AutomationAcl, AutomationId, FeaturePermissions, OrgId, PermSet, RoleId, SessionId,
     Subject, Timestamp, UserId, Visibility,
 };
@@ -72,7 +72,7 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn create_session(&self, new: NewSession) -> Result<()>;
-    async fn find_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    async fn find_session_by_token_hash(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>>;
     async fn update_session_last_seen(&self, id: SessionId, now: Timestamp) -> Result<()>;
     /// Sessions that are not revoked and not past their absolute lifetime.
     async fn list_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionRecord>>;
@@ -84,11 +84,11 @@ pub trait SessionStore: Send + Sync {
     async fn purge_sessions(&self, before: Timestamp) -> Result<u64>;
 
     /// Stores a setup token, replacing any unused one.
-    async fn create_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()>;
+    async fn create_setup_token(&self, token_hash: &TokenHash, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()>;
     /// Checks a setup token without using it.
-    async fn find_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
+    async fn find_setup_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<OrgId>>;
     /// Uses a setup token exactly once (atomic across replicas).
-    async fn consume_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>>;
+    async fn consume_setup_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<OrgId>>;
 
 }
 
@@ -99,7 +99,7 @@ pub trait InvitationStore: Send + Sync {
     /// same organization and address is pending.
     async fn create_invitation(&self, new: &NewInvitation) -> Result<Invitation>;
     /// The pending, unexpired invitation behind a link.
-    async fn find_invitation_by_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<Invitation>>;
+    async fn find_invitation_by_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<Invitation>>;
     /// Pending, unexpired invitations for an address (any organization).
     async fn list_invitations_for_email(&self, email: &str, now: Timestamp) -> Result<Vec<Invitation>>;
     /// Pending, unexpired invitations of an organization, newest first.
@@ -141,7 +141,7 @@ pub trait IdpStore: Send + Sync {
     async fn revoke_saml_sessions_once(&self, request: &SamlLogout<'_>, now: Timestamp) -> Result<Option<Vec<UserId>>>;
     /// Records a one-time value; `false` if it was already used (the primary
     /// key decides, so two replicas cannot both accept it).
-    async fn consume_once(&self, kind: OnceKind, key_hash: &str, expires_at: Timestamp) -> Result<bool>;
+    async fn consume_once(&self, kind: OnceKind, key_hash: &TokenHash, expires_at: Timestamp) -> Result<bool>;
     async fn purge_used_once(&self, now: Timestamp) -> Result<u64>;
 }
 
@@ -165,16 +165,16 @@ pub trait OAuthStore: Send + Sync {
     /// Stores a new device authorization; [`StoreError::Conflict`] when its
     /// user code is taken (draw another).
     async fn create_device_authorization(&self, new: &NewDeviceAuthorization) -> Result<()>;
-    async fn find_device_by_code(&self, device_code_hash: &str) -> Result<Option<DeviceAuthorization>>;
+    async fn find_device_by_code(&self, device_code_hash: &TokenHash) -> Result<Option<DeviceAuthorization>>;
     async fn find_device_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuthorization>>;
     /// Records a poll at `now`, and a new interval after a `slow_down`.
-    async fn update_device_poll(&self, device_code_hash: &str, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()>;
+    async fn update_device_poll(&self, device_code_hash: &TokenHash, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()>;
     /// Approves (for `user`) or denies a pending, unexpired authorization;
     /// `None` when there is none with that user code any more.
     async fn update_device_decision(&self, user_code: &str, user: UserId, approve: bool, now: Timestamp) -> Result<Option<DeviceAuthorization>>;
     /// Marks an approved authorization redeemed; `false` when it was not
     /// approved or already redeemed (tokens are issued once).
-    async fn consume_device(&self, device_code_hash: &str) -> Result<bool>;
+    async fn consume_device(&self, device_code_hash: &TokenHash) -> Result<bool>;
 
     /// Stores the first refresh token of a new family (at login).
     async fn create_refresh_token(&self, new: &NewRefreshToken) -> Result<RefreshToken>;
@@ -183,13 +183,13 @@ pub trait OAuthStore: Send + Sync {
     /// ([`RefreshOutcome::Reused`]). The successor never outlives the family.
     async fn rotate_refresh_token(
         &self,
-        presented: &str,
+        presented: &TokenHash,
         successor: &NewRefreshToken,
         now: Timestamp,
     ) -> Result<portcullis_domain::RefreshOutcome<RefreshToken>>;
     /// Revokes the family of the token with this hash (RFC 7009); returns
     /// the family, or `None` when no such token exists.
-    async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<Option<String>>;
+    async fn revoke_refresh_family(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<String>>;
     /// Whether the login (refresh-token family) an access token came from
     /// is still alive: not revoked, not past its end.
     async fn get_refresh_family_active(&self, family_id: &str, now: Timestamp) -> Result<bool>;

@@ -1,6 +1,6 @@
 //! Records as storage returns them.
 
-use portcullis_domain::{
+use portcullis_domain::{TokenHash, 
     AutomationId, OrgId, PermSet, Role, SessionId, SessionTimes, Subject, Timestamp, UserId, Visibility,
 };
 
@@ -71,7 +71,7 @@ pub struct Member {
 pub struct NewSession {
     pub id: SessionId,
     /// SHA-256 of the cookie value, hex; the value itself is never stored.
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     pub user_id: UserId,
     pub times: SessionTimes,
     pub provider: String,
@@ -97,7 +97,7 @@ pub struct SamlLogout<'a> {
     pub session_indexes: &'a [String],
     /// The request's id, spent in `used_once` (kind `saml_logout_request`)
     /// until `request_expires`.
-    pub request_key_hash: &'a str,
+    pub request_key_hash: &'a TokenHash,
     pub request_expires: Timestamp,
 }
 
@@ -373,7 +373,7 @@ impl std::fmt::Debug for SigningKey {
 /// A device authorization request (RFC 8628 §3.1) being created.
 #[derive(Clone, Debug)]
 pub struct NewDeviceAuthorization {
-    pub device_code_hash: String,
+    pub device_code_hash: TokenHash,
     pub user_code: String,
     pub client_id: String,
     pub scope: String,
@@ -386,7 +386,7 @@ pub struct NewDeviceAuthorization {
 /// A device authorization as stored.
 #[derive(Clone, Debug)]
 pub struct DeviceAuthorization {
-    pub device_code_hash: String,
+    pub device_code_hash: TokenHash,
     pub user_code: String,
     pub client_id: String,
     pub scope: String,
@@ -413,7 +413,7 @@ impl DeviceAuthorization {
 /// successor of a rotated one.
 #[derive(Clone, Debug)]
 pub struct NewRefreshToken {
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     pub user_id: UserId,
     pub client_id: String,
     pub scope: String,
@@ -426,7 +426,7 @@ pub struct NewRefreshToken {
 /// A refresh token as stored (the successor, after a rotation).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefreshToken {
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     pub family_id: String,
     pub user_id: UserId,
     pub client_id: String,
@@ -486,7 +486,7 @@ pub struct NewInvitation {
     pub email: String,
     pub role_id: portcullis_domain::RoleId,
     pub invited_by: UserId,
-    pub token_hash: Option<String>,
+    pub token_hash: Option<TokenHash>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }

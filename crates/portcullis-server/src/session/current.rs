@@ -33,7 +33,7 @@ impl Caller {
             .ok_or_else(|| ApiError::unauthorized(format!("not signed in; sign in at {sign_in}")))?;
         let hash = token_hash(token);
         let now = state.clock.now();
-        let ctx = match state.sessions.get(&hash) {
+        let ctx = match state.sessions.get(hash.as_str()) {
             Some(c) => c,
             None => {
                 let session = state.store.find_session_by_token_hash(&hash).await?.ok_or_else(|| {
@@ -43,7 +43,7 @@ impl Caller {
                     ApiError::unauthorized(format!("the account of this session was deleted; sign in again at {sign_in}"))
                 })?;
                 let memberships = state.store.list_memberships(user.id).await?;
-                state.sessions.insert(hash.clone(), session, user, memberships)
+                state.sessions.insert(hash.as_str().to_owned(), session, user, memberships)
             }
         };
         match ctx.session.times.status(now, &state.config.session) {
@@ -78,6 +78,6 @@ impl Caller {
                 }
             });
         }
-        Ok(Caller { token_hash: hash, ctx, bearer: false })
+        Ok(Caller { token_hash: hash.as_str().to_owned(), ctx, bearer: false })
     }
 }

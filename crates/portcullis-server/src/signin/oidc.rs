@@ -45,7 +45,7 @@ struct Transaction {
 }
 
 fn tx_cookie_name(state: &AppState, oauth_state: &str) -> String {
-    cookie_name(state, &format!("portcullis_sso_{}", &token_hash(oauth_state)[..16]))
+    cookie_name(state, &format!("portcullis_sso_{}", &token_hash(oauth_state).as_str()[..16]))
 }
 
 fn tx_aad(provider: &str) -> String {

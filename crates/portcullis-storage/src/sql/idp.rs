@@ -5,7 +5,7 @@ use super::users::{user_from_row, USER_COLS};
 use super::{get_id, get_opt_str, SqlStore};
 use crate::{IdpStore, IdpUser, OnceKind, Result, SamlLogout, User};
 use async_trait::async_trait;
-use portcullis_domain::{SessionId, Timestamp, UserId};
+use portcullis_domain::{TokenHash, SessionId, Timestamp, UserId};
 
 #[async_trait]
 impl IdpStore for SqlStore {
@@ -99,7 +99,7 @@ impl IdpStore for SqlStore {
         let mut tx = self.write_tx().await?;
         let spent = sqlx::query("INSERT INTO used_once (kind, key_hash, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(OnceKind::SamlLogoutRequest.as_str())
-            .bind(request_key_hash.to_owned())
+            .bind(request_key_hash.as_str().to_owned())
             .bind(request_expires.0)
             .execute(&mut *tx)
             .await?;
@@ -135,10 +135,10 @@ impl IdpStore for SqlStore {
         Ok(Some(users))
     }
 
-    async fn consume_once(&self, kind: OnceKind, key_hash: &str, expires_at: Timestamp) -> Result<bool> {
+    async fn consume_once(&self, kind: OnceKind, key_hash: &TokenHash, expires_at: Timestamp) -> Result<bool> {
         let r = sqlx::query("INSERT INTO used_once (kind, key_hash, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(kind.as_str())
-            .bind(key_hash.to_owned())
+            .bind(key_hash.as_str().to_owned())
             .bind(expires_at.0)
             .execute(self.pool())
             .await?;

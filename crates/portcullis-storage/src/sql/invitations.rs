@@ -4,7 +4,7 @@ use super::orgs::{role_from_row, ROLE_COLS};
 use super::{get_i64, get_id, get_opt_str, SqlStore};
 use crate::{Invitation, InvitationStore, Invitee, NewInvitation, Result, StoreError};
 use async_trait::async_trait;
-use portcullis_domain::{OrgId, Timestamp, UserId};
+use portcullis_domain::{TokenHash, OrgId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 
 fn invitation_from_row(row: &AnyRow) -> Result<Invitation> {
@@ -48,7 +48,7 @@ impl InvitationStore for SqlStore {
         .bind(n.email.to_lowercase())
         .bind(n.role_id.to_string())
         .bind(n.invited_by.to_string())
-        .bind(n.token_hash.clone())
+        .bind(n.token_hash.as_ref().map(|h| h.as_str().to_owned()))
         .bind(n.created_at.0)
         .bind(n.expires_at.0)
         .execute(self.pool())
@@ -58,8 +58,8 @@ impl InvitationStore for SqlStore {
         invitation_from_row(&row)
     }
 
-    async fn find_invitation_by_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<Invitation>> {
-        let row = sqlx::query(&pending("i.token_hash = $2")).bind(now.0).bind(token_hash.to_owned()).fetch_optional(self.pool()).await?;
+    async fn find_invitation_by_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<Invitation>> {
+        let row = sqlx::query(&pending("i.token_hash = $2")).bind(now.0).bind(token_hash.as_str().to_owned()).fetch_optional(self.pool()).await?;
         row.as_ref().map(invitation_from_row).transpose()
     }
 

@@ -10,7 +10,7 @@ use crate::{
     DeviceAuthorization, NewDeviceAuthorization, NewRefreshToken, OAuthStore, RefreshToken, Result, SigningKey, StoreError,
 };
 use async_trait::async_trait;
-use portcullis_domain::{DeviceStatus, RefreshOutcome, Timestamp, UserId};
+use portcullis_domain::{TokenHash, DeviceStatus, RefreshOutcome, Timestamp, UserId};
 use sqlx::any::AnyRow;
 
 const KEY_COLS: &str = "kid, alg, private_sealed, public_jwk, created_at, retired_at, publish_until";
@@ -39,7 +39,7 @@ fn device_from_row(r: &AnyRow) -> Result<DeviceAuthorization> {
         (other, _) => return Err(StoreError::Corrupt(format!("device authorization status `{other}`"))),
     };
     Ok(DeviceAuthorization {
-        device_code_hash: get_str(r, "device_code_hash")?,
+        device_code_hash: TokenHash::from_stored(get_str(r, "device_code_hash")?),
         user_code: get_str(r, "user_code")?,
         client_id: get_str(r, "client_id")?,
         scope: get_str(r, "scope")?,
@@ -54,7 +54,7 @@ fn device_from_row(r: &AnyRow) -> Result<DeviceAuthorization> {
 
 fn refresh_from_row(r: &AnyRow) -> Result<RefreshToken> {
     Ok(RefreshToken {
-        token_hash: get_str(r, "token_hash")?,
+        token_hash: TokenHash::from_stored(get_str(r, "token_hash")?),
         family_id: get_str(r, "family_id")?,
         user_id: get_id(r, "user_id")?,
         client_id: get_str(r, "client_id")?,
@@ -133,7 +133,7 @@ impl OAuthStore for SqlStore {
             "INSERT INTO device_authorizations (device_code_hash, user_code, client_id, scope, status, interval_secs, client_ip, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8)",
         )
-        .bind(new.device_code_hash.clone())
+        .bind(new.device_code_hash.as_str().to_owned())
         .bind(new.user_code.clone())
         .bind(new.client_id.clone())
         .bind(new.scope.clone())
@@ -147,9 +147,9 @@ impl OAuthStore for SqlStore {
         Ok(())
     }
 
-    async fn find_device_by_code(&self, device_code_hash: &str) -> Result<Option<DeviceAuthorization>> {
+    async fn find_device_by_code(&self, device_code_hash: &TokenHash) -> Result<Option<DeviceAuthorization>> {
         let row = sqlx::query(&format!("SELECT {DEVICE_COLS} FROM device_authorizations WHERE device_code_hash = $1"))
-            .bind(device_code_hash.to_owned())
+            .bind(device_code_hash.as_str().to_owned())
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(device_from_row).transpose()
@@ -163,13 +163,13 @@ impl OAuthStore for SqlStore {
         row.as_ref().map(device_from_row).transpose()
     }
 
-    async fn update_device_poll(&self, device_code_hash: &str, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()> {
+    async fn update_device_poll(&self, device_code_hash: &TokenHash, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()> {
         sqlx::query(
             "UPDATE device_authorizations SET last_polled_at = $1, interval_secs = COALESCE($2, interval_secs) WHERE device_code_hash = $3",
         )
         .bind(now.0)
         .bind(new_interval_secs)
-        .bind(device_code_hash.to_owned())
+        .bind(device_code_hash.as_str().to_owned())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -189,9 +189,9 @@ impl OAuthStore for SqlStore {
         row.as_ref().map(device_from_row).transpose()
     }
 
-    async fn consume_device(&self, device_code_hash: &str) -> Result<bool> {
+    async fn consume_device(&self, device_code_hash: &TokenHash) -> Result<bool> {
         let r = sqlx::query("UPDATE device_authorizations SET status = 'redeemed' WHERE device_code_hash = $1 AND status = 'approved'")
-            .bind(device_code_hash.to_owned())
+            .bind(device_code_hash.as_str().to_owned())
             .execute(self.pool())
             .await?;
         Ok(r.rows_affected() == 1)
@@ -211,14 +211,14 @@ impl OAuthStore for SqlStore {
         })
     }
 
-    async fn rotate_refresh_token(&self, presented: &str, successor: &NewRefreshToken, now: Timestamp) -> Result<RefreshOutcome<RefreshToken>> {
+    async fn rotate_refresh_token(&self, presented: &TokenHash, successor: &NewRefreshToken, now: Timestamp) -> Result<RefreshOutcome<RefreshToken>> {
         let mut tx = self.write_tx().await?;
         let used = sqlx::query(&format!(
             "UPDATE refresh_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 RETURNING {REFRESH_COLS}"
         ))
         .bind(now.0)
-        .bind(presented.to_owned())
+        .bind(presented.as_str().to_owned())
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = used {
@@ -239,7 +239,7 @@ impl OAuthStore for SqlStore {
         }
         // Not usable: find out why, and revoke the family on reuse.
         let row = sqlx::query("SELECT family_id, used_at, revoked_at, expires_at FROM refresh_tokens WHERE token_hash = $1")
-            .bind(presented.to_owned())
+            .bind(presented.as_str().to_owned())
             .fetch_optional(&mut *tx)
             .await?;
         let outcome = match row {
@@ -259,9 +259,9 @@ impl OAuthStore for SqlStore {
         Ok(outcome)
     }
 
-    async fn revoke_refresh_family(&self, token_hash: &str, now: Timestamp) -> Result<Option<String>> {
+    async fn revoke_refresh_family(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<String>> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1").bind(token_hash.to_owned()).fetch_optional(&mut *tx).await?;
+        let row = sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1").bind(token_hash.as_str().to_owned()).fetch_optional(&mut *tx).await?;
         let Some(row) = row else { return Ok(None) };
         let family = get_str(&row, "family_id")?;
         sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
@@ -320,7 +320,7 @@ where
         "INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, created_at, expires_at, family_expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(new.token_hash.clone())
+    .bind(new.token_hash.as_str().to_owned())
     .bind(family.to_owned())
     .bind(new.user_id.to_string())
     .bind(new.client_id.clone())

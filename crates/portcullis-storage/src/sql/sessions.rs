@@ -3,7 +3,7 @@
 use super::{get_i64, get_id, get_opt_i64, get_opt_str, get_str, SqlStore};
 use crate::{NewSession, Result, SessionRecord, SessionStore, StoreError};
 use async_trait::async_trait;
-use portcullis_domain::{OrgId, SessionId, SessionTimes, Timestamp, UserId};
+use portcullis_domain::{TokenHash, OrgId, SessionId, SessionTimes, Timestamp, UserId};
 use sqlx::any::AnyRow;
 
 const SESSION_COLS: &str = "id, user_id, provider, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent";
@@ -32,7 +32,7 @@ impl SessionStore for SqlStore {
              idp_sid, id_token_sealed, idp_name_id_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(new.id.to_string())
-        .bind(new.token_hash)
+        .bind(new.token_hash.as_str().to_owned())
         .bind(new.user_id.to_string())
         .bind(new.provider)
         .bind(new.times.created_at.0)
@@ -49,9 +49,9 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn find_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+    async fn find_session_by_token_hash(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>> {
         let row = sqlx::query(&format!("SELECT {SESSION_COLS} FROM sessions WHERE token_hash = $1"))
-            .bind(token_hash.to_owned())
+            .bind(token_hash.as_str().to_owned())
             .fetch_optional(self.pool())
             .await?;
         row.map(|r| session_from_row(&r)).transpose()
@@ -107,13 +107,13 @@ impl SessionStore for SqlStore {
         Ok(r.rows_affected())
     }
 
-    async fn create_setup_token(&self, token_hash: &str, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()> {
+    async fn create_setup_token(&self, token_hash: &TokenHash, org: OrgId, now: Timestamp, expires_at: Timestamp) -> Result<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO setup_tokens (token_hash, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash.to_owned())
+            .bind(token_hash.as_str().to_owned())
             .bind(org.to_string())
             .bind(now.0)
             .bind(expires_at.0)
@@ -124,25 +124,25 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn find_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>> {
+    async fn find_setup_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<OrgId>> {
         let row = sqlx::query(
             "SELECT org_id FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
-        .bind(token_hash.to_owned())
+        .bind(token_hash.as_str().to_owned())
         .bind(now.0)
         .fetch_optional(self.pool())
         .await?;
         row.map(|r| get_id(&r, "org_id")).transpose()
     }
 
-    async fn consume_setup_token(&self, token_hash: &str, now: Timestamp) -> Result<Option<OrgId>> {
+    async fn consume_setup_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<OrgId>> {
         let mut tx = self.write_tx().await?;
         // The conditional UPDATE is the single point of truth: of two
         // concurrent uses, exactly one changes a row.
         let r = sqlx::query(
             "UPDATE setup_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
-        .bind(token_hash.to_owned())
+        .bind(token_hash.as_str().to_owned())
         .bind(now.0)
         .execute(&mut *tx)
         .await?;
@@ -150,7 +150,7 @@ impl SessionStore for SqlStore {
             return Ok(None);
         }
         let row = sqlx::query("SELECT org_id FROM setup_tokens WHERE token_hash = $1")
-            .bind(token_hash.to_owned())
+            .bind(token_hash.as_str().to_owned())
             .fetch_one(&mut *tx)
             .await?;
         let org = get_id(&row, "org_id")?;

@@ -9,6 +9,7 @@
 
 use portcullis_domain::*;
 use portcullis_storage::*;
+use crate::support::h;
 use crate::support::{each_backend, TestDb};
 
 fn t(ms: i64) -> Timestamp {
@@ -221,7 +222,7 @@ each_backend!(sessions_lifecycle, |db: TestDb| async move {
     let id = SessionId::new();
     s.create_session(NewSession {
         id,
-        token_hash: "h1".into(),
+        token_hash: h("h1"),
         user_id: u.id,
         times: SessionTimes::start(t(1000), &policy),
         provider: "local".into(),
@@ -236,7 +237,7 @@ each_backend!(sessions_lifecycle, |db: TestDb| async move {
     // A second session with the same token hash is refused by the constraint.
     let dup = NewSession {
         id: SessionId::new(),
-        token_hash: "h1".into(),
+        token_hash: h("h1"),
         user_id: u.id,
         times: SessionTimes::start(t(1000), &policy),
         provider: "local".into(),
@@ -247,35 +248,36 @@ each_backend!(sessions_lifecycle, |db: TestDb| async move {
         idp_name_id_hash: None,
     };
     assert!(matches!(s.create_session(dup).await, Err(StoreError::Conflict { .. })));
-    let rec = s.find_session_by_token_hash("h1").await.unwrap().unwrap();
+    let rec = s.find_session_by_token_hash(&h("h1")).await.unwrap().unwrap();
     assert_eq!(rec.id, id);
     s.update_session_last_seen(id, t(5000)).await.unwrap();
-    assert_eq!(s.find_session_by_token_hash("h1").await.unwrap().unwrap().times.last_seen_at, t(5000));
+    assert_eq!(s.find_session_by_token_hash(&h("h1")).await.unwrap().unwrap().times.last_seen_at, t(5000));
     assert_eq!(s.list_sessions(u.id, t(6000)).await.unwrap().len(), 1);
     let other = UserId::new();
     assert!(!s.revoke_session(other, id, t(7000)).await.unwrap(), "only the owner's sessions");
     assert!(s.revoke_session(u.id, id, t(7000)).await.unwrap());
     assert!(!s.revoke_session(u.id, id, t(7000)).await.unwrap());
-    assert_eq!(s.find_session_by_token_hash("h1").await.unwrap().unwrap().times.revoked_at, Some(t(7000)));
+    assert_eq!(s.find_session_by_token_hash(&h("h1")).await.unwrap().unwrap().times.revoked_at, Some(t(7000)));
     assert!(s.list_sessions(u.id, t(8000)).await.unwrap().is_empty());
     assert_eq!(s.purge_sessions(t(8000)).await.unwrap(), 1);
-    assert!(s.find_session_by_token_hash("h1").await.unwrap().is_none());
+    assert!(s.find_session_by_token_hash(&h("h1")).await.unwrap().is_none());
 });
 
 each_backend!(setup_token_is_used_once, |db: TestDb| async move {
     let s = db.store.clone();
     let org = s.create_org("Setup", t(1)).await.unwrap();
-    s.create_setup_token("tok", org.id, t(1), t(100)).await.unwrap();
-    assert_eq!(s.find_setup_token("tok", t(2)).await.unwrap(), Some(org.id));
-    assert_eq!(s.find_setup_token("tok", t(100)).await.unwrap(), None, "expired");
-    let (a, b) = tokio::join!(s.consume_setup_token("tok", t(3)), s.consume_setup_token("tok", t(3)));
+    s.create_setup_token(&h("tok"), org.id, t(1), t(100)).await.unwrap();
+    assert_eq!(s.find_setup_token(&h("tok"), t(2)).await.unwrap(), Some(org.id));
+    assert_eq!(s.find_setup_token(&h("tok"), t(100)).await.unwrap(), None, "expired");
+    let tok = h("tok");
+    let (a, b) = tokio::join!(s.consume_setup_token(&tok, t(3)), s.consume_setup_token(&tok, t(3)));
     assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|x| x.is_some()).count(), 1);
-    assert_eq!(s.consume_setup_token("tok", t(4)).await.unwrap(), None);
+    assert_eq!(s.consume_setup_token(&h("tok"), t(4)).await.unwrap(), None);
     // A new token replaces an unused one.
-    s.create_setup_token("t2", org.id, t(5), t(100)).await.unwrap();
-    s.create_setup_token("t3", org.id, t(6), t(100)).await.unwrap();
-    assert_eq!(s.find_setup_token("t2", t(7)).await.unwrap(), None);
-    assert_eq!(s.find_setup_token("t3", t(7)).await.unwrap(), Some(org.id));
+    s.create_setup_token(&h("t2"), org.id, t(5), t(100)).await.unwrap();
+    s.create_setup_token(&h("t3"), org.id, t(6), t(100)).await.unwrap();
+    assert_eq!(s.find_setup_token(&h("t2"), t(7)).await.unwrap(), None);
+    assert_eq!(s.find_setup_token(&h("t3"), t(7)).await.unwrap(), Some(org.id));
 });
 
 fn event(at: i64, action: &str, target: &str, ip: &str, outcome: &str) -> AuditEvent {
@@ -453,7 +455,7 @@ each_backend!(invitations_wait_for_acceptance_and_are_accepted_once, |db: TestDb
         email: email.into(),
         role_id: member.id,
         invited_by: owner.id,
-        token_hash: token.map(str::to_owned),
+        token_hash: token.map(h),
         created_at: t(1),
         expires_at: t(expires),
     };
@@ -462,8 +464,8 @@ each_backend!(invitations_wait_for_acceptance_and_are_accepted_once, |db: TestDb
     assert_eq!(inv.role.kind, RoleKind::Member);
     assert!(inv.has_link);
     assert!(matches!(s.create_invitation(&new("ivy@x.test", None, 100)).await, Err(StoreError::Conflict { .. })), "one pending per address");
-    assert_eq!(s.find_invitation_by_token("tok", t(2)).await.unwrap().unwrap().id, inv.id);
-    assert!(s.find_invitation_by_token("tok", t(100)).await.unwrap().is_none(), "expired");
+    assert_eq!(s.find_invitation_by_token(&h("tok"), t(2)).await.unwrap().unwrap().id, inv.id);
+    assert!(s.find_invitation_by_token(&h("tok"), t(100)).await.unwrap().is_none(), "expired");
     assert_eq!(s.list_invitations_for_email("IVY@x.test", t(2)).await.unwrap().len(), 1);
     assert_eq!(s.list_invitations(org.id, t(2)).await.unwrap().len(), 1);
     assert!(s.find_local_user_by_email("ivy@x.test").await.unwrap().is_none(), "nobody joined yet");

@@ -5,6 +5,7 @@
 
 use portcullis_domain::*;
 use portcullis_storage::*;
+use crate::support::h;
 use crate::support::{each_backend, TestDb};
 
 fn t(ms: i64) -> Timestamp {
@@ -23,7 +24,7 @@ async fn saml_session(s: &SqlStore, user: UserId, provider: &str, hash: &str, si
     let id = SessionId::new();
     s.create_session(NewSession {
         id,
-        token_hash: hash.into(),
+        token_hash: h(hash),
         user_id: user,
         times: SessionTimes::start(t(1000), &SessionPolicy::default()),
         provider: provider.into(),
@@ -101,15 +102,15 @@ each_backend!(back_channel_logout_ends_the_named_sessions, |db: TestDb| async mo
     // By sid: only that session.
     let ended = s.revoke_idp_sessions("okta", "https://a.example", Some("sid-1"), None, t(2000)).await.unwrap();
     assert_eq!(ended, vec![alice.id]);
-    assert!(s.find_session_by_token_hash("a1").await.unwrap().unwrap().times.revoked_at.is_some());
-    assert!(s.find_session_by_token_hash("a2").await.unwrap().unwrap().times.revoked_at.is_none());
+    assert!(s.find_session_by_token_hash(&h("a1")).await.unwrap().unwrap().times.revoked_at.is_some());
+    assert!(s.find_session_by_token_hash(&h("a2")).await.unwrap().unwrap().times.revoked_at.is_none());
     // Another provider's or issuer's sessions are untouched.
     assert!(s.revoke_idp_sessions("keycloak", "https://a.example", None, Some("bob"), t(2000)).await.unwrap().is_empty());
     assert!(s.revoke_idp_sessions("okta", "https://b.example", None, Some("bob"), t(2000)).await.unwrap().is_empty());
     // By subject: all of that user's sessions.
     assert_eq!(s.revoke_idp_sessions("okta", "https://a.example", None, Some("bob"), t(2000)).await.unwrap(), vec![bob.id]);
-    assert!(s.find_session_by_token_hash("b1").await.unwrap().unwrap().times.revoked_at.is_some());
-    assert!(s.find_session_by_token_hash("a2").await.unwrap().unwrap().times.revoked_at.is_none());
+    assert!(s.find_session_by_token_hash(&h("b1")).await.unwrap().unwrap().times.revoked_at.is_some());
+    assert!(s.find_session_by_token_hash(&h("a2")).await.unwrap().unwrap().times.revoked_at.is_none());
 });
 
 fn revoked(r: Option<SessionRecord>) -> bool {
@@ -125,39 +126,39 @@ each_backend!(saml_logout_ends_the_sessions_of_the_name_id_and_index_once, |db: 
     saml_session(s, alice.id, "entra_id", "a3", Some("si-a1"), Some("h-alice")).await;
     saml_session(s, bob.id, "saml", "b1", Some("si-b1"), Some("h-bob")).await;
     let end = |name: &'static str, indexes: Vec<String>, request: &'static str| async move {
-        let request = SamlLogout { provider: "saml", name_id_hash: name, session_indexes: &indexes, request_key_hash: request, request_expires: t(5000) };
+        let request = SamlLogout { provider: "saml", name_id_hash: name, session_indexes: &indexes, request_key_hash: &h(request), request_expires: t(5000) };
         s.revoke_saml_sessions_once(&request, t(2000)).await.unwrap()
     };
     // Alice's NameID with Bob's SessionIndex: nobody's session ends.
     assert_eq!(end("h-alice", vec!["si-b1".into()], "r1").await, Some(vec![]));
-    assert!(!revoked(s.find_session_by_token_hash("b1").await.unwrap()));
+    assert!(!revoked(s.find_session_by_token_hash(&h("b1")).await.unwrap()));
     // The same request again: a replay, refused even though it would now match.
     assert_eq!(end("h-alice", vec!["si-a1".into()], "r1").await, None);
-    assert!(!revoked(s.find_session_by_token_hash("a1").await.unwrap()));
+    assert!(!revoked(s.find_session_by_token_hash(&h("a1")).await.unwrap()));
     // NameID and index: that session only (not another provider's).
     assert_eq!(end("h-alice", vec!["si-a1".into(), "si-x".into()], "r2").await, Some(vec![alice.id]));
-    assert!(revoked(s.find_session_by_token_hash("a1").await.unwrap()));
-    assert!(!revoked(s.find_session_by_token_hash("a2").await.unwrap()));
-    assert!(!revoked(s.find_session_by_token_hash("a3").await.unwrap()));
+    assert!(revoked(s.find_session_by_token_hash(&h("a1")).await.unwrap()));
+    assert!(!revoked(s.find_session_by_token_hash(&h("a2")).await.unwrap()));
+    assert!(!revoked(s.find_session_by_token_hash(&h("a3")).await.unwrap()));
     // NameID alone: every remaining session of it at this provider.
     assert_eq!(end("h-alice", vec![], "r3").await, Some(vec![alice.id]));
-    assert!(revoked(s.find_session_by_token_hash("a2").await.unwrap()));
-    assert!(!revoked(s.find_session_by_token_hash("a3").await.unwrap()));
-    assert!(!revoked(s.find_session_by_token_hash("b1").await.unwrap()));
+    assert!(revoked(s.find_session_by_token_hash(&h("a2")).await.unwrap()));
+    assert!(!revoked(s.find_session_by_token_hash(&h("a3")).await.unwrap()));
+    assert!(!revoked(s.find_session_by_token_hash(&h("b1")).await.unwrap()));
     // The request ids are spent as `used_once` values of their own kind.
-    assert!(!s.consume_once(portcullis_storage::OnceKind::SamlLogoutRequest, "r3", t(5000)).await.unwrap());
+    assert!(!s.consume_once(portcullis_storage::OnceKind::SamlLogoutRequest, &h("r3"), t(5000)).await.unwrap());
 });
 
 each_backend!(one_time_values_are_accepted_once, |db: TestDb| async move {
     let s = db.store.clone();
-    assert!(s.consume_once(portcullis_storage::OnceKind::SsoState, "h1", t(100)).await.unwrap());
-    assert!(!s.consume_once(portcullis_storage::OnceKind::SsoState, "h1", t(100)).await.unwrap());
-    assert!(s.consume_once(portcullis_storage::OnceKind::LogoutJti, "h1", t(100)).await.unwrap(), "kinds are separate");
+    assert!(s.consume_once(portcullis_storage::OnceKind::SsoState, &h("h1"), t(100)).await.unwrap());
+    assert!(!s.consume_once(portcullis_storage::OnceKind::SsoState, &h("h1"), t(100)).await.unwrap());
+    assert!(s.consume_once(portcullis_storage::OnceKind::LogoutJti, &h("h1"), t(100)).await.unwrap(), "kinds are separate");
     // Concurrent uses: exactly one wins.
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.consume_once(portcullis_storage::OnceKind::SsoState, "race", t(100)).await.unwrap() }));
+        tasks.push(tokio::spawn(async move { s.consume_once(portcullis_storage::OnceKind::SsoState, &h("race"), t(100)).await.unwrap() }));
     }
     let mut wins = 0;
     for task in tasks {
@@ -165,5 +166,5 @@ each_backend!(one_time_values_are_accepted_once, |db: TestDb| async move {
     }
     assert_eq!(wins, 1);
     assert_eq!(s.purge_used_once(t(200)).await.unwrap(), 3);
-    assert!(s.consume_once(portcullis_storage::OnceKind::SsoState, "h1", t(300)).await.unwrap());
+    assert!(s.consume_once(portcullis_storage::OnceKind::SsoState, &h("h1"), t(300)).await.unwrap());
 });

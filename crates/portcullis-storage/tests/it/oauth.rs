@@ -5,6 +5,7 @@
 
 use portcullis_domain::*;
 use portcullis_storage::*;
+use crate::support::h;
 use crate::support::{each_backend, TestDb};
 
 fn t(ms: i64) -> Timestamp {
@@ -32,7 +33,7 @@ async fn user(s: &SqlStore, email: &str) -> UserId {
 
 fn device(hash: &str, code: &str) -> NewDeviceAuthorization {
     NewDeviceAuthorization {
-        device_code_hash: hash.into(),
+        device_code_hash: h(hash),
         user_code: code.into(),
         client_id: "portcullis-cli".into(),
         scope: "openid".into(),
@@ -45,7 +46,7 @@ fn device(hash: &str, code: &str) -> NewDeviceAuthorization {
 
 fn refresh(hash: &str, user: UserId, expires: i64, family_expires: i64) -> NewRefreshToken {
     NewRefreshToken {
-        token_hash: hash.into(),
+        token_hash: h(hash),
         user_id: user,
         client_id: "portcullis-cli".into(),
         scope: "openid".into(),
@@ -87,12 +88,12 @@ each_backend!(device_codes_are_decided_once_and_redeemed_once, |db: TestDb| asyn
     s.create_device_authorization(&device("h1", "BCDFGHJK")).await.unwrap();
     // A user code is unique while its row exists.
     assert!(matches!(s.create_device_authorization(&device("h2", "BCDFGHJK")).await, Err(StoreError::Conflict { .. })));
-    let d = s.find_device_by_code("h1").await.unwrap().unwrap();
+    let d = s.find_device_by_code(&h("h1")).await.unwrap().unwrap();
     assert_eq!(d.status, DeviceStatus::Pending);
     assert_eq!(d.user_code, "BCDFGHJK");
     assert_eq!(d.client_ip.as_deref(), Some("127.0.0.1"));
-    s.update_device_poll("h1", t(2000), None).await.unwrap();
-    s.update_device_poll("h1", t(3000), Some(10)).await.unwrap();
+    s.update_device_poll(&h("h1"), t(2000), None).await.unwrap();
+    s.update_device_poll(&h("h1"), t(3000), Some(10)).await.unwrap();
     let d = s.find_device_by_user_code("BCDFGHJK").await.unwrap().unwrap();
     assert_eq!((d.last_polled_at, d.interval_secs), (Some(t(3000)), 10));
     // Not after expiry; then approved by alice, and bob cannot change it.
@@ -101,16 +102,16 @@ each_backend!(device_codes_are_decided_once_and_redeemed_once, |db: TestDb| asyn
     assert_eq!(d.status, DeviceStatus::Approved(alice));
     assert!(s.update_device_decision("BCDFGHJK", bob, false, t(4000)).await.unwrap().is_none());
     // Redeemed once only.
-    assert!(s.consume_device("h1").await.unwrap());
-    assert!(!s.consume_device("h1").await.unwrap());
-    assert_eq!(s.find_device_by_code("h1").await.unwrap().unwrap().status, DeviceStatus::Redeemed);
+    assert!(s.consume_device(&h("h1")).await.unwrap());
+    assert!(!s.consume_device(&h("h1")).await.unwrap());
+    assert_eq!(s.find_device_by_code(&h("h1")).await.unwrap().unwrap().status, DeviceStatus::Redeemed);
     // A denied code cannot be redeemed.
     s.create_device_authorization(&device("h3", "CDFGHJKL")).await.unwrap();
     assert_eq!(s.update_device_decision("CDFGHJKL", bob, false, t(4000)).await.unwrap().unwrap().status, DeviceStatus::Denied);
-    assert!(!s.consume_device("h3").await.unwrap());
+    assert!(!s.consume_device(&h("h3")).await.unwrap());
     // Expired rows go after a day.
     assert_eq!(s.purge_oauth(t(601_000 + 86_400_001)).await.unwrap(), 2);
-    assert!(s.find_device_by_code("h1").await.unwrap().is_none());
+    assert!(s.find_device_by_code(&h("h1")).await.unwrap().is_none());
 });
 
 each_backend!(refresh_tokens_rotate_and_reuse_revokes_the_family, |db: TestDb| async move {
@@ -118,24 +119,24 @@ each_backend!(refresh_tokens_rotate_and_reuse_revokes_the_family, |db: TestDb| a
     let alice = user(s, "alice@x.test").await;
     let first = s.create_refresh_token(&refresh("r1", alice, 100_000, 1_000_000)).await.unwrap();
     assert_eq!(first.user_id, alice);
-    let RefreshOutcome::Rotated(second) = s.rotate_refresh_token("r1", &refresh("r2", alice, 200_000, 0), t(2000)).await.unwrap() else {
+    let RefreshOutcome::Rotated(second) = s.rotate_refresh_token(&h("r1"), &refresh("r2", alice, 200_000, 0), t(2000)).await.unwrap() else {
         panic!("first use rotates")
     };
     assert_eq!(second.family_id, first.family_id);
     assert_eq!(second.family_expires_at, t(1_000_000), "the family's end is inherited, not taken from the successor");
     assert_eq!(second.expires_at, t(200_000));
     // The successor never outlives the family.
-    let RefreshOutcome::Rotated(third) = s.rotate_refresh_token("r2", &refresh("r3", alice, 5_000_000, 0), t(3000)).await.unwrap() else {
+    let RefreshOutcome::Rotated(third) = s.rotate_refresh_token(&h("r2"), &refresh("r3", alice, 5_000_000, 0), t(3000)).await.unwrap() else {
         panic!("second use rotates")
     };
     assert_eq!(third.expires_at, t(1_000_000));
     // Presenting r1 again: reuse, and the whole family (r3 too) is revoked.
-    assert_eq!(s.rotate_refresh_token("r1", &refresh("r4", alice, 200_000, 0), t(4000)).await.unwrap(), RefreshOutcome::Reused);
-    assert_eq!(s.rotate_refresh_token("r3", &refresh("r5", alice, 200_000, 0), t(5000)).await.unwrap(), RefreshOutcome::Revoked);
-    assert_eq!(s.rotate_refresh_token("nope", &refresh("r6", alice, 200_000, 0), t(5000)).await.unwrap(), RefreshOutcome::Unknown);
+    assert_eq!(s.rotate_refresh_token(&h("r1"), &refresh("r4", alice, 200_000, 0), t(4000)).await.unwrap(), RefreshOutcome::Reused);
+    assert_eq!(s.rotate_refresh_token(&h("r3"), &refresh("r5", alice, 200_000, 0), t(5000)).await.unwrap(), RefreshOutcome::Revoked);
+    assert_eq!(s.rotate_refresh_token(&h("nope"), &refresh("r6", alice, 200_000, 0), t(5000)).await.unwrap(), RefreshOutcome::Unknown);
     // Expiry.
     s.create_refresh_token(&refresh("e1", alice, 10_000, 1_000_000)).await.unwrap();
-    assert_eq!(s.rotate_refresh_token("e1", &refresh("e2", alice, 200_000, 0), t(10_000)).await.unwrap(), RefreshOutcome::Expired);
+    assert_eq!(s.rotate_refresh_token(&h("e1"), &refresh("e2", alice, 200_000, 0), t(10_000)).await.unwrap(), RefreshOutcome::Expired);
 });
 
 each_backend!(refresh_families_are_revoked_by_logout_and_by_user, |db: TestDb| async move {
@@ -143,17 +144,17 @@ each_backend!(refresh_families_are_revoked_by_logout_and_by_user, |db: TestDb| a
     let alice = user(s, "alice@x.test").await;
     let first_a = s.create_refresh_token(&refresh("a1", alice, 100_000, 1_000_000)).await.unwrap();
     s.create_refresh_token(&refresh("b1", alice, 100_000, 1_000_000)).await.unwrap();
-    let RefreshOutcome::Rotated(_) = s.rotate_refresh_token("a1", &refresh("a2", alice, 100_000, 0), t(2000)).await.unwrap() else { panic!() };
+    let RefreshOutcome::Rotated(_) = s.rotate_refresh_token(&h("a1"), &refresh("a2", alice, 100_000, 0), t(2000)).await.unwrap() else { panic!() };
     // RFC 7009 with the old token of a family revokes the current one too.
     assert!(s.get_refresh_family_active(&first_a.family_id, t(3000)).await.unwrap());
-    assert_eq!(s.revoke_refresh_family("a1", t(3000)).await.unwrap(), Some(first_a.family_id.clone()));
+    assert_eq!(s.revoke_refresh_family(&h("a1"), t(3000)).await.unwrap(), Some(first_a.family_id.clone()));
     assert!(!s.get_refresh_family_active(&first_a.family_id, t(3000)).await.unwrap());
     assert!(!s.get_refresh_family_active("no-such-family", t(3000)).await.unwrap());
-    assert_eq!(s.rotate_refresh_token("a2", &refresh("a3", alice, 100_000, 0), t(4000)).await.unwrap(), RefreshOutcome::Revoked);
-    assert_eq!(s.revoke_refresh_family("unknown", t(3000)).await.unwrap(), None);
+    assert_eq!(s.rotate_refresh_token(&h("a2"), &refresh("a3", alice, 100_000, 0), t(4000)).await.unwrap(), RefreshOutcome::Revoked);
+    assert_eq!(s.revoke_refresh_family(&h("unknown"), t(3000)).await.unwrap(), None);
     // The other login of the same user is untouched, until all are revoked.
     assert_eq!(s.revoke_user_refresh_tokens(alice, t(5000)).await.unwrap(), 1);
-    assert_eq!(s.rotate_refresh_token("b1", &refresh("b2", alice, 100_000, 0), t(6000)).await.unwrap(), RefreshOutcome::Revoked);
+    assert_eq!(s.rotate_refresh_token(&h("b1"), &refresh("b2", alice, 100_000, 0), t(6000)).await.unwrap(), RefreshOutcome::Revoked);
     // Families are deleted once they have ended.
     assert_eq!(s.purge_oauth(t(1_000_001)).await.unwrap(), 3);
 });
@@ -164,11 +165,11 @@ each_backend!(a_concurrent_refresh_is_treated_as_reuse, |db: TestDb| async move 
     s.create_refresh_token(&refresh("c1", alice, 100_000, 1_000_000)).await.unwrap();
     let a = {
         let s = s.clone();
-        tokio::spawn(async move { s.rotate_refresh_token("c1", &refresh("c2", alice, 100_000, 0), t(2000)).await.unwrap() })
+        tokio::spawn(async move { s.rotate_refresh_token(&h("c1"), &refresh("c2", alice, 100_000, 0), t(2000)).await.unwrap() })
     };
     let b = {
         let s = s.clone();
-        tokio::spawn(async move { s.rotate_refresh_token("c1", &refresh("c3", alice, 100_000, 0), t(2000)).await.unwrap() })
+        tokio::spawn(async move { s.rotate_refresh_token(&h("c1"), &refresh("c3", alice, 100_000, 0), t(2000)).await.unwrap() })
     };
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
     let rotated = [&a, &b].iter().filter(|o| matches!(o, RefreshOutcome::Rotated(_))).count();

@@ -36,3 +36,9 @@ macro_rules! each_backend {
 }
 pub(crate) use each_backend;
 
+
+/// A stand-in for a stored token hash: these tests look hashes up, they
+/// never hash (`TokenHash::of` is unit-tested in the domain crate).
+pub fn h(hash: &str) -> portcullis_domain::TokenHash {
+    portcullis_domain::TokenHash::from_stored(hash.to_owned())
+}

@@ -27,7 +27,7 @@ pub fn name_aad(user: &UserId) -> String {
 /// to compare NameIDs, not to read them.
 pub fn name_id_hash(idp_entity_id: &str, format: Option<&str>, value: &str) -> String {
     let format = format.unwrap_or("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified");
-    token_hash(&format!("{idp_entity_id}\n{format}\n{value}"))
+    token_hash(&format!("{idp_entity_id}\n{format}\n{value}")).as_str().to_owned()
 }
 
 /// The logout details of a session started by `assertion`: its
