@@ -3,7 +3,7 @@
 //! The server sees storage only through the [`Store`] trait (split into one
 //! trait per concern). [`SqlStore`] implements it once with sqlx for both
 //! SQLite (the embedded default) and PostgreSQL (for several replicas); the
-//! conformance suite in `tests/conformance.rs` runs against both.
+//! conformance suite in `tests/it/conformance.rs` runs against both.
 //!
 //! Invariants live in the schema: names are unique through `UNIQUE`
 //! constraints (never read-then-insert), a member's role must belong to the
