@@ -57,14 +57,14 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/login", get(signin::choose::sign_in_page))
         .route("/auth/parameters", get(api::cli_parameters::cli_parameters))
         .route("/auth/logged-out", get(signout::oidc::logged_out))
-        .route("/auth/{provider}/login", get(signin::saml::login_route))
+        .route("/auth/{provider}/login", get(signin::federated::login_route))
         .route(
             "/auth/{provider}/callback",
             // SAML responses with many attributes exceed the general 64 KiB;
             // the ACS refuses above its own cap with a clear reason.
-            get(signin::oidc::callback).post(signin::saml::acs_route).layer(axum::extract::DefaultBodyLimit::max(signin::saml::MAX_ACS_BODY)),
+            get(signin::federated::callback_route).post(signin::federated::acs_route).layer(axum::extract::DefaultBodyLimit::max(signin::federated::MAX_ACS_BODY)),
         )
-        .route("/auth/{provider}/metadata", get(signin::saml::metadata_route))
+        .route("/auth/{provider}/metadata", get(signin::federated::metadata_route))
         .route("/auth/{provider}/complete", get(signin::saml_complete::complete_route))
         .route("/auth/{provider}/slo", get(signout::saml::slo_route))
         .route("/auth/{provider}/backchannel-logout", post(signout::oidc::backchannel))

@@ -131,7 +131,7 @@ impl SignInError {
                 let status = if *check == "unreachable" { Status::Unavailable } else { Status::BadRequest };
                 (status, code, title, format!("Check `{check}` failed: {cause}"), fix.clone())
             }
-            Storage(_) => (
+            Internal(_) => (
                 Status::Internal,
                 "internal",
                 "Sign-in could not be completed",

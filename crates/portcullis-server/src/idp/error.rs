@@ -29,8 +29,9 @@ pub enum SignInError {
     NotAssigned { provider: String },
     Disabled,
     UnknownProvider(String),
-    /// Portcullis's own storage failed (not the IdP's fault): a 500 with the request id.
-    Storage(String),
+    /// Portcullis failed on its own side (storage, a worker task, building a
+    /// message), not the IdP: a 500 with the request id, the detail logged.
+    Internal(String),
     /// A SAML check failed: which one, what was sent and expected, the fix.
     Saml { check: &'static str, cause: String, fix: String },
     /// A SAML single-logout message was refused (same parts as `Saml`).
@@ -41,7 +42,7 @@ impl SignInError {
     /// The detail for the log line (never tokens or codes).
     pub fn detail(&self) -> String {
         match self {
-            SignInError::Unreachable(d) | SignInError::CodeRefused(d) | SignInError::Malformed(d) | SignInError::Storage(d) => d.clone(),
+            SignInError::Unreachable(d) | SignInError::CodeRefused(d) | SignInError::Malformed(d) | SignInError::Internal(d) => d.clone(),
             other => format!("{other:?}"),
         }
     }
@@ -50,6 +51,6 @@ impl SignInError {
 
 impl From<portcullis_storage::StoreError> for SignInError {
     fn from(e: portcullis_storage::StoreError) -> Self {
-        SignInError::Storage(format!("database: {e}"))
+        SignInError::Internal(format!("database: {e}"))
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod identity;
+pub mod provider;
 pub mod oidc;
 pub mod saml;
 pub mod session_link;
@@ -71,6 +72,20 @@ impl Registry {
 
     pub fn all_saml(&self) -> &[Arc<crate::idp::saml::SamlProvider>] {
         &self.saml
+    }
+
+    /// The provider `name`, OpenID or SAML, as the one trait both implement.
+    pub fn provider(&self, name: &str) -> Option<Arc<dyn provider::IdentityProvider>> {
+        if let Some(p) = self.get(name) {
+            return Some(p.clone() as Arc<dyn provider::IdentityProvider>);
+        }
+        self.saml(name).map(|p| p as Arc<dyn provider::IdentityProvider>)
+    }
+
+    /// Every provider, OpenID ones first, in the order configured.
+    pub fn providers(&self) -> Vec<Arc<dyn provider::IdentityProvider>> {
+        let oidc = self.providers.iter().map(|p| p.clone() as Arc<dyn provider::IdentityProvider>);
+        oidc.chain(self.saml.iter().map(|p| p.clone() as Arc<dyn provider::IdentityProvider>)).collect()
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<Provider>> {

@@ -1,6 +1,5 @@
 //! `GET /auth/login`: the ways of signing in this server offers.
 
-use crate::idp::vendors::VendorOf;
 
 #[derive(serde::Deserialize)]
 pub struct SignInQuery {
@@ -19,8 +18,7 @@ pub async fn sign_in_page(
     let rt = portcullis_domain::validation::safe_return_to(q.return_to.as_deref(), &state.config.public_origin());
     let query = if rt == "/" { String::new() } else { format!("?{}", serde_urlencoded::to_string([("return_to", rt.as_str())]).unwrap_or_default()) };
     let mut ways: Vec<(String, String)> =
-        state.sso.all().iter().map(|p| (format!("/auth/{}/login{query}", p.settings.provider), format!("Sign in with {}", p.settings.vendor().display_name()))).collect();
-    ways.extend(state.sso.all_saml().iter().map(|p| (format!("/auth/{}/login{query}", p.settings.provider), format!("Sign in with {}", p.settings.display_name))));
+        state.sso.providers().iter().map(|p| (format!("/auth/{}/login{query}", p.name()), format!("Sign in with {}", p.display_name()))).collect();
     if state.config.sso.local {
         ways.push((format!("/auth/local/login{query}"), "Sign in with a Portcullis password".into()));
     }

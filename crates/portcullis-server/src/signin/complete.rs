@@ -42,7 +42,7 @@ pub async fn complete(state: &AppState, headers: &HeaderMap, s: Success<'_>) -> 
     let user = s.user;
     let cookie = start_session(state, user, s.provider, s.ip.clone(), headers, s.idp_session)
         .await
-        .map_err(|e| SignInError::Storage(format!("session: {}", e.message)))?;
+        .map_err(|e| SignInError::Internal(format!("session: {}", e.message)))?;
     if let Some(entry) = s.login_audit {
         audit::record(state, entry.actor(user.id, &user.email).ip(s.ip)).await;
         record_attempt(state, Some(user.id), s.provider, true).await;

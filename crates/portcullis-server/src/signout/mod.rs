@@ -2,7 +2,6 @@
 
 use crate::audit::{self, Entry};
 use crate::error::{wants_json, ApiError, Status};
-use crate::idp::vendors::VendorOf;
 use crate::pages;
 use crate::session::{check_same_origin, clear_cookie, Caller, ClientIp};
 use crate::state::AppState;
@@ -67,11 +66,10 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     // LogoutRequest, its answer bound to this browser by a cookie).
     let provider = caller.ctx.session.provider.clone();
     let (session, user_id) = (caller.ctx.session.id, user.id);
-    let handoff = match oidc::end_session_url(&state, &provider, session, user_id).await {
-        Some(url) => Some((url, state.sso.get(&provider).map(|p| p.settings.vendor().display_name()).unwrap_or("the identity provider"), None)),
-        None => saml::start(&state, &provider, session, user_id).await.map(|(url, tx_cookie, name)| (url, name, Some(tx_cookie))),
-    };
-    let Some((url, name, tx_cookie)) = handoff else { return to_login() };
+    let Some(p) = state.sso.provider(&provider) else { return to_login() };
+    let Some(started) = p.start_sign_out(crate::signin::federated::exchange(&state), session, user_id).await else { return to_login() };
+    let (url, name) = (started.redirect_to.clone(), p.display_name());
+    let tx_cookie = started.pending.as_ref().and_then(|t| crate::session::transaction::set_pending(&state, t));
     let mut resp = clearing_cookie(if wants_json(&headers) {
         Json(serde_json::json!({ "signed_out": true, "end_session_url": url })).into_response()
     } else {

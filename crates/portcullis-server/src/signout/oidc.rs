@@ -10,39 +10,13 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use portcullis_domain::{Timestamp, UserId};
+use portcullis_domain::Timestamp;
 use std::time::Duration;
 
 /// The event a logout token must carry (Back-Channel Logout §2.4).
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// How long a logout token's `jti` is remembered against replay.
 const JTI_MEMORY: Duration = Duration::from_secs(600);
-
-/// Where to send the browser after the local session ended: the IdP's
-/// end-session endpoint with `id_token_hint`, `client_id` and
-/// `post_logout_redirect_uri` (§2), or `None` when the IdP has none.
-pub async fn end_session_url(state: &AppState, provider: &str, session: portcullis_domain::SessionId, user: UserId) -> Option<String> {
-    let p = state.sso.get(provider)?;
-    let d = p.discovered()?;
-    let mut url = d.end_session_endpoint.clone()?;
-    let hint = state
-        .store
-        .get_session_id_token(session)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|sealed| state.sealer.open(&sealed, &crate::idp::session_link::id_token_aad(&user)).ok())
-        .and_then(|b| String::from_utf8(b).ok());
-    {
-        let mut q = url.query_pairs_mut();
-        if let Some(h) = &hint {
-            q.append_pair("id_token_hint", h);
-        }
-        q.append_pair("client_id", &p.settings.client_id);
-        q.append_pair("post_logout_redirect_uri", &state.config.public("/auth/logged-out"));
-    }
-    Some(url.to_string())
-}
 
 /// The page that hands the browser to the IdP's logout: a meta refresh, not
 /// a redirect, because the sign-out form's page only allows posting to

@@ -20,14 +20,14 @@
 //! the IdP's session ended.
 
 use crate::error::Status;
-use crate::session::cookies::cookie_name;
-use crate::session::transaction::{open_transaction, seal_transaction};
+use crate::idp::saml::sign_in::{instant, logout_pending_cookie, LogoutTransaction};
+use crate::session::transaction::{clear_pending, read_pending};
 use crate::idp::saml::unavailable;
 use crate::idp::saml::precheck::{self, is, Refusal, NS_ASSERTION, NS_PROTOCOL};
 use crate::idp::saml::redirect::{self, Received, SAML_REQUEST, SAML_RESPONSE};
 use crate::idp::saml::SamlProvider;
 use crate::audit::{self, Entry};
-use crate::idp::saml::session_name::{name_aad, name_id_hash, SessionName};
+use crate::idp::saml::session_name::name_id_hash;
 use crate::keys::token_hash;
 use crate::pages;
 use crate::idp::error::SignInError;
@@ -36,79 +36,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
-use portcullis_domain::{SessionId, Timestamp, UserId};
+use portcullis_domain::Timestamp;
 use portcullis_storage::SamlLogout;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// How long the IdP may take to answer an SP-initiated logout.
-const TRANSACTION_LIFETIME: Duration = Duration::from_secs(600);
 /// How old a LogoutRequest may be (from its IssueInstant), besides skew.
 const MAX_REQUEST_AGE: Duration = Duration::from_secs(300);
 const SKEW: Duration = crate::idp::saml::MAX_SKEW;
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
-
-#[derive(Serialize, Deserialize)]
-struct Transaction {
-    request_id: String,
-    expires_at: i64,
-}
-
-fn tx_cookie_name(state: &AppState, provider: &str) -> String {
-    cookie_name(state, &format!("portcullis_saml_slo_{provider}"))
-}
-
-fn tx_aad(provider: &str) -> String {
-    format!("saml-logout-transaction:{provider}")
-}
-
-/// The IdP answers with a top-level GET, so `SameSite=Lax` suffices.
-fn tx_cookie(state: &AppState, provider: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
-    HeaderValue::from_str(&crate::session::set_cookie(state, &tx_cookie_name(state, provider), value, max_age)).ok()
-}
-
-fn instant(t: Timestamp) -> String {
-    chrono::DateTime::from_timestamp_millis(t.0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Where the browser goes after the Portcullis session of a SAML sign-in
-/// ended: the IdP's single logout service with a signed LogoutRequest, and
-/// the cookie that binds the answer to this browser. `None` when the
-/// provider is not SAML, the IdP offers no single logout, or the session
-/// has no NameID to name.
-pub async fn start(state: &AppState, provider: &str, session: SessionId, user: UserId) -> Option<(String, HeaderValue, &'static str)> {
-    let p = state.sso.saml(provider)?;
-    let idp = p.idp()?;
-    let slo = idp.slo.clone()?;
-    let sealed = state.store.get_session_id_token(session).await.ok().flatten()?;
-    let name: SessionName = serde_json::from_slice(&state.sealer.open(&sealed, &name_aad(&user)).ok()?).ok()?;
-    let request_id = crate::idp::saml::new_message_id();
-    let now = state.clock.now();
-    let format = name.format.as_deref().map(|f| format!(" Format=\"{}\"", attr(f))).unwrap_or_default();
-    let session_index = name.session_index.as_deref().map(|i| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", text(i))).unwrap_or_default();
-    // Core §3.7.1; the NameID's qualifiers are left out, which for
-    // persistent and transient identifiers means the IdP and this SP (§8.3).
-    let xml = format!(
-        "<samlp:LogoutRequest xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"{request_id}\" Version=\"2.0\" IssueInstant=\"{}\" \
-         Destination=\"{}\" NotOnOrAfter=\"{}\"><saml:Issuer>{}</saml:Issuer><saml:NameID{format}>{}</saml:NameID>{session_index}</samlp:LogoutRequest>",
-        instant(now),
-        attr(&slo.location),
-        instant(now.plus(TRANSACTION_LIFETIME)),
-        text(&p.sp.entity_id),
-        text(&name.name_id),
-    );
-    let url = match redirect::signed_url(&slo.location, SAML_REQUEST, &xml, None, &p.sp.key) {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::error!(provider, error = %e, "signing the LogoutRequest failed");
-            return None;
-        }
-    };
-    let tx = Transaction { request_id, expires_at: now.plus(TRANSACTION_LIFETIME).0 };
-    let sealed = seal_transaction(state, &tx, &tx_aad(provider));
-    let cookie = tx_cookie(state, provider, &sealed, TRANSACTION_LIFETIME.as_secs())?;
-    Some((url, cookie, p.settings.display_name))
-}
 
 fn refused_logout(r: Refusal) -> SignInError {
     SignInError::SamlLogout { check: r.check, cause: r.cause, fix: r.fix }
@@ -133,7 +68,7 @@ pub async fn slo_route(State(state): State<AppState>, Path(provider): Path<Strin
     let mut resp = outcome.unwrap_or_else(|e| e.respond(&provider, &p.sp.slo_url, &headers));
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // An answer ends this browser's sign-out, accepted or not.
-    if let Some(clear) = answer.then(|| tx_cookie(&state, &provider, "", 0)).flatten() {
+    if let Some(clear) = answer.then(|| clear_pending(&state, &logout_pending_cookie(p.settings.provider))).flatten() {
         resp.headers_mut().append(header::SET_COOKIE, clear);
     }
     resp
@@ -242,7 +177,7 @@ async fn answered(state: &AppState, p: &SamlProvider, msg: Received, headers: &H
     check_issuer(resp.issuer.as_deref(), &idp.entity_id)?;
     check_destination(resp.destination.as_deref(), &p.sp.slo_url, signed)?;
     let now = state.clock.now();
-    let tx = open_transaction::<Transaction>(state, headers, &tx_cookie_name(state, s.provider), &tx_aad(s.provider)).filter(|t| t.expires_at > now.0);
+    let tx = read_pending(state, headers, &logout_pending_cookie(s.provider)).and_then(|b| serde_json::from_slice::<LogoutTransaction>(&b).ok()).filter(|t| t.expires_at > now.0);
     match (&tx, &resp.in_response_to) {
         (Some(t), Some(irt)) if *irt == t.request_id => {}
         (Some(t), got) => {

@@ -3,5 +3,6 @@
 pub mod discovery;
 pub mod jwks;
 pub mod jwt;
+pub mod sign_in;
 
 pub use discovery::{Discovered, Provider};

@@ -24,6 +24,7 @@ pub mod metadata;
 pub mod precheck;
 pub mod redirect;
 pub mod session_name;
+pub mod sign_in;
 pub mod sp;
 
 pub use crate::config::saml::SamlSettings;
