@@ -9,25 +9,41 @@ use serde::Serialize;
 use url::Url;
 use uuid::Uuid;
 
+/// Why a call through [`Client`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with an error body.
+    /// The server answered with an error body.
     #[error("{status}: {} ({})", body.message, body.error)]
-    Api { status: StatusCode, body: ErrorBody },
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// What the server said.
+        body: ErrorBody,
+    },
+    /// The server answered something that is not the expected JSON.
     /// The server answered something that is not the expected JSON.
     #[error("unexpected response {status}: {text}")]
-    Unexpected { status: StatusCode, text: String },
+    Unexpected {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The body as text.
+        text: String,
+    },
+    /// The server could not be reached (or the connection broke).
     #[error("cannot reach the server: {0}")]
     Transport(#[from] reqwest::Error),
 }
 
 impl ClientError {
+    /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             ClientError::Api { status, .. } | ClientError::Unexpected { status, .. } => Some(*status),
             ClientError::Transport(_) => None,
         }
     }
+    /// The error body's machine-readable code (`csrf`, `organization_required`, ...).
     pub fn code(&self) -> Option<&str> {
         match self {
             ClientError::Api { body, .. } => Some(&body.error),
@@ -36,8 +52,11 @@ impl ClientError {
     }
 }
 
+/// What every call of the client returns.
 pub type Result<T> = std::result::Result<T, ClientError>;
 
+/// A typed client of the Portcullis API, authenticated by a session cookie
+/// (after [`Client::login_local`]) or a bearer token ([`Client::with_bearer`]).
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -62,6 +81,7 @@ impl Client {
         Ok(Self { http, base, csrf: None, org: None, bearer: None })
     }
 
+    /// The server's base URL.
     pub fn base(&self) -> &Url {
         &self.base
     }
@@ -78,10 +98,12 @@ impl Client {
         self
     }
 
+    /// Sets or clears the organization sent as `X-Organization-Id`.
     pub fn set_org(&mut self, org: Option<Uuid>) {
         self.org = org;
     }
 
+    /// The CSRF token of the signed-in session, sent with state changes.
     pub fn csrf_token(&self) -> Option<&str> {
         self.csrf.as_deref()
     }
@@ -91,6 +113,7 @@ impl Client {
         &self.http
     }
 
+    /// The absolute URL of `path` on the server.
     pub fn url(&self, path: &str) -> Url {
         self.base.join(path).expect("valid path")
     }
@@ -141,6 +164,7 @@ impl Client {
         }
     }
 
+    /// `POST /auth/logout`: ends the session (with its CSRF token).
     pub async fn logout(&mut self) -> Result<()> {
         let token = self.csrf.clone().unwrap_or_default();
         let resp = self
@@ -157,105 +181,139 @@ impl Client {
         }
     }
 
+    /// `GET /api/v1/sessions`: the caller's sessions.
     pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
         self.get("/api/v1/me/sessions").await
     }
+    /// `DELETE /api/v1/sessions/{id}`: ends one of the caller's sessions.
     pub async fn revoke_session(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/me/sessions/{id}")).await
     }
+    /// `GET /api/v1/organizations`: the organizations the caller may see.
     pub async fn organizations(&self) -> Result<Vec<OrganizationInfo>> {
         self.get("/api/v1/organizations").await
     }
+    /// `POST /api/v1/organizations` (factory admins).
     pub async fn create_organization(&self, name: &str) -> Result<OrganizationInfo> {
         self.send(Method::POST, "/api/v1/organizations", &CreateOrganization { name: name.into() }).await
     }
+    /// `GET /api/v1/members` of the current organization.
     pub async fn members(&self) -> Result<Vec<MemberInfo>> {
         self.get("/api/v1/users").await
     }
+    /// `POST /api/v1/users`: a local account with a password chosen by an administrator.
     pub async fn create_user(&self, body: &CreateUser) -> Result<MemberInfo> {
         self.send(Method::POST, "/api/v1/users", body).await
     }
+    /// `POST /api/v1/invitations`.
     pub async fn invite(&self, body: &CreateInvitation) -> Result<InvitationInfo> {
         self.send(Method::POST, "/api/v1/invitations", body).await
     }
+    /// `GET /api/v1/invitations` of the current organization.
     pub async fn invitations(&self) -> Result<Vec<InvitationInfo>> {
         self.get("/api/v1/invitations").await
     }
+    /// `DELETE /api/v1/invitations/{id}`.
     pub async fn withdraw_invitation(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/invitations/{id}")).await
     }
+    /// `PATCH /api/v1/members/{user}`: role or disabled flag.
     pub async fn update_member(&self, user: Uuid, body: &UpdateMember) -> Result<MemberInfo> {
         self.send(Method::PATCH, &format!("/api/v1/users/{user}"), body).await
     }
+    /// `DELETE /api/v1/members/{user}`.
     pub async fn remove_member(&self, user: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/users/{user}")).await
     }
+    /// `POST /api/v1/members/{user}/revoke-sessions`.
     pub async fn revoke_user_sessions(&self, user: Uuid) -> Result<RevokedSessions> {
         self.send(Method::DELETE, &format!("/api/v1/users/{user}/sessions"), &serde_json::json!({})).await
     }
+    /// `GET /api/v1/roles`.
     pub async fn roles(&self) -> Result<Vec<RoleInfo>> {
         self.get("/api/v1/roles").await
     }
+    /// `POST /api/v1/roles`.
     pub async fn create_role(&self, body: &CreateRole) -> Result<RoleInfo> {
         self.send(Method::POST, "/api/v1/roles", body).await
     }
+    /// `PATCH /api/v1/roles/{id}`.
     pub async fn update_role(&self, id: Uuid, body: &UpdateRole) -> Result<RoleInfo> {
         self.send(Method::PATCH, &format!("/api/v1/roles/{id}"), body).await
     }
+    /// `DELETE /api/v1/roles/{id}` (custom roles only).
     pub async fn delete_role(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/roles/{id}")).await
     }
+    /// `GET /api/v1/automations`: those the caller may see.
     pub async fn automations(&self) -> Result<Vec<AutomationInfo>> {
         self.get("/api/v1/automations").await
     }
+    /// `POST /api/v1/automations`.
     pub async fn create_automation(&self, body: &CreateAutomation) -> Result<AutomationInfo> {
         self.send(Method::POST, "/api/v1/automations", body).await
     }
+    /// `GET /api/v1/automations/{id}`.
     pub async fn automation(&self, id: Uuid) -> Result<AutomationInfo> {
         self.get(&format!("/api/v1/automations/{id}")).await
     }
+    /// `DELETE /api/v1/automations/{id}`.
     pub async fn delete_automation(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/automations/{id}")).await
     }
+    /// `GET /api/v1/automations/{id}/access`.
     pub async fn automation_access(&self, id: Uuid) -> Result<AutomationAccessInfo> {
         self.get(&format!("/api/v1/automations/{id}/access")).await
     }
+    /// `PUT /api/v1/automations/{id}/access`: replaces visibility and grants.
     pub async fn set_automation_access(&self, id: Uuid, body: &AutomationAccessInfo) -> Result<AutomationAccessInfo> {
         self.send(Method::PUT, &format!("/api/v1/automations/{id}/access"), body).await
     }
+    /// `PATCH /api/v1/automations/{id}`.
     pub async fn update_automation(&self, id: Uuid, body: &UpdateAutomation) -> Result<AutomationInfo> {
         self.send(Method::PATCH, &format!("/api/v1/automations/{id}"), body).await
     }
+    /// `GET /api/v1/automations/{id}/inputs`, through the proxy.
     pub async fn automation_inputs(&self, id: Uuid) -> Result<serde_json::Value> {
         self.get(&format!("/api/v1/automations/{id}/inputs")).await
     }
+    /// `POST /api/v1/automations/{id}/kickoff`, through the proxy.
     pub async fn kickoff(&self, id: Uuid, inputs: &serde_json::Value) -> Result<serde_json::Value> {
         self.send(Method::POST, &format!("/api/v1/automations/{id}/kickoff"), &serde_json::json!({ "inputs": inputs })).await
     }
+    /// `GET /api/v1/automations/{id}/status/{kickoff_id}`, through the proxy.
     pub async fn kickoff_status(&self, id: Uuid, kickoff_id: &str) -> Result<serde_json::Value> {
         self.get(&format!("/api/v1/automations/{id}/status/{kickoff_id}")).await
     }
+    /// `GET /api/v1/automations/{id}/executions`.
     pub async fn executions(&self, id: Uuid) -> Result<Vec<ExecutionInfo>> {
         self.get(&format!("/api/v1/automations/{id}/executions")).await
     }
+    /// `GET /api/v1/env`: names and masks, never values.
     pub async fn env_list(&self) -> Result<Vec<EnvVarInfo>> {
         self.get("/api/v1/env").await
     }
+    /// `PUT /api/v1/env`: sets (or rotates) a variable.
     pub async fn env_put(&self, body: &PutEnvVar) -> Result<EnvVarInfo> {
         self.send(Method::PUT, "/api/v1/env", body).await
     }
+    /// `GET /api/v1/env/{id}/value`: reveals a value (audited).
     pub async fn env_value(&self, id: Uuid) -> Result<EnvVarValue> {
         self.get(&format!("/api/v1/env/{id}/value")).await
     }
+    /// `DELETE /api/v1/env/{id}`.
     pub async fn env_delete(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/env/{id}")).await
     }
+    /// `GET /api/v1/usage?{query}`.
     pub async fn usage(&self, query: &str) -> Result<UsageReport> {
         self.get(&format!("/api/v1/usage{query}")).await
     }
+    /// `GET /api/v1/dashboard/automations`.
     pub async fn automations_dashboard(&self) -> Result<Vec<DashboardAutomation>> {
         self.get("/api/v1/dashboard/automations").await
     }
+    /// `GET /api/v1/audit?{query}`.
     pub async fn audit(&self, query: &str) -> Result<Vec<AuditEventInfo>> {
         self.get(&format!("/api/v1/audit{query}")).await
     }
@@ -279,14 +337,17 @@ impl Client {
         rb
     }
 
+    /// A `GET` of `path`, decoded from JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         decode(self.request(Method::GET, path).send().await?).await
     }
 
+    /// A request with a JSON body, decoded from JSON.
     pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(&self, method: Method, path: &str, body: &B) -> Result<T> {
         decode(self.request(method, path).json(body).send().await?).await
     }
 
+    /// A request without a body whose answer has none (204).
     pub async fn send_empty(&self, method: Method, path: &str) -> Result<()> {
         let resp = self.request(method, path).send().await?;
         if resp.status().is_success() {

@@ -30,7 +30,9 @@ pub enum FailureKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Failure {
+    /// What kind of failure (and so which exit code).
     pub kind: FailureKind,
+    /// What went wrong and what to do.
     pub message: String,
 }
 
@@ -41,15 +43,23 @@ fn fail(kind: FailureKind, message: impl Into<String>) -> Failure {
 /// What a login leaves behind.
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Tokens {
+    /// The access token (a bearer token for the API).
     pub access_token: String,
+    /// The refresh token, when the IdP issued one.
     pub refresh_token: Option<String>,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The issuer the tokens come from.
     pub issuer: String,
+    /// Where the tokens are refreshed.
     pub token_endpoint: String,
+    /// Where they are revoked at logout (RFC 7009), if the IdP has that.
     pub revocation_endpoint: Option<String>,
+    /// The IdP's signing keys.
     pub jwks_uri: String,
+    /// The device client the tokens were issued to.
     pub client_id: String,
+    /// The audience the access token is for.
     pub audience: String,
     /// The server these tokens are for.
     pub base_url: String,
@@ -65,10 +75,15 @@ impl std::fmt::Debug for Tokens {
 /// The IdP's endpoints, from its discovery document.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
+    /// The issuer, as discovery named it.
     pub issuer: String,
+    /// The device authorization endpoint (RFC 8628 §3.1).
     pub device_authorization: String,
+    /// The token endpoint.
     pub token: String,
+    /// The signing keys.
     pub jwks_uri: String,
+    /// The revocation endpoint (RFC 7009), if any.
     pub revocation: Option<String>,
 }
 
@@ -189,6 +204,7 @@ fn now_secs() -> i64 {
 /// What the person must confirm (RFC 8628 §3.2).
 #[derive(Debug, Clone)]
 pub struct UserCode {
+    /// The code to type.
     pub user_code: String,
     /// `verification_uri_complete` when given, else `verification_uri`.
     pub verification: String,

@@ -2,6 +2,9 @@
 //! grants, inside organizations of growing size. Target: median under 2 µs,
 //! flat in the number of automations (see docs/benchmarks.md).
 
+// `criterion_main!` defines a public `main` without docs.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use portcullis_domain::*;
 

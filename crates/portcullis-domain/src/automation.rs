@@ -18,12 +18,14 @@ pub enum Visibility {
 }
 
 impl Visibility {
+    /// The stored and wire name (`organization`, `private`).
     pub fn as_str(self) -> &'static str {
         match self {
             Visibility::Organization => "organization",
             Visibility::Private => "private",
         }
     }
+    /// The visibility named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "organization" => Some(Visibility::Organization),
@@ -50,6 +52,7 @@ pub enum EntityPermission {
 }
 
 impl EntityPermission {
+    /// Every entity permission, in the order the platform lists them.
     pub const ALL: [EntityPermission; 5] = [
         EntityPermission::Run,
         EntityPermission::Traces,
@@ -57,6 +60,7 @@ impl EntityPermission {
         EntityPermission::HumanInTheLoop,
         EntityPermission::FullAccess,
     ];
+    /// The wire name (`run`, `traces`, `manage_settings`, `human_in_the_loop`, `full_access`).
     pub fn as_str(self) -> &'static str {
         match self {
             EntityPermission::Run => "run",
@@ -94,17 +98,22 @@ impl FromStr for EntityPermission {
 pub struct PermSet(u8);
 
 impl PermSet {
+    /// No permission at all.
     pub const EMPTY: PermSet = PermSet(0);
 
+    /// The set holding exactly `perms`.
     pub fn of(perms: &[EntityPermission]) -> Self {
         perms.iter().fold(Self::EMPTY, |s, p| s.with(*p))
     }
+    /// This set and `p`.
     pub fn with(self, p: EntityPermission) -> Self {
         Self(self.0 | p.bit())
     }
+    /// Everything either set holds.
     pub fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
+    /// Whether the set holds nothing.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -112,12 +121,15 @@ impl PermSet {
     pub fn allows(self, p: EntityPermission) -> bool {
         self.0 & (p.bit() | EntityPermission::FullAccess.bit()) != 0
     }
+    /// The permissions in the set, in [`EntityPermission::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = EntityPermission> {
         EntityPermission::ALL.into_iter().filter(move |p| self.0 & p.bit() != 0)
     }
+    /// The set as stored (one bit per permission).
     pub fn bits(self) -> u8 {
         self.0
     }
+    /// The set stored as `bits` (unknown bits are dropped).
     pub fn from_bits(bits: u8) -> Self {
         Self(bits & 0b1_1111)
     }
@@ -127,7 +139,9 @@ impl PermSet {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", content = "id", rename_all = "lowercase")]
 pub enum Subject {
+    /// A grant to one user.
     User(UserId),
+    /// A grant to everyone holding a role.
     Role(RoleId),
 }
 
@@ -136,9 +150,13 @@ pub enum Subject {
 pub enum AutomationAccess {
     /// See it in listings and read its description.
     View,
+    /// Start (kick off) a run.
     Run,
+    /// Read its executions' traces.
     Traces,
+    /// Change its settings: visibility, grants, upstream.
     ManageSettings,
+    /// Answer its human-in-the-loop requests.
     HumanInTheLoop,
 }
 
@@ -159,17 +177,23 @@ impl AutomationAccess {
 /// per subject, so its cost does not grow with the number of grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AutomationAcl {
+    /// The organization the automation belongs to.
     pub org_id: OrgId,
+    /// Organization-wide or private.
     pub visibility: Visibility,
+    /// Grants to single users.
     pub user_grants: HashMap<UserId, PermSet>,
+    /// Grants to roles.
     pub role_grants: HashMap<RoleId, PermSet>,
 }
 
 impl AutomationAcl {
+    /// An access list with no grants.
     pub fn new(org_id: OrgId, visibility: Visibility) -> Self {
         Self { org_id, visibility, user_grants: HashMap::new(), role_grants: HashMap::new() }
     }
 
+    /// Adds `perms` to what `subject` holds (grants accumulate).
     pub fn grant(&mut self, subject: Subject, perms: PermSet) {
         match subject {
             Subject::User(u) => {

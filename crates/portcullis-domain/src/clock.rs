@@ -11,15 +11,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The time `ms` milliseconds after the epoch.
     pub fn from_millis(ms: i64) -> Self {
         Self(ms)
     }
+    /// Milliseconds since the epoch.
     pub fn millis(self) -> i64 {
         self.0
     }
+    /// The time `d` later (saturating).
     pub fn plus(self, d: Duration) -> Self {
         Self(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
     }
+    /// The time `d` earlier (saturating).
     pub fn minus(self, d: Duration) -> Self {
         Self(self.0.saturating_sub(d.as_millis().min(i64::MAX as u128) as i64))
     }
@@ -31,6 +35,7 @@ impl Timestamp {
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
+    /// The current time.
     fn now(&self) -> Timestamp;
 }
 
@@ -50,12 +55,15 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock standing at `start`.
     pub fn new(start: Timestamp) -> Self {
         Self(AtomicI64::new(start.0))
     }
+    /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
         self.0.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
     }
+    /// Sets the clock to `t` (backwards too).
     pub fn set(&self, t: Timestamp) {
         self.0.store(t.0, Ordering::SeqCst);
     }

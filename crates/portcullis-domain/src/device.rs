@@ -38,8 +38,11 @@ impl Default for DevicePolicy {
 /// Where a device authorization stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceStatus {
+    /// Waiting for the user to approve or deny on `/device`.
     Pending,
+    /// Approved by this user; tokens may be issued once.
     Approved(UserId),
+    /// The user refused.
     Denied,
     /// Tokens were issued; the device code cannot be used again.
     Redeemed,
@@ -48,10 +51,13 @@ pub enum DeviceStatus {
 /// A device authorization as the poll decision needs it.
 #[derive(Clone, Copy, Debug)]
 pub struct DeviceGrant {
+    /// Where the authorization stands.
     pub status: DeviceStatus,
+    /// When the device code stops being valid.
     pub expires_at: Timestamp,
     /// The interval this client must respect now, in seconds.
     pub interval_secs: i64,
+    /// When the client last polled, for `slow_down`.
     pub last_polled_at: Option<Timestamp>,
 }
 
@@ -62,7 +68,11 @@ pub enum PollOutcome {
     Pending,
     /// `slow_down`: polled sooner than the interval allows; the interval
     /// becomes `new_interval_secs` for every later poll.
-    SlowDown { new_interval_secs: i64 },
+    /// `slow_down`: polled sooner than the interval allows.
+    SlowDown {
+        /// The interval from now on, in seconds.
+        new_interval_secs: i64,
+    },
     /// `access_denied`: the user said no.
     Denied,
     /// `expired_token`: the device code ran out.
@@ -127,8 +137,10 @@ pub fn display_user_code(code: &str) -> String {
 /// Why a typed user code cannot be one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UserCodeError {
+    /// The code has this many letters, not the expected number.
     #[error("a code has {USER_CODE_LEN} letters (like BCDF-GHJK); this one has {0}")]
     Length(usize),
+    /// This character is not one of the code alphabet's.
     #[error("`{0}` cannot be in a code: codes use only the consonants BCDFGHJKLMNPQRSTVWXZ")]
     Character(char),
 }

@@ -18,6 +18,7 @@ macro_rules! id_type {
             pub fn new() -> Self {
                 Self(Uuid::new_v4())
             }
+            /// The underlying UUID.
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }

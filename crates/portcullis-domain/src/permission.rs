@@ -10,15 +10,21 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// No access.
     None = 0,
+    /// See it.
     Read = 1,
+    /// See and change it.
     Write = 2,
+    /// Everything, including who else may.
     Manage = 3,
 }
 
 impl Level {
+    /// Every level, lowest first.
     pub const ALL: [Level; 4] = [Level::None, Level::Read, Level::Write, Level::Manage];
 
+    /// The wire name (`none`, `read`, `write`, `manage`).
     pub fn as_str(self) -> &'static str {
         match self {
             Level::None => "none",
@@ -51,16 +57,27 @@ impl FromStr for Level {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Feature {
+    /// The usage dashboard.
     UsageDashboards = 0,
+    /// The automations (crews) dashboard.
     CrewsDashboards = 1,
+    /// Inviting people and managing members.
     Invitations = 2,
+    /// The training interface.
     TrainingUi = 3,
+    /// Tools.
     Tools = 4,
+    /// Agents.
     Agents = 5,
+    /// Environment variables (secrets).
     EnvironmentVariables = 6,
+    /// LLM connections.
     LlmConnections = 7,
+    /// Default settings.
     DefaultSettings = 8,
+    /// Organization settings (roles, members, SSO).
     OrganizationSettings = 9,
+    /// Studio projects.
     StudioProjects = 10,
 }
 
@@ -68,7 +85,9 @@ const GRADED: &[Level] = &[Level::None, Level::Read, Level::Write, Level::Manage
 const ALL_OR_NOTHING: &[Level] = &[Level::None, Level::Manage];
 
 impl Feature {
+    /// How many features there are.
     pub const COUNT: usize = 11;
+    /// Every feature, in the platform's order.
     pub const ALL: [Feature; Feature::COUNT] = [
         Feature::UsageDashboards,
         Feature::CrewsDashboards,
@@ -83,6 +102,7 @@ impl Feature {
         Feature::StudioProjects,
     ];
 
+    /// The wire name (`usage_dashboards`, `crews_dashboards`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::UsageDashboards => "usage_dashboards",
@@ -141,14 +161,26 @@ impl FromStr for Feature {
     }
 }
 
+/// Why a permission name or level was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PermissionError {
+    /// No feature has this name.
     #[error("unknown feature `{name}`; valid features are: {list}", list = feature_list())]
-    UnknownFeature { name: String },
+    UnknownFeature {
+        /// The name given.
+        name: String,
+    },
+    /// No level has this name.
     #[error("unknown permission level `{0}`; valid levels are: none, read, write, manage")]
     UnknownLevel(String),
+    /// The feature exists, but not at this level.
     #[error("level `{level}` is not allowed for feature `{feature}`; allowed levels are: {allowed}", allowed = join_levels(feature.allowed_levels()))]
-    LevelNotAllowed { feature: Feature, level: Level },
+    LevelNotAllowed {
+        /// The feature.
+        feature: Feature,
+        /// The level it does not allow.
+        level: Level,
+    },
 }
 
 fn feature_list() -> String {
@@ -165,12 +197,15 @@ fn join_levels(levels: &[Level]) -> String {
 pub struct FeaturePermissions([Level; Feature::COUNT]);
 
 impl FeaturePermissions {
+    /// No access to anything.
     pub fn none() -> Self {
         Self([Level::None; Feature::COUNT])
     }
+    /// What owners hold: `manage` everywhere.
     pub fn owner() -> Self {
         Self([Level::Manage; Feature::COUNT])
     }
+    /// What the predefined member role holds by default.
     pub fn member() -> Self {
         let mut p = Self::none();
         for f in Feature::ALL {
@@ -179,10 +214,12 @@ impl FeaturePermissions {
         p
     }
 
+    /// The level held for `feature`.
     pub fn get(&self, feature: Feature) -> Level {
         self.0[feature as usize]
     }
 
+    /// Sets `feature` to `level`, if the feature allows that level.
     pub fn set(&mut self, feature: Feature, level: Level) -> Result<(), PermissionError> {
         if !feature.allowed_levels().contains(&level) {
             return Err(PermissionError::LevelNotAllowed { feature, level });

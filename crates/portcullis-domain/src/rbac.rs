@@ -10,20 +10,27 @@ use std::fmt;
 /// One role held by the caller in the current organization.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleRef {
+    /// The role.
     pub id: RoleId,
+    /// Its display name (for messages).
     pub name: String,
+    /// Owner, member or custom.
     pub kind: RoleKind,
+    /// What it grants per feature.
     pub permissions: FeaturePermissions,
 }
 
 /// The caller's standing in the organization the request is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrgContext {
+    /// The organization.
     pub org_id: OrgId,
+    /// The caller's roles there (one today; several are allowed).
     pub roles: Vec<RoleRef>,
 }
 
 impl OrgContext {
+    /// Whether any of the roles is the owner role.
     pub fn is_owner(&self) -> bool {
         self.roles.iter().any(|r| r.kind == RoleKind::Owner)
     }
@@ -40,6 +47,7 @@ impl OrgContext {
 /// Who is asking, as far as RBAC is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
+    /// The signed-in user.
     pub user_id: UserId,
     /// The installation-wide `factory-admin` flag: opens every organization.
     pub factory_admin: bool,
@@ -72,15 +80,23 @@ pub enum Requirement {
     /// A feature level.
     Feature(Feature, Level),
     /// A grant on the automation, or alternatively a feature level.
-    Entity { permission: EntityPermission, or_feature: Option<(Feature, Level)> },
+    /// A grant on the automation, or alternatively a feature level.
+    Entity {
+        /// The grant on the automation.
+        permission: EntityPermission,
+        /// A feature level that allows it too.
+        or_feature: Option<(Feature, Level)>,
+    },
     /// The installation-wide `factory-admin` role.
     FactoryAdmin,
     /// Being an owner of the organization.
     Owner,
 }
 
+/// Why a decision refused: what the caller lacked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Denial {
+    /// What was required.
     pub required: Requirement,
 }
 
@@ -111,8 +127,10 @@ impl fmt::Display for Denial {
     }
 }
 
+/// The RBAC decision about one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
+    /// Go ahead.
     Allow,
     /// Refused: answer 403 and say what was lacking.
     Deny(Denial),
@@ -121,6 +139,7 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Whether the decision is [`Decision::Allow`].
     pub fn is_allowed(self) -> bool {
         matches!(self, Decision::Allow)
     }

@@ -5,6 +5,7 @@ use crate::ids::{OrgId, RoleId};
 use crate::permission::FeaturePermissions;
 use serde::{Deserialize, Serialize};
 
+/// What a role is: predefined (owner, member) or made by an administrator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RoleKind {
@@ -17,6 +18,7 @@ pub enum RoleKind {
 }
 
 impl RoleKind {
+    /// The stored name (`owner`, `member`, `custom`).
     pub fn as_str(self) -> &'static str {
         match self {
             RoleKind::Owner => "owner",
@@ -24,6 +26,7 @@ impl RoleKind {
             RoleKind::Custom => "custom",
         }
     }
+    /// The kind named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "owner" => Some(RoleKind::Owner),
@@ -32,14 +35,18 @@ impl RoleKind {
             _ => None,
         }
     }
+    /// Whether the role is one every organization has (owner or member).
     pub fn is_predefined(self) -> bool {
         !matches!(self, RoleKind::Custom)
     }
 }
 
+/// A role of one organization and the feature permissions it grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {
+    /// Its id.
     pub id: RoleId,
+    /// The organization it belongs to.
     pub org_id: OrgId,
     /// The display name, which administrators may change.
     pub name: String,
@@ -48,7 +55,9 @@ pub struct Role {
     /// name for custom ones. Set at creation and never changed, so that
     /// renaming a role cannot redirect a mapping to it.
     pub key: String,
+    /// Predefined or custom.
     pub kind: RoleKind,
+    /// What it grants per feature.
     pub permissions: FeaturePermissions,
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 /// How long sessions live. Defaults: 8 hours idle, 24 hours absolute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionPolicy {
+    /// A session unused for this long ends.
     pub idle_timeout: Duration,
+    /// A session ends this long after it started, however active.
     pub absolute_lifetime: Duration,
     /// `last_seen_at` is written back at most this often, so that a busy
     /// session does not turn every read into a write.
@@ -26,15 +28,22 @@ impl Default for SessionPolicy {
 /// The times that decide whether a session is still good.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionTimes {
+    /// When the session started.
     pub created_at: Timestamp,
+    /// When it was last used (written back at most every `touch_interval`).
     pub last_seen_at: Timestamp,
+    /// When it ends at the latest (start plus the absolute lifetime).
     pub expires_at: Timestamp,
+    /// When it was signed out or revoked.
     pub revoked_at: Option<Timestamp>,
 }
 
+/// Whether a session may still be used, and if not why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionStatus {
+    /// Usable.
     Active,
+    /// Signed out or revoked.
     Revoked,
     /// Past its absolute lifetime.
     Expired,
@@ -53,6 +62,7 @@ impl SessionTimes {
         }
     }
 
+    /// Where the session stands at `now` under `policy`.
     pub fn status(&self, now: Timestamp, policy: &SessionPolicy) -> SessionStatus {
         if self.revoked_at.is_some() {
             SessionStatus::Revoked

@@ -9,6 +9,7 @@
 use crate::clock::Timestamp;
 use std::time::Duration;
 
+/// How failed sign-ins slow down further attempts, per account and per client address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThrottlePolicy {
     /// Failures counted over this window.
@@ -36,7 +37,9 @@ impl Default for ThrottlePolicy {
 /// Failed attempts inside the policy window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FailureStats {
+    /// How many attempts failed.
     pub count: u32,
+    /// When the last one did.
     pub last: Option<Timestamp>,
 }
 
@@ -67,6 +70,7 @@ pub struct Pressure {
 /// Whether an attempt may have its password checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Admission {
+    /// Check the password now.
     Check,
     /// Over the limit: not before then.
     WaitUntil(Timestamp),

@@ -1,21 +1,28 @@
 //! Validation of names, e-mail addresses and passwords, with messages that
 //! say what is wrong and what a good value looks like.
 
+/// A value refused: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
 pub struct ValidationError {
+    /// The field, as the API and the forms name it.
     pub field: &'static str,
+    /// What is wrong, and what a good value looks like.
     pub problem: String,
 }
 
 impl ValidationError {
+    /// The error for `field`.
     pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
         Self { field, problem: problem.into() }
     }
 }
 
+/// The longest name accepted (characters).
 pub const MAX_NAME_CHARS: usize = 64;
+/// The longest e-mail address accepted (RFC 5321 §4.5.3.1.3).
 pub const MAX_EMAIL_CHARS: usize = 254;
+/// The shortest password accepted (characters).
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Upper bound so that hashing cannot be used to burn CPU.
 pub const MAX_PASSWORD_BYTES: usize = 1024;

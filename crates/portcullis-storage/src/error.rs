@@ -7,9 +7,16 @@ use std::fmt;
 pub enum StoreError {
     /// A unique constraint refused the write: `what` already exists.
     #[error("{what} already exists")]
-    Conflict { what: &'static str },
+    Conflict {
+        /// What exists already.
+        what: &'static str,
+    },
+    /// The row to change does not exist.
     #[error("{what} not found")]
-    NotFound { what: &'static str },
+    NotFound {
+        /// What was missing.
+        what: &'static str,
+    },
     /// The change would leave an organization without an owner.
     #[error("an organization must keep at least one owner")]
     LastOwner,
@@ -18,10 +25,14 @@ pub enum StoreError {
     Predefined,
     /// Something still refers to the row.
     #[error("{what} is still in use")]
-    InUse { what: &'static str },
+    InUse {
+        /// What is still referred to.
+        what: &'static str,
+    },
     /// Stored data that does not parse (a bug or manual tampering).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The database failed (logged with its detail, shown as a generic 500).
     #[error("database error")]
     Backend(#[source] BackendError),
 }

@@ -24,19 +24,28 @@ use portcullis_domain::{TokenHash,
     Subject, Timestamp, UserId, Visibility,
 };
 
+/// What every store method returns.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Organizations, their roles and their members.
 #[async_trait]
 pub trait OrgStore: Send + Sync {
     /// Creates an organization with its predefined Owner and Member roles.
     async fn create_org(&self, name: &str, now: Timestamp) -> Result<Organization>;
+    /// The organization `id`.
     async fn get_org(&self, id: OrgId) -> Result<Option<Organization>>;
+    /// Every organization, oldest first.
     async fn list_orgs(&self) -> Result<Vec<Organization>>;
+    /// How many organizations there are.
     async fn count_orgs(&self) -> Result<i64>;
 
+    /// The roles of `org`: owner, member, then custom roles by name.
     async fn list_roles(&self, org: OrgId) -> Result<Vec<portcullis_domain::Role>>;
+    /// The role `id` of `org`.
     async fn get_role(&self, org: OrgId, id: RoleId) -> Result<Option<portcullis_domain::Role>>;
+    /// The owner or member role of `org` (every organization has both).
     async fn get_predefined_role(&self, org: OrgId, kind: portcullis_domain::RoleKind) -> Result<portcullis_domain::Role>;
+    /// A custom role; its key is the slug of its first name, fixed for good.
     async fn create_role(&self, org: OrgId, name: &str, perms: FeaturePermissions, now: Timestamp) -> Result<portcullis_domain::Role>;
     /// Renames and/or sets permissions. Owner permissions cannot be changed
     /// ([`StoreError::Predefined`]).
@@ -45,40 +54,56 @@ pub trait OrgStore: Send + Sync {
     /// that members still hold ([`StoreError::InUse`]).
     async fn delete_role(&self, org: OrgId, id: RoleId) -> Result<()>;
 
+    /// Makes `user` a member of `org` with `role`.
     async fn create_member(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()>;
     /// Changes a member's role; refused if it would leave the organization
     /// without an owner ([`StoreError::LastOwner`]).
     async fn update_member_role(&self, org: OrgId, user: UserId, role: RoleId, now: Timestamp) -> Result<()>;
+    /// Ends `user`'s membership of `org` (never the last owner's).
     async fn delete_member(&self, org: OrgId, user: UserId, now: Timestamp) -> Result<()>;
+    /// The members of `org`, by e-mail address.
     async fn list_members(&self, org: OrgId) -> Result<Vec<Member>>;
+    /// The membership of `user` in `org`.
     async fn get_member(&self, org: OrgId, user: UserId) -> Result<Option<Member>>;
     /// Every organization the user belongs to, with the role held there.
     async fn list_memberships(&self, user: UserId) -> Result<Vec<Membership>>;
 }
 
+/// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {
+    /// A new account.
     async fn create_user(&self, new: NewUser, now: Timestamp) -> Result<User>;
+    /// The account `id`.
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+    /// The local account (with the `local` provider's password) of this address.
     async fn find_local_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// How many accounts there are.
     async fn count_users(&self) -> Result<i64>;
+    /// Sets a local account's password hash (argon2id, PHC string).
     async fn update_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
+    /// Disables or enables an account (disabling keeps its data).
     async fn update_user_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> Result<()>;
     /// Deletes the user, their sessions, memberships and grants; refused
     /// when they are the last owner of an organization.
     async fn delete_user(&self, id: UserId) -> Result<()>;
 }
 
+/// Sessions, setup links, and what ends them.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
+    /// A new session.
     async fn create_session(&self, new: NewSession) -> Result<()>;
+    /// The session whose cookie hashes to `token_hash`.
     async fn find_session_by_token_hash(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>>;
+    /// Records that the session was used at `now`.
     async fn update_session_last_seen(&self, id: SessionId, now: Timestamp) -> Result<()>;
     /// Sessions that are not revoked and not past their absolute lifetime.
     async fn list_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionRecord>>;
     /// Revokes one of the user's sessions; false if there is no such
     /// active session.
     async fn revoke_session(&self, user: UserId, id: SessionId, now: Timestamp) -> Result<bool>;
+    /// Ends every session of `user`; returns how many.
     async fn revoke_user_sessions(&self, user: UserId, now: Timestamp) -> Result<u64>;
     /// Deletes sessions that ended before `before` (housekeeping).
     async fn purge_sessions(&self, before: Timestamp) -> Result<u64>;
@@ -104,6 +129,7 @@ pub trait InvitationStore: Send + Sync {
     async fn list_invitations_for_email(&self, email: &str, now: Timestamp) -> Result<Vec<Invitation>>;
     /// Pending, unexpired invitations of an organization, newest first.
     async fn list_invitations(&self, org: OrgId, now: Timestamp) -> Result<Vec<Invitation>>;
+    /// Withdraws an invitation of `org`; `false` when there is none.
     async fn delete_invitation(&self, org: OrgId, id: uuid::Uuid) -> Result<bool>;
     /// Accepts a pending invitation exactly once, in one transaction with
     /// what acceptance does: the membership (an existing one is kept as it
@@ -120,6 +146,7 @@ pub trait IdpStore: Send + Sync {
     /// idp_subject)`), so concurrent first sign-ins create one account.
     /// Returns the user and whether it was created.
     async fn upsert_idp_user(&self, user: &IdpUser, now: Timestamp) -> Result<(User, bool)>;
+    /// The account an IdP knows as `subject` of `issuer`.
     async fn find_user_by_idp(&self, issuer: &str, subject: &str) -> Result<Option<User>>;
     /// The sealed ID token kept with a session (for `id_token_hint`).
     async fn get_session_id_token(&self, id: SessionId) -> Result<Option<String>>;
@@ -142,6 +169,7 @@ pub trait IdpStore: Send + Sync {
     /// Records a one-time value; `false` if it was already used (the primary
     /// key decides, so two replicas cannot both accept it).
     async fn consume_once(&self, kind: OnceKind, key_hash: &TokenHash, expires_at: Timestamp) -> Result<bool>;
+    /// Forgets single-use values past their expiry; returns how many.
     async fn purge_used_once(&self, now: Timestamp) -> Result<u64>;
 }
 
@@ -165,7 +193,9 @@ pub trait OAuthStore: Send + Sync {
     /// Stores a new device authorization; [`StoreError::Conflict`] when its
     /// user code is taken (draw another).
     async fn create_device_authorization(&self, new: &NewDeviceAuthorization) -> Result<()>;
+    /// The device authorization whose device code hashes to `device_code_hash`.
     async fn find_device_by_code(&self, device_code_hash: &TokenHash) -> Result<Option<DeviceAuthorization>>;
+    /// The device authorization of a user code (as normalised).
     async fn find_device_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuthorization>>;
     /// Records a poll at `now`, and a new interval after a `slow_down`.
     async fn update_device_poll(&self, device_code_hash: &TokenHash, now: Timestamp, new_interval_secs: Option<i64>) -> Result<()>;
@@ -200,9 +230,12 @@ pub trait OAuthStore: Send + Sync {
     async fn purge_oauth(&self, now: Timestamp) -> Result<u64>;
 }
 
+/// The append-only audit log (triggers refuse updates and deletes).
 #[async_trait]
 pub trait AuditStore: Send + Sync {
+    /// Appends an entry.
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+    /// Entries matching `filter`, newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
 }
 
@@ -225,14 +258,20 @@ pub trait LimitStore: Send + Sync {
     async fn purge_limits(&self, before: Timestamp) -> Result<u64>;
 }
 
+/// Automations, their access lists and their executions.
 #[async_trait]
 pub trait AutomationStore: Send + Sync {
+    /// A new automation.
     async fn create_automation(&self, new: NewAutomation, now: Timestamp) -> Result<Automation>;
+    /// The automation `id` of `org`.
     async fn get_automation(&self, org: OrgId, id: AutomationId) -> Result<Option<Automation>>;
+    /// The automations of `org`, by name.
     async fn list_automations(&self, org: OrgId) -> Result<Vec<Automation>>;
+    /// Deletes an automation and its grants; `false` when there is none.
     async fn delete_automation(&self, org: OrgId, id: AutomationId) -> Result<bool>;
     /// Sets what a subject holds on the automation (an empty set removes the grant).
     async fn upsert_grant(&self, org: OrgId, id: AutomationId, subject: Subject, perms: PermSet) -> Result<()>;
+    /// The grants of an automation.
     async fn list_grants(&self, id: AutomationId) -> Result<Vec<Grant>>;
     /// Replaces visibility and every grant in one transaction.
     async fn update_access(&self, org: OrgId, id: AutomationId, v: Visibility, grants: &[Grant], now: Timestamp) -> Result<()>;
@@ -240,38 +279,48 @@ pub trait AutomationStore: Send + Sync {
     async fn get_acl(&self, automation: &Automation) -> Result<AutomationAcl>;
     /// Every automation of the organization with its access list (two queries, whatever the count).
     async fn list_automations_with_acls(&self, org: OrgId) -> Result<Vec<(Automation, AutomationAcl)>>;
+    /// Changes what `update` names.
     async fn update_automation(&self, org: OrgId, id: AutomationId, update: AutomationUpdate, now: Timestamp) -> Result<Automation>;
     /// Every automation of the installation (for the health checker).
     async fn list_all_automations(&self) -> Result<Vec<Automation>>;
+    /// Records a health check's result.
     async fn update_health(&self, id: AutomationId, state: &str, reason: Option<&str>, now: Timestamp) -> Result<()>;
     /// Every sealed upstream token, for key rotation.
     async fn reseal_automation_token(&self, id: AutomationId, old_sealed: &str, new_sealed: &str) -> Result<bool>;
 
     /// Applies usage events and execution changes, in order, in one transaction.
     async fn append_usage_batch(&self, usage: &[UsageEvent], executions: &[ExecutionOp]) -> Result<()>;
+    /// An automation's latest `limit` executions, newest first.
     async fn list_executions(&self, automation: AutomationId, limit: i64) -> Result<Vec<Execution>>;
     /// Executions and failures since `since`, and the last execution, per automation of the organization.
     async fn list_execution_stats(&self, org: OrgId, since: Timestamp) -> Result<std::collections::HashMap<AutomationId, ExecutionStats>>;
 }
 
+/// Environment variables, their values sealed by the server.
 #[async_trait]
 pub trait EnvStore: Send + Sync {
     /// Creates or replaces a variable (unique per organization, scope and name).
     async fn upsert_env(&self, var: &EnvVar) -> Result<EnvVar>;
+    /// The variables of `org` (organization-wide and per automation).
     async fn list_env(&self, org: OrgId) -> Result<Vec<EnvVar>>;
+    /// The variable `id` of `org`.
     async fn get_env(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<EnvVar>>;
+    /// Deletes a variable; `false` when there is none.
     async fn delete_env(&self, org: OrgId, id: uuid::Uuid) -> Result<bool>;
     /// Every variable of the installation (for key rotation).
     async fn list_all_env(&self) -> Result<Vec<EnvVar>>;
     /// Replaces a sealed value if it is still `old` (compare-and-swap, so a
     /// concurrent write is never overwritten by a rotation).
     async fn reseal_env(&self, id: uuid::Uuid, old: &str, new: &str) -> Result<bool>;
+    /// The sealed check value that tells whether the server key is the one the data was sealed with.
     async fn get_key_check(&self) -> Result<Option<String>>;
     /// Stores the key check value unless one exists; returns the stored one.
     async fn get_or_create_key_check(&self, sealed: &str) -> Result<String>;
+    /// Replaces the check value (after a key rotation).
     async fn update_key_check(&self, sealed: &str) -> Result<()>;
 }
 
+/// Usage events and their roll-ups.
 #[async_trait]
 pub trait UsageStore: Send + Sync {
     /// Appends events and updates the hourly and daily roll-ups in one transaction.
@@ -285,6 +334,7 @@ pub trait UsageStore: Send + Sync {
 pub trait Store: OrgStore + UserStore + SessionStore + InvitationStore + IdpStore + OAuthStore + AuditStore + LimitStore + AutomationStore + EnvStore + UsageStore {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+    /// Which database this is.
     fn backend(&self) -> Backend;
 }
 

@@ -5,8 +5,11 @@
 use crate::SqlStore;
 use sqlx::Executor;
 
+/// A fresh database for one test, dropped (SQLite file) or left to `cleanup`.
 pub struct TestDb {
+    /// The store on it, migrated.
     pub store: SqlStore,
+    /// Its connection URL.
     pub url: String,
     _dir: Option<TempDir>,
     pg_schema: Option<(String, String)>,
@@ -20,21 +23,25 @@ impl Drop for TempDir {
     }
 }
 
+/// A new temporary folder.
 pub fn temp_dir() -> TempDir {
     let p = std::env::temp_dir().join(format!("portcullis-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&p).unwrap();
     TempDir(p)
 }
 
+/// The test PostgreSQL (`PORTCULLIS_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
 pub fn postgres_url() -> String {
     std::env::var("PORTCULLIS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// Whether an unreachable PostgreSQL is a failure (`PORTCULLIS_REQUIRE_POSTGRES=1`, as in CI).
 pub fn postgres_required() -> bool {
     matches!(std::env::var("PORTCULLIS_REQUIRE_POSTGRES").as_deref(), Ok("1") | Ok("true"))
 }
 
 impl TestDb {
+    /// A fresh SQLite file in a temporary folder.
     pub async fn sqlite() -> TestDb {
         let dir = temp_dir();
         let url = format!("sqlite://{}?mode=rwc", dir.0.join("test.db").display());
@@ -69,6 +76,7 @@ impl TestDb {
         Some(TestDb { store, url, _dir: None, pg_schema: Some((base, schema)) })
     }
 
+    /// Runs `sql` as it is (for tests that tamper with stored rows).
     pub async fn raw_execute(&self, sql: &str) -> Result<(), String> {
         use sqlx::any::AnyPoolOptions;
         let pool = AnyPoolOptions::new().max_connections(1).connect(&self.url).await.map_err(|e| e.to_string())?;
@@ -87,6 +95,7 @@ impl TestDb {
         rows.iter().map(|r| r.try_get::<Option<String>, _>("v").unwrap().unwrap_or_default()).collect()
     }
 
+    /// Drops the PostgreSQL schema (SQLite files go with their folder).
     pub async fn cleanup(self) {
         self.store.close().await;
         if let Some((base, schema)) = self.pg_schema {

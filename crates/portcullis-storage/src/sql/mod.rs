@@ -29,9 +29,12 @@ use std::time::Duration;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
+/// The database behind a [`SqlStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// SQLite, the embedded default.
     Sqlite,
+    /// PostgreSQL.
     Postgres,
 }
 
@@ -46,6 +49,7 @@ impl Backend {
             None
         }
     }
+    /// Its name (`sqlite`, `postgres`).
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -116,6 +120,7 @@ impl SqlStore {
         m.run(&self.pool).await.map_err(|e| StoreError::db(sqlx::Error::Migrate(Box::new(e))))
     }
 
+    /// Closes the connection pool.
     pub async fn close(&self) {
         self.pool.close().await
     }
