@@ -3,7 +3,75 @@
 //! reads (the vendor's behaviour at sign-in is `crate::idp::vendors`).
 
 use secrecy::SecretString;
+use std::fmt;
 use url::Url;
+
+/// A protocol string with a type of its own, so that one kind cannot be
+/// passed where another is expected (an audience where a client id goes)
+/// and comparisons say what they compare.
+macro_rules! protocol_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value as configured or received.
+            pub fn new(v: impl Into<String>) -> Self {
+                Self(v.into())
+            }
+            /// The value as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+    };
+}
+
+protocol_string!(
+    /// An OpenID issuer identifier, compared exactly, as a string (OpenID
+    /// Connect Core §3.1.3.7): `https://host` and `https://host/` differ.
+    Issuer
+);
+protocol_string!(
+    /// An OAuth 2.0 client identifier (RFC 6749 §2.2).
+    ClientId
+);
+protocol_string!(
+    /// The audience access tokens must carry (RFC 7519 §4.1.3).
+    Audience
+);
 
 /// The OpenID vendors Portcullis knows, each with its quirks in
 /// `crate::idp::vendors` (matched exhaustively there: no vendor is looked
@@ -27,15 +95,15 @@ pub struct OidcSettings {
     pub vendor: VendorKind,
     /// Compared exactly with `iss` (OpenID Connect Core §3.1.3.7), so kept as
     /// a string: `https://host` and `https://host/` are different issuers.
-    pub issuer: String,
+    pub issuer: Issuer,
     pub discovery_url: Url,
-    pub client_id: String,
+    pub client_id: ClientId,
     /// `None` for public clients (WorkOS AuthKit uses PKCE only).
     pub client_secret: Option<SecretString>,
     /// The audience access tokens must carry (bearer tokens, the CLI).
-    pub audience: Option<String>,
+    pub audience: Option<Audience>,
     /// The public client for the device grant (`*_DEVICE_AUTHORIZATION_CLIENT_ID`).
-    pub device_client_id: Option<String>,
+    pub device_client_id: Option<ClientId>,
     /// Dotted path of the claim with roles (or groups); `PORTCULLIS_ROLES_CLAIM` overrides.
     pub roles_claim: String,
     /// The CLI contract's `domain` and `extra` (§1).

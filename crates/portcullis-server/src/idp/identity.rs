@@ -66,8 +66,8 @@ fn short(s: &str) -> String {
 }
 
 fn verifier<'a>(settings: &OidcSettings, keys: &KeySet, now: Timestamp) -> CoreIdTokenVerifier<'a> {
-    let client_id = ClientId::new(settings.client_id.clone());
-    let issuer = IssuerUrl::new(settings.issuer.clone()).expect("issuer validated at start-up");
+    let client_id = ClientId::new(settings.client_id.to_string());
+    let issuer = IssuerUrl::new(settings.issuer.to_string()).expect("issuer validated at start-up");
     let v = match &settings.client_secret {
         Some(secret) => CoreIdTokenVerifier::new_confidential_client(client_id, ClientSecret::new(secret.expose_secret().to_owned()), issuer, keys.core.clone()),
         None => CoreIdTokenVerifier::new_public_client(client_id, issuer, keys.core.clone()),
@@ -92,7 +92,7 @@ fn map_claims_error(e: ClaimsVerificationError, raw: &str, settings: &OidcSettin
         ClaimsVerificationError::InvalidNonce(_) => SignInError::BadNonce,
         ClaimsVerificationError::InvalidIssuer(_) => SignInError::WrongIssuer {
             got: short(payload.get("iss").and_then(|v| v.as_str()).unwrap_or("(none)")),
-            expected: settings.issuer.clone(),
+            expected: settings.issuer.to_string(),
         },
         ClaimsVerificationError::InvalidAudience(_) => SignInError::AudienceMismatch {
             got: match payload.get("aud") {
@@ -100,7 +100,7 @@ fn map_claims_error(e: ClaimsVerificationError, raw: &str, settings: &OidcSettin
                 Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).map(short).take(5).collect(),
                 _ => vec![],
             },
-            expected: settings.client_id.clone(),
+            expected: settings.client_id.to_string(),
         },
         ClaimsVerificationError::SignatureVerification(_) => SignInError::SignatureFailed {
             kid: header.get("kid").and_then(|v| v.as_str()).map(short),
@@ -144,7 +144,7 @@ pub async fn verify_id_token(
     let many_audiences = claims.get("aud").and_then(|a| a.as_array()).is_some_and(|a| a.len() > 1);
     match claims.get("azp").and_then(|v| v.as_str()) {
         Some(azp) if azp != settings.client_id => {
-            return Err(SignInError::AudienceMismatch { got: vec![format!("azp {}", short(azp))], expected: settings.client_id.clone() })
+            return Err(SignInError::AudienceMismatch { got: vec![format!("azp {}", short(azp))], expected: settings.client_id.to_string() })
         }
         None if many_audiences => return Err(SignInError::Malformed("ID token with several audiences and no azp".into())),
         _ => {}

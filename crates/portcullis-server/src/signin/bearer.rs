@@ -168,7 +168,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         )));
     };
     let s = &p.settings;
-    let Some(audience) = s.audience.as_deref() else {
+    let Some(audience) = s.audience.as_ref().map(|a| a.as_str()) else {
         return Err(invalid(format!(
             "Invalid token: {} has no API audience configured, so its access tokens cannot be checked; set {}",
             s.vendor().display_name(),
@@ -213,7 +213,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
     // then cached until it expires.
     let known = match crate::idp::identity::email(&claims) {
         Some(_) => None,
-        None => state.store.find_user_by_idp(&s.issuer, &sub).await?,
+        None => state.store.find_user_by_idp(s.issuer.as_str(), &sub).await?,
     };
     let needs_email = crate::idp::identity::email(&claims).is_none() && known.is_none();
     let claims = if needs_email || !crate::idp::identity::has_roles_claim(s, &claims) {

@@ -34,7 +34,7 @@ pub struct IdpRef<'a> {
 
 impl<'a> From<&'a OidcSettings> for IdpRef<'a> {
     fn from(s: &'a OidcSettings) -> Self {
-        IdpRef { provider: s.provider, display_name: s.vendor().display_name(), issuer: &s.issuer, require_role: s.require_role }
+        IdpRef { provider: s.provider, display_name: s.vendor().display_name(), issuer: s.issuer.as_str(), require_role: s.require_role }
     }
 }
 

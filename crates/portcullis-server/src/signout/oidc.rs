@@ -47,7 +47,7 @@ fn bad(description: &str) -> Response {
 /// Verifies a logout token (Back-Channel Logout §2.6) and returns its claims.
 pub async fn verify_logout_token(state: &AppState, p: &Provider, token: &str, now: Timestamp) -> Result<serde_json::Value, String> {
     let d = p.ready(&state.sso.http).await?;
-    let c = crate::idp::oidc::jwt::verify(&d, &state.sso.http, token, &p.settings.issuer, &p.settings.client_id, &["iss", "aud"])
+    let c = crate::idp::oidc::jwt::verify(&d, &state.sso.http, token, &p.settings.issuer, p.settings.client_id.as_str(), &["iss", "aud"])
         .await
         .map_err(|e| e.to_string())?;
     let now_s = now.0 / 1000;
@@ -100,7 +100,7 @@ pub async fn backchannel(State(state): State<AppState>, Path(provider): Path<Str
     };
     let sid = claims.get("sid").and_then(|v| v.as_str());
     let sub = claims.get("sub").and_then(|v| v.as_str());
-    match state.store.revoke_idp_sessions(p.settings.provider, &p.settings.issuer, sid, sub, now).await {
+    match state.store.revoke_idp_sessions(p.settings.provider, p.settings.issuer.as_str(), sid, sub, now).await {
         Ok(users) => {
             for u in &users {
                 state.sessions.evict_user(*u);

@@ -4,7 +4,7 @@
 //! Only the variables, read into plain settings: the vendor's behaviour
 //! at sign-in is `crate::idp::vendors::auth0`.
 
-use super::super::oidc::{OidcSettings, VendorKind};
+use super::super::oidc::{Audience, ClientId, Issuer, OidcSettings, VendorKind};
 use super::super::{base_url, bare, discovery, optional, required, required_secret, ConfigError, Env};
 
 pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
@@ -18,11 +18,11 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         provider: "auth0",
         vendor: VendorKind::Auth0,
         discovery_url: discovery(&issuer),
-        issuer,
-        client_id,
+        issuer: Issuer::new(issuer),
+        client_id: ClientId::new(client_id),
         client_secret: Some(client_secret),
-        audience: optional(env, "AUTH0_AUDIENCE"),
-        device_client_id: optional(env, "AUTH0_DEVICE_AUTHORIZATION_CLIENT_ID"),
+        audience: optional(env, "AUTH0_AUDIENCE").map(Audience::new),
+        device_client_id: optional(env, "AUTH0_DEVICE_AUTHORIZATION_CLIENT_ID").map(ClientId::new),
         roles_claim: "https://portcullis/roles".into(),
         cli_domain: base.host_str().unwrap_or_default().to_owned() + &base.port().map(|p| format!(":{p}")).unwrap_or_default(),
         require_role: false,

@@ -5,7 +5,7 @@
 //! Only the variables, read into plain settings: the vendor's behaviour
 //! at sign-in is `crate::idp::vendors::entra_id`.
 
-use super::super::oidc::{OidcSettings, VendorKind};
+use super::super::oidc::{Audience, ClientId, Issuer, OidcSettings, VendorKind};
 use super::super::saml_source::{metadata_source, AttributeNames, SamlDefaults};
 use super::super::err;
 use super::super::{base_url, bare, discovery, join, optional, required, required_secret, ConfigError, Env};
@@ -28,11 +28,11 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         provider: "entra_id",
         vendor: VendorKind::EntraId,
         discovery_url: discovery(&issuer),
-        issuer,
-        client_id,
+        issuer: Issuer::new(issuer),
+        client_id: ClientId::new(client_id),
         client_secret: Some(client_secret),
-        audience,
-        device_client_id: optional(env, "ENTRA_ID_DEVICE_AUTHORIZATION_CLIENT_ID"),
+        audience: audience.map(Audience::new),
+        device_client_id: optional(env, "ENTRA_ID_DEVICE_AUTHORIZATION_CLIENT_ID").map(ClientId::new),
         roles_claim: "roles".into(),
         cli_domain: tenant,
         // "Assignment required? Yes": users without a role are refused.

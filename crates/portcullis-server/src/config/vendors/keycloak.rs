@@ -5,7 +5,7 @@
 //! Only the variables, read into plain settings: the vendor's behaviour
 //! at sign-in is `crate::idp::vendors::keycloak`.
 
-use super::super::oidc::{OidcSettings, VendorKind};
+use super::super::oidc::{Audience, ClientId, Issuer, OidcSettings, VendorKind};
 use super::super::{base_url, bare, discovery, join, optional, required, required_secret, ConfigError, Env};
 
 pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
@@ -30,11 +30,11 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         provider: "keycloak",
         vendor: VendorKind::Keycloak,
         discovery_url: discovery(&issuer),
-        issuer,
-        client_id,
+        issuer: Issuer::new(issuer),
+        client_id: ClientId::new(client_id),
         client_secret: Some(client_secret),
-        audience: Some(audience),
-        device_client_id: optional(env, "KEYCLOAK_DEVICE_AUTHORIZATION_CLIENT_ID"),
+        audience: Some(Audience::new(audience)),
+        device_client_id: optional(env, "KEYCLOAK_DEVICE_AUTHORIZATION_CLIENT_ID").map(ClientId::new),
         roles_claim: "realm_access.roles".into(),
         cli_domain: domain,
         require_role: false,

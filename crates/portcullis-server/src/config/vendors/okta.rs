@@ -5,7 +5,7 @@
 //! Only the variables, read into plain settings: the vendor's behaviour
 //! at sign-in is `crate::idp::vendors::okta`.
 
-use super::super::oidc::{OidcSettings, VendorKind};
+use super::super::oidc::{Audience, ClientId, Issuer, OidcSettings, VendorKind};
 use super::super::{base_url, bare, discovery, join, optional, required, required_secret, ConfigError, Env};
 
 pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
@@ -24,11 +24,11 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         provider: "okta",
         vendor: VendorKind::Okta,
         discovery_url: discovery(&issuer),
-        issuer,
-        client_id,
+        issuer: Issuer::new(issuer),
+        client_id: ClientId::new(client_id),
         client_secret: Some(client_secret),
-        audience: Some(audience),
-        device_client_id: optional(env, "OKTA_DEVICE_AUTHORIZATION_CLIENT_ID"),
+        audience: Some(Audience::new(audience)),
+        device_client_id: optional(env, "OKTA_DEVICE_AUTHORIZATION_CLIENT_ID").map(ClientId::new),
         roles_claim: "groups".into(),
         cli_domain: site.host_str().unwrap_or_default().to_owned() + &site.port().map(|p| format!(":{p}")).unwrap_or_default(),
         require_role: false,

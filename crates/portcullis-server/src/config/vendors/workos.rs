@@ -4,7 +4,7 @@
 //! Only the variables, read into plain settings: the vendor's behaviour
 //! at sign-in is `crate::idp::vendors::workos`.
 
-use super::super::oidc::{OidcSettings, VendorKind};
+use super::super::oidc::{Audience, ClientId, Issuer, OidcSettings, VendorKind};
 use super::super::{base_url, bare, discovery, required, ConfigError, Env};
 
 pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
@@ -17,10 +17,10 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         vendor: VendorKind::WorkOs,
         discovery_url: discovery(&issuer),
         cli_domain: base.host_str().unwrap_or_default().to_owned() + &base.port().map(|p| format!(":{p}")).unwrap_or_default(),
-        issuer,
-        audience: Some(client_id.clone()),
-        device_client_id: Some(client_id.clone()),
-        client_id,
+        issuer: Issuer::new(issuer),
+        audience: Some(Audience::new(client_id.clone())),
+        device_client_id: Some(ClientId::new(client_id.clone())),
+        client_id: ClientId::new(client_id),
         client_secret: None,
         roles_claim: "role".into(),
         require_role: false,

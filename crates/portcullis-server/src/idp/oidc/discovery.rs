@@ -167,7 +167,7 @@ pub async fn discover(settings: &OidcSettings, callback_url: &str, http: &reqwes
     let post_only = metadata.token_endpoint_auth_methods_supported().is_some_and(|m| !m.contains(&CoreClientAuthMethod::ClientSecretBasic));
     let mut client = CoreClient::from_provider_metadata(
         metadata,
-        ClientId::new(settings.client_id.clone()),
+        ClientId::new(settings.client_id.to_string()),
         settings.client_secret.as_ref().map(|x| ClientSecret::new(x.expose_secret().to_owned())),
     )
     .set_redirect_uri(RedirectUrl::new(callback_url.to_owned()).map_err(|e| format!("callback URL {callback_url}: {e}"))?);

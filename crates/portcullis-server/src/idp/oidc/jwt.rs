@@ -2,6 +2,7 @@
 //! tokens, access tokens presented as bearer tokens) with `jsonwebtoken`,
 //! against a provider's published keys only.
 
+use crate::config::oidc::Issuer;
 use super::jwks::KeySet;
 use super::discovery::Discovered;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -93,7 +94,7 @@ pub fn check_times(claims: &serde_json::Value, now_secs: i64, leeway: i64, exp_r
 /// Verifies the signature (refetching the keys once on an unknown `kid`),
 /// `iss` and `aud`, and that the `required` claims are present. Times are
 /// the caller's to check with [`check_times`] (against the injected clock).
-pub async fn verify(d: &Discovered, http: &reqwest::Client, token: &str, issuer: &str, audience: &str, required: &[&str]) -> Result<serde_json::Value, JwtError> {
+pub async fn verify(d: &Discovered, http: &reqwest::Client, token: &str, issuer: &Issuer, audience: &str, required: &[&str]) -> Result<serde_json::Value, JwtError> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError::Signature(format!("not a signed JWT: {e}")))?;
     if !ALGS.contains(&header.alg) {
         return Err(JwtError::Signature(format!("algorithm {:?} is not allowed", header.alg)));
@@ -109,7 +110,7 @@ pub async fn verify(d: &Discovered, http: &reqwest::Client, token: &str, issuer:
     };
     let key = DecodingKey::from_jwk(&jwk).map_err(|e| JwtError::Signature(format!("unusable key: {e}")))?;
     let mut v = Validation::new(header.alg);
-    v.set_issuer(&[issuer]);
+    v.set_issuer(&[issuer.as_str()]);
     v.set_audience(&[audience]);
     v.validate_exp = false;
     v.validate_nbf = false;

@@ -135,8 +135,8 @@ impl IdentityProvider for Provider {
         // 2. RFC 9207: the response names the issuer it came from; a provider
         //    that says it does so must do so.
         match iss {
-            Some(iss) if iss != s.issuer => return Err(SignInError::IssuerMixUp { got: iss.chars().take(200).collect(), expected: s.issuer.clone() }),
-            None if d.iss_parameter_supported => return Err(SignInError::IssuerMixUp { got: "(no iss parameter)".into(), expected: s.issuer.clone() }),
+            Some(iss) if iss != s.issuer => return Err(SignInError::IssuerMixUp { got: iss.chars().take(200).collect(), expected: s.issuer.to_string() }),
+            None if d.iss_parameter_supported => return Err(SignInError::IssuerMixUp { got: "(no iss parameter)".into(), expected: s.issuer.to_string() }),
             _ => {}
         }
         // 3. An error from the IdP.
@@ -163,7 +163,7 @@ impl IdentityProvider for Provider {
         }
         let identity = identity::identity(s, &claims, id_token.to_string())?;
         let name_at_idp = NameAtIdp::OpenId { sid: identity.sid.clone(), id_token: identity.id_token.clone() };
-        Ok(Finished { identity, issuer: s.issuer.clone(), return_to: tx.return_to, name_at_idp: Some(name_at_idp) })
+        Ok(Finished { identity, issuer: s.issuer.to_string(), return_to: tx.return_to, name_at_idp: Some(name_at_idp) })
     }
 
     /// The IdP's end-session endpoint with `id_token_hint`, `client_id` and
@@ -185,7 +185,7 @@ impl IdentityProvider for Provider {
             if let Some(h) = &hint {
                 q.append_pair("id_token_hint", h);
             }
-            q.append_pair("client_id", &self.settings.client_id);
+            q.append_pair("client_id", self.settings.client_id.as_str());
             q.append_pair("post_logout_redirect_uri", &x.logged_out_url);
         }
         Some(Started { redirect_to: url.to_string(), pending: None })

@@ -22,7 +22,7 @@ impl Vendor for Keycloak {
         // Realm roles, plus the client's own roles, which Keycloak keeps
         // under resource_access.<client id>.roles.
         let mut roles = super::claim_strings(claims, &settings.roles_claim);
-        if let Some(client) = claims.get("resource_access").and_then(|r| r.get(&settings.client_id)) {
+        if let Some(client) = claims.get("resource_access").and_then(|r| r.get(settings.client_id.as_str())) {
             roles.extend(super::claim_strings(client, "roles"));
         }
         roles.sort();

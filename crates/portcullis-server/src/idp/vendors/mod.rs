@@ -87,7 +87,7 @@ impl VendorOf for OidcSettings {
     /// client and, when configured, the CLI's device client.
     fn own_clients(&self) -> Vec<&str> {
         let mut v = vec![self.client_id.as_str()];
-        if let Some(d) = self.device_client_id.as_deref().filter(|d| *d != self.client_id) {
+        if let Some(d) = self.device_client_id.as_ref().filter(|d| **d != self.client_id).map(|d| d.as_str()) {
             v.push(d);
         }
         v

@@ -66,7 +66,7 @@ fn issuers_follow_each_vendor_layout() {
     e.insert("ENTRA_ID_CUSTOM_OPENID_SCOPE".into(), "api://crewai-cli/read".into());
     let e = from_env(&e).unwrap().unwrap();
     assert_eq!(e.issuer, "https://login.microsoftonline.com/tenant-1/v2.0");
-    assert_eq!(e.audience.as_deref(), Some("api://crewai-cli"));
+    assert_eq!(e.audience.as_ref().map(|a| a.as_str()), Some("api://crewai-cli"));
     assert_eq!(e.cli_domain, "tenant-1");
     assert_eq!(e.roles_claim, "roles");
     let mut gov = env(ENTRA);
@@ -90,7 +90,7 @@ fn issuers_follow_each_vendor_layout() {
     let w = from_env(&env(WORKOS)).unwrap().unwrap();
     assert_eq!(w.issuer, "https://acme.authkit.com");
     assert!(w.client_secret.is_none());
-    assert_eq!(w.device_client_id.as_deref(), Some("client_1"));
+    assert_eq!(w.device_client_id.as_ref().map(|c| c.as_str()), Some("client_1"));
 }
 
 #[test]
