@@ -13,7 +13,6 @@ use uuid::Uuid;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with an error body.
-    /// The server answered with an error body.
     #[error("{status}: {} ({})", body.message, body.error)]
     Api {
         /// The HTTP status.
@@ -21,7 +20,6 @@ pub enum ClientError {
         /// What the server said.
         body: ErrorBody,
     },
-    /// The server answered something that is not the expected JSON.
     /// The server answered something that is not the expected JSON.
     #[error("unexpected response {status}: {text}")]
     Unexpected {

@@ -68,7 +68,6 @@ pub enum PollOutcome {
     Pending,
     /// `slow_down`: polled sooner than the interval allows; the interval
     /// becomes `new_interval_secs` for every later poll.
-    /// `slow_down`: polled sooner than the interval allows.
     SlowDown {
         /// The interval from now on, in seconds.
         new_interval_secs: i64,

@@ -80,7 +80,6 @@ pub enum Requirement {
     /// A feature level.
     Feature(Feature, Level),
     /// A grant on the automation, or alternatively a feature level.
-    /// A grant on the automation, or alternatively a feature level.
     Entity {
         /// The grant on the automation.
         permission: EntityPermission,

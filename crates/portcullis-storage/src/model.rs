@@ -456,7 +456,6 @@ pub enum ExecutionOp {
     /// A new execution.
     Insert(Execution),
     /// A state the upstream's status endpoint reported for a kickoff.
-    /// A state the upstream's status endpoint reported for a kickoff.
     State {
         /// The automation.
         automation_id: AutomationId,
