@@ -8,37 +8,18 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { freePort, launchChromium } from './support.mjs';
+import { join } from 'node:path';
+import { freePort, launchChromium, startServer } from './support.mjs';
 
-const BIN = process.env.PORTCULLIS_BIN || resolve(import.meta.dirname, '../../target/debug/portcullis-server');
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'a long browser passphrase';
 
 let server, browser, base, setupLink, dataDir;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'portcullis-browser-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ['serve'], {
-    env: { PATH: process.env.PATH, PORTCULLIS_LISTEN: `127.0.0.1:${port}`, PORTCULLIS_DATA_DIR: dataDir, PORTCULLIS_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  setupLink = await new Promise((ok, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error(`no setup link printed; output so far: ${out}`)), 20000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/(http:\/\/\S+\/setup\?token=\S+)/);
-      if (m) { clearTimeout(timer); ok(m[1]); }
-    });
-    server.on('exit', (code) => fail(new Error(`portcullis exited with ${code}: ${out}`)));
-  });
+  ({ server, base, setupLink, dataDir } = await startServer('portcullis-browser-'));
   browser = await launchChromium();
 });
 

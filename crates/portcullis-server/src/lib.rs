@@ -51,6 +51,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::home::landing))
         .route("/healthz", get(healthz))
+        .route("/static/portcullis.css", get(pages::stylesheet))
         .route("/readyz", get(readyz))
         .route("/auth/local/login", get(signin::local::login_page).post(signin::local::login_submit))
         .route("/auth/logout", post(signout::logout))

@@ -203,7 +203,7 @@ pub async fn page(State(state): State<AppState>, ClientIp(ip): ClientIp, headers
         "<h1>Connect a device</h1>\
          <p>A command-line client (<code>{client}</code>) asks to act as <strong>{who}</strong> on this Portcullis.</p>\
          <p>It asked {when}{from}. Approve only if you started it yourself and your terminal shows this code:</p>\
-         <p style=\"font-size:1.6rem;letter-spacing:.2rem\"><code id=\"code\">{code}</code></p>\
+         <p class=\"code\"><code id=\"code\">{code}</code></p>\
          <form method=\"post\" action=\"/device\">\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"user_code\" value=\"{code}\">\
          <button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button> \

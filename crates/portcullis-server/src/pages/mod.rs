@@ -1,33 +1,82 @@
-//! The server-rendered pages: plain HTML, no script, every dynamic value
+//! The server-rendered pages: one layout (`templates/layout.html`), one
+//! stylesheet (`static/portcullis.css`), no script, every dynamic value
 //! escaped.
 
 pub mod home;
+pub mod nav;
 
 use crate::error::Status;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}\
-h1{font-size:1.5rem}label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}\
-button{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}.error{background:#fde8e8;border:1px solid #f5a3a3;padding:.7rem;border-radius:4px}\
-.note{color:#57606a;font-size:.9rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd}";
+/// The one stylesheet, compiled in and served from `/static`, so the
+/// Content-Security-Policy allows styles from this server only.
+const STYLESHEET: &str = include_str!("../../static/portcullis.css");
 
-/// A full page with the security headers pages need.
-pub fn page(status: Status, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{} · Portcullis</title><style>{STYLE}</style></head><body>{body}</body></html>",
-        text(title)
-    );
+/// What every page is sent with: no script at all, styles and images only
+/// from this server, forms only to it, never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The stylesheet's URL, with a hash of its content so browsers may keep it
+/// for good and still get a changed one at once.
+pub fn stylesheet_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| format!("/static/portcullis.css?v={}", &crate::keys::token_hash(STYLESHEET).as_str()[..12]))
+}
+
+/// `GET /static/portcullis.css`.
+pub async fn stylesheet() -> Response {
+    let mut resp = crate::error::html(Status::Ok, STYLESHEET.to_owned());
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    resp
+}
+
+/// The signed-in header: the areas this person may open (decided by the
+/// RBAC decision in `nav.rs`, not here), who they are, and sign-out.
+pub struct Nav {
+    pub items: Vec<NavItem>,
+    pub display_name: String,
+    pub csrf_token: String,
+}
+
+/// One area in the header.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "layout.html")]
+struct Layout<'a> {
+    title: &'a str,
+    stylesheet: &'a str,
+    nav: Option<&'a Nav>,
+    body: &'a str,
+}
+
+/// A full page in the one layout, with the security headers pages need;
+/// `nav` is the signed-in header (none on sign-in and error pages).
+pub fn layout(status: Status, title: &str, nav: Option<&Nav>, body: &str) -> Response {
+    use askama::Template;
+    let html = Layout { title, stylesheet: stylesheet_url(), nav, body }.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "rendering the page layout failed");
+        String::from("<!doctype html><title>Portcullis</title><p>This page could not be shown; try again.</p>")
+    });
     let mut resp = crate::error::html(status, html);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     resp
+}
+
+/// A page of someone not signed in (or of an error) in the layout.
+pub fn page(status: Status, title: &str, body: &str) -> Response {
+    layout(status, title, None, body)
 }
 
 fn error_box(error: Option<&str>) -> String {
@@ -124,43 +173,35 @@ pub fn invite(status: Status, v: &InviteView<'_>) -> Response {
     page(status, "Invitation", &body)
 }
 
+/// One organization of the person, with their role there.
 pub struct OrgRow {
     pub name: String,
     pub role: String,
 }
 
-pub struct LandingView<'a> {
+/// The home page.
+#[derive(askama::Template)]
+#[template(path = "home.html")]
+pub struct HomeView<'a> {
     pub display_name: &'a str,
     pub email: &'a str,
     pub factory_admin: bool,
     pub orgs: Vec<OrgRow>,
-    pub csrf_token: &'a str,
+    /// What needs the person's attention, each in a sentence.
+    pub attention: Vec<String>,
     pub session_ends: &'a str,
 }
 
-pub fn landing(v: &LandingView<'_>) -> Response {
-    let rows: String = v
-        .orgs
-        .iter()
-        .map(|o| format!("<tr><td>{}</td><td>{}</td></tr>", text(&o.name), text(&o.role)))
-        .collect();
-    let orgs = if v.orgs.is_empty() {
-        "<p>You are not a member of any organization yet.</p>".to_owned()
-    } else {
-        format!("<table><thead><tr><th>Organization</th><th>Role</th></tr></thead><tbody>{rows}</tbody></table>")
-    };
-    let admin = if v.factory_admin { "<p>You are an <strong>installation administrator</strong> (factory-admin).</p>" } else { "" };
-    let body = format!(
-        "<h1>Signed in</h1><p>You are <strong id=\"who\">{name}</strong> &lt;{email}&gt;.</p>{admin}{orgs}\
-         <p class=\"note\">This session ends {ends} unless you use it. API: <a href=\"/api/v1/me\">/api/v1/me</a>.</p>\
-         <form method=\"post\" action=\"/auth/logout\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
-         <button type=\"submit\">Sign out</button></form>",
-        name = text(v.display_name),
-        email = text(v.email),
-        ends = text(v.session_ends),
-        csrf = attr(v.csrf_token),
-    );
-    page(Status::Ok, "Signed in", &body)
+/// The home page in the signed-in layout.
+pub fn home(nav: &Nav, v: &HomeView<'_>) -> Response {
+    use askama::Template;
+    match v.render() {
+        Ok(body) => layout(Status::Ok, "Home", Some(nav), &body),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the home page failed");
+            message(Status::Internal, "Something went wrong", "The home page could not be shown; try again.", None)
+        }
+    }
 }
 
 /// A page that only explains something (an error, an expired link).

@@ -1,0 +1,141 @@
+// The admin panel's layout and home page in a real browser: one stylesheet
+// under a strict Content-Security-Policy, the signed-in header, the home
+// page's "needs attention" decided by the RBAC decision (an owner sees a
+// private automation's failing health check, a member does not), no serious
+// accessibility violations (axe-core), light and dark screenshots under
+// target/screenshots/.
+//
+// Runs the real `portcullis-server serve` binary (PORTCULLIS_BIN) with a
+// one-second health-check interval, and Debian's Chromium (CHROMIUM).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { freePort, launchChromium, startServer } from './support.mjs';
+
+const SHOTS = resolve(import.meta.dirname, '../../target/screenshots');
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const OWNER = { email: 'grace@example.com', password: 'an owner passphrase here', name: 'Grace Hopper' };
+const MEMBER = { email: 'alan@example.com', password: 'a member passphrase here', name: 'Alan Turing' };
+
+let server, browser, base, setupLink, dataDir;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  ({ server, base, setupLink, dataDir } = await startServer('portcullis-panel-', { PORTCULLIS_HEALTH_CHECK_INTERVAL: '1s' }));
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function signIn(page, who) {
+  await page.goto(`${base}/auth/local/login`);
+  await page.fill('#email', who.email);
+  await page.fill('#password', who.password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/`);
+}
+
+/// The API, with the page's session cookie and its CSRF token.
+async function api(page, method, path, data) {
+  const me = await (await page.request.get(`${base}/api/v1/me`)).json();
+  const resp = await page.request.fetch(`${base}${path}`, { method, data, headers: { 'x-csrf-token': me.csrf_token } });
+  assert.ok(resp.ok(), `${method} ${path}: ${resp.status()} ${await resp.text()}`);
+  return resp.status() === 204 ? null : resp.json();
+}
+
+/// axe-core's serious and critical findings on the page as it is. The
+/// page's CSP allows no script, so axe runs in a context that bypasses it.
+async function accessibilityProblems(path, cookies) {
+  const context = await browser.newContext({ bypassCSP: true });
+  await context.addCookies(cookies);
+  const page = await context.newPage();
+  await page.goto(`${base}${path}`);
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  await context.close();
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+}
+
+async function screenshots(page, name) {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.screenshot({ path: join(SHOTS, `${name}-${scheme}.png`), fullPage: true });
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+test('the home page: one stylesheet, a strict CSP, and what needs attention as the RBAC decision allows', async () => {
+  const context = await browser.newContext();
+  const owner = await context.newPage();
+  await owner.goto(setupLink);
+  await owner.fill('#email', OWNER.email);
+  await owner.fill('#display_name', OWNER.name);
+  await owner.fill('#password', OWNER.password);
+  await owner.fill('#password_confirm', OWNER.password);
+  await owner.click('button[type=submit]');
+  await owner.waitForURL(`${base}/`);
+
+  // The strict policy, and the stylesheet it allows.
+  const home = await owner.goto(`${base}/`);
+  const csp = home.headers()['content-security-policy'];
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /style-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  const href = await owner.locator('link[rel=stylesheet]').getAttribute('href');
+  const css = await owner.request.get(`${base}${href}`);
+  assert.equal(css.status(), 200);
+  assert.match(css.headers()['content-type'], /^text\/css/);
+  assert.equal(await owner.evaluate(() => document.styleSheets.length), 1, 'the stylesheet applied under the CSP');
+
+  // The signed-in header: the areas this person may open, who they are.
+  assert.equal(await owner.locator('header nav a[aria-current=page]').innerText(), 'Home');
+  assert.match(await owner.locator('header .who').innerText(), new RegExp(OWNER.name));
+  assert.match(await owner.locator('main').innerText(), /Nothing needs your attention/);
+
+  // A member of the same organization, and a private automation whose
+  // upstream does not answer: its health check fails within a second.
+  await api(owner, 'POST', '/api/v1/users', { email: MEMBER.email, display_name: MEMBER.name, password: MEMBER.password });
+  const deadPort = await freePort();
+  await api(owner, 'POST', '/api/v1/automations', {
+    name: 'Nightly «report» crew', upstream_url: `http://127.0.0.1:${deadPort}`, upstream_token: 'upstream-secret', visibility: 'private',
+  });
+  let text = '';
+  for (let i = 0; i < 40 && !/is unhealthy/.test(text); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    await owner.goto(`${base}/`);
+    text = await owner.locator('main').innerText();
+  }
+  assert.match(text, /The automation “Nightly «report» crew” in .+ is unhealthy/);
+  await screenshots(owner, 'home-owner');
+  const cookies = await context.cookies();
+  assert.deepEqual(await accessibilityProblems('/', cookies), []);
+
+  // The member may not see the private automation, so nothing is said of it.
+  const memberContext = await browser.newContext();
+  const member = await memberContext.newPage();
+  await signIn(member, MEMBER);
+  assert.equal(await member.locator('#who').innerText(), MEMBER.name);
+  assert.match(await member.locator('table').innerText(), /Member/);
+  const memberText = await member.locator('main').innerText();
+  assert.doesNotMatch(memberText, /Nightly/);
+  assert.match(memberText, /Nothing needs your attention/);
+  await screenshots(member, 'home-member');
+  await memberContext.close();
+
+  // The sign-in page shares the layout (without the header) and passes axe.
+  const anonymous = await browser.newPage();
+  await anonymous.goto(`${base}/auth/local/login`);
+  assert.equal(await anonymous.locator('header').count(), 0);
+  await screenshots(anonymous, 'sign-in');
+  await anonymous.close();
+  assert.deepEqual(await accessibilityProblems('/auth/local/login', []), []);
+  await context.close();
+});
