@@ -139,3 +139,67 @@ test('the home page: one stylesheet, a strict CSP, and what needs attention as t
   assert.deepEqual(await accessibilityProblems('/auth/local/login', []), []);
   await context.close();
 });
+
+// A CLI login (RFC 8628) through the local authorization server, approved
+// on /device by the signed-in `page`; returns the tokens.
+async function cliLogin(page) {
+  const form = (fields) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+  const d = await (await fetch(`${base}/oauth2/device_authorization`, form({ client_id: 'portcullis-cli', scope: 'openid profile email offline_access' }))).json();
+  await page.goto(d.verification_uri_complete);
+  await page.click('button[value=approve]');
+  assert.match(await page.locator('h1').innerText(), /Device connected/);
+  const tokens = await (await fetch(`${base}/oauth2/token`, form({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code, client_id: 'portcullis-cli' }))).json();
+  assert.ok(tokens.refresh_token, JSON.stringify(tokens));
+  return { tokens, refresh: () => fetch(`${base}/oauth2/token`, form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'portcullis-cli' })) };
+}
+
+test('My account lists my sessions and CLI logins, and ends them', async () => {
+  // Two browsers signed in as the owner, and one CLI login.
+  const laptop = await browser.newContext();
+  const mine = await laptop.newPage();
+  await signIn(mine, OWNER);
+  const phone = await browser.newContext({ userAgent: 'Phone Browser/1.0' });
+  const other = await phone.newPage();
+  await signIn(other, OWNER);
+  const cli = await cliLogin(mine);
+
+  // Reached from the header, not a typed URL.
+  await mine.goto(`${base}/`);
+  await mine.click('header nav >> text=My account');
+  await mine.waitForURL(`${base}/account`);
+  assert.equal(await mine.locator('header nav a[aria-current=page]').innerText(), 'My account');
+  const sessions = await mine.locator('#sessions + table').innerText();
+  assert.match(sessions, /This session/);
+  assert.match(sessions, /Phone Browser\/1\.0/);
+  assert.match(await mine.locator('#cli-logins + table').innerText(), /portcullis-cli/);
+  await screenshots(mine, 'account');
+  assert.deepEqual(await accessibilityProblems('/account', await laptop.cookies()), []);
+
+  // A forged post (another origin, no token) ends nothing.
+  const forged = await fetch(`${base}/account/cli-logins/x/end`, { method: 'POST', headers: { origin: 'http://evil.example', cookie: (await laptop.cookies()).map((c) => `${c.name}=${c.value}`).join('; '), 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf_token=forged', redirect: 'manual' });
+  assert.equal(forged.status, 403);
+
+  // End the phone's session: its next request is signed out.
+  await mine.locator('#sessions + table tr', { hasText: 'Phone Browser/1.0' }).locator('button').click();
+  await mine.waitForURL(`${base}/account#sessions`);
+  assert.doesNotMatch(await mine.locator('#sessions + table').innerText(), /Phone Browser/);
+  await other.goto(`${base}/`);
+  assert.match(other.url(), /\/auth\/(local\/)?login/, "signed out: sent to sign in");
+
+  // End the CLI login: its refresh token stops working, and its access token.
+  await mine.locator('#cli-logins + table button').click();
+  await mine.waitForURL(`${base}/account#cli-logins`);
+  assert.match(await mine.locator('main').innerText(), /No CLI is logged in as you/);
+  const refreshed = await cli.refresh();
+  assert.equal(refreshed.status, 400);
+  assert.equal((await refreshed.json()).error, 'invalid_grant');
+  const me = await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${cli.tokens.access_token}` } });
+  assert.equal(me.status, 401);
+
+  // The audit log has both.
+  const audit = await (await mine.request.get(`${base}/api/v1/audit`)).json();
+  const actions = audit.map((e) => e.action);
+  assert.ok(actions.includes('session.revoke') && actions.includes('cli_login.revoke'), actions.join(', '));
+  await laptop.close();
+  await phone.close();
+});

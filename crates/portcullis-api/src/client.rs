@@ -179,13 +179,21 @@ impl Client {
         }
     }
 
-    /// `GET /api/v1/sessions`: the caller's sessions.
+    /// `GET /api/v1/me/sessions`: the caller's sessions.
     pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
         self.get("/api/v1/me/sessions").await
     }
-    /// `DELETE /api/v1/sessions/{id}`: ends one of the caller's sessions.
+    /// `DELETE /api/v1/me/sessions/{id}`: ends one of the caller's sessions.
     pub async fn revoke_session(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/me/sessions/{id}")).await
+    }
+    /// `GET /api/v1/me/cli-logins`: the caller's CLI logins.
+    pub async fn cli_logins(&self) -> Result<Vec<CliLoginInfo>> {
+        self.get("/api/v1/me/cli-logins").await
+    }
+    /// `DELETE /api/v1/me/cli-logins/{id}`: ends one of the caller's CLI logins.
+    pub async fn end_cli_login(&self, id: &str) -> Result<()> {
+        self.send_empty(Method::DELETE, &format!("/api/v1/me/cli-logins/{id}")).await
     }
     /// `GET /api/v1/organizations`: the organizations the caller may see.
     pub async fn organizations(&self) -> Result<Vec<OrganizationInfo>> {
@@ -195,7 +203,7 @@ impl Client {
     pub async fn create_organization(&self, name: &str) -> Result<OrganizationInfo> {
         self.send(Method::POST, "/api/v1/organizations", &CreateOrganization { name: name.into() }).await
     }
-    /// `GET /api/v1/members` of the current organization.
+    /// `GET /api/v1/users`: the members of the current organization.
     pub async fn members(&self) -> Result<Vec<MemberInfo>> {
         self.get("/api/v1/users").await
     }
@@ -215,15 +223,15 @@ impl Client {
     pub async fn withdraw_invitation(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/invitations/{id}")).await
     }
-    /// `PATCH /api/v1/members/{user}`: role or disabled flag.
+    /// `PATCH /api/v1/users/{user}`: role or disabled flag.
     pub async fn update_member(&self, user: Uuid, body: &UpdateMember) -> Result<MemberInfo> {
         self.send(Method::PATCH, &format!("/api/v1/users/{user}"), body).await
     }
-    /// `DELETE /api/v1/members/{user}`.
+    /// `DELETE /api/v1/users/{user}`: removes the member from the organization.
     pub async fn remove_member(&self, user: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/users/{user}")).await
     }
-    /// `POST /api/v1/members/{user}/revoke-sessions`.
+    /// `DELETE /api/v1/users/{user}/sessions`: ends every session of the member.
     pub async fn revoke_user_sessions(&self, user: Uuid) -> Result<RevokedSessions> {
         self.send(Method::DELETE, &format!("/api/v1/users/{user}/sessions"), &serde_json::json!({})).await
     }
@@ -303,7 +311,7 @@ impl Client {
     pub async fn env_delete(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/env/{id}")).await
     }
-    /// `GET /api/v1/usage?{query}`.
+    /// `GET /api/v1/usage{query}` (`query` starts with `?`).
     pub async fn usage(&self, query: &str) -> Result<UsageReport> {
         self.get(&format!("/api/v1/usage{query}")).await
     }
@@ -311,7 +319,7 @@ impl Client {
     pub async fn automations_dashboard(&self) -> Result<Vec<DashboardAutomation>> {
         self.get("/api/v1/dashboard/automations").await
     }
-    /// `GET /api/v1/audit?{query}`.
+    /// `GET /api/v1/audit{query}` (`query` starts with `?`).
     pub async fn audit(&self, query: &str) -> Result<Vec<AuditEventInfo>> {
         self.get(&format!("/api/v1/audit{query}")).await
     }

@@ -187,7 +187,7 @@ pub struct CreateUser {
     pub role_id: Option<Uuid>,
 }
 
-/// `PATCH /api/v1/members/{user}`.
+/// `PATCH /api/v1/users/{user}`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMember {
@@ -222,7 +222,7 @@ pub struct UpdateRole {
     pub permissions: Option<BTreeMap<String, String>>,
 }
 
-/// The answer of `POST /api/v1/members/{user}/revoke-sessions`.
+/// The answer of `DELETE /api/v1/users/{user}/sessions`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RevokedSessions {
     /// How many sessions ended.
@@ -476,4 +476,22 @@ pub struct AuditEventInfo {
 pub struct LoginForm {
     /// The token the form must send back.
     pub csrf_token: String,
+}
+
+/// A CLI login of the caller (`GET /api/v1/me/cli-logins`): a device login
+/// and every renewal of its tokens since.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CliLoginInfo {
+    /// The login's id (its refresh-token family).
+    pub id: String,
+    /// The client that logged in.
+    pub client_id: String,
+    /// The scope granted.
+    pub scope: String,
+    /// When the device login happened; RFC 3339, UTC.
+    pub started_at: String,
+    /// When its tokens were last renewed; RFC 3339, UTC.
+    pub last_used_at: String,
+    /// When it ends however often renewed; RFC 3339, UTC.
+    pub expires_at: String,
 }

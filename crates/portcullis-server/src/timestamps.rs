@@ -11,3 +11,21 @@ pub fn rfc3339(t: Timestamp) -> String {
         .and_then(|d| d.format(&Rfc3339).ok())
         .unwrap_or_default()
 }
+
+/// `t` as people read it on pages: `2026-12-01 13:40 UTC`.
+pub fn human(t: Timestamp) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(t.0 as i128 * 1_000_000).ok().and_then(|d| d.format(&format).ok()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_rfc3339_and_as_people_read_them() {
+        let t = Timestamp(1_796_132_438_366);
+        assert_eq!(rfc3339(t), "2026-12-01T13:40:38.366Z");
+        assert_eq!(human(t), "2026-12-01 13:40 UTC");
+    }
+}

@@ -225,6 +225,12 @@ pub trait OAuthStore: Send + Sync {
     async fn get_refresh_family_active(&self, family_id: &str, now: Timestamp) -> Result<bool>;
     /// Revokes every refresh token of a user (account disabled, sessions revoked).
     async fn revoke_user_refresh_tokens(&self, user: UserId, now: Timestamp) -> Result<u64>;
+    /// The CLI logins of `user` that still work at `now` (one per refresh
+    /// token family), the most recently used first.
+    async fn list_refresh_families(&self, user: UserId, now: Timestamp) -> Result<Vec<RefreshFamily>>;
+    /// Revokes the family `family_id`, if it is `user`'s; `false` when it is
+    /// not (or was revoked already).
+    async fn revoke_user_refresh_family(&self, user: UserId, family_id: &str, now: Timestamp) -> Result<bool>;
     /// Deletes expired device authorizations and refresh-token families, and
     /// retired keys no longer published.
     async fn purge_oauth(&self, now: Timestamp) -> Result<u64>;

@@ -736,3 +736,21 @@ impl OnceKind {
         }
     }
 }
+
+/// A CLI login: one refresh-token family, from the device login through
+/// every rotation since.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshFamily {
+    /// The family, as access tokens name it.
+    pub family_id: String,
+    /// The client that logged in (the CLI's device client).
+    pub client_id: String,
+    /// The scope granted.
+    pub scope: String,
+    /// When the device login happened.
+    pub started_at: Timestamp,
+    /// When its newest refresh token was issued (its last renewal).
+    pub last_used_at: Timestamp,
+    /// No token of the family works after this, however often renewed.
+    pub expires_at: Timestamp,
+}

@@ -65,6 +65,18 @@ pub fn session(s: &SessionRecord, policy: &SessionPolicy, current: bool) -> api:
     }
 }
 
+/// A CLI login as the API shows it.
+pub fn cli_login(f: &portcullis_storage::RefreshFamily) -> api::CliLoginInfo {
+    api::CliLoginInfo {
+        id: f.family_id.clone(),
+        client_id: f.client_id.clone(),
+        scope: f.scope.clone(),
+        started_at: rfc3339(f.started_at),
+        last_used_at: rfc3339(f.last_used_at),
+        expires_at: rfc3339(f.expires_at),
+    }
+}
+
 pub fn automation(a: &Automation) -> api::AutomationInfo {
     api::AutomationInfo {
         id: a.id.0,

@@ -2,8 +2,8 @@
 
 use crate::error::NoContent;
 use super::{convert, parse_id};
-use crate::audit::{self, Entry};
 use crate::session::Caller;
+use crate::signout::own;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -42,11 +42,21 @@ pub async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResul
 /// one left open on another computer).
 pub async fn revoke_session(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<NoContent> {
     let id = parse_id("session", &id)?;
-    let user = &caller.ctx.user;
-    if !state.store.revoke_session(user.id, id, state.clock.now()).await? {
+    if !own::end_session(&state, &caller, id).await? {
         return Err(ApiError::not_found("session"));
     }
-    state.sessions.evict_user(user.id);
-    audit::record(&state, Entry::new("session.revoke", true).actor(user.id, &user.email).target(format!("session:{id}"))).await;
+    Ok(NoContent)
+}
+
+/// `GET /api/v1/me/cli-logins`: my CLI logins (device logins and their renewals).
+pub async fn cli_logins(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<api::CliLoginInfo>>> {
+    Ok(Json(own::cli_logins(&state, &caller).await?.iter().map(convert::cli_login).collect()))
+}
+
+/// `DELETE /api/v1/me/cli-logins/{id}`: end one of my CLI logins.
+pub async fn end_cli_login(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<NoContent> {
+    if !own::end_cli_login(&state, &caller, &id).await? {
+        return Err(ApiError::not_found("CLI login"));
+    }
     Ok(NoContent)
 }

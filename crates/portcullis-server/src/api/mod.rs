@@ -43,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me::me))
         .route("/me/sessions", get(me::sessions))
         .route("/me/sessions/{id}", delete(me::revoke_session))
+        .route("/me/cli-logins", get(me::cli_logins))
+        .route("/me/cli-logins/{id}", delete(me::end_cli_login))
         .route("/organizations", get(orgs::list).post(orgs::create))
         .route("/users", get(members::list).post(members::create))
         .route("/users/{id}", patch(members::update).delete(members::remove))

@@ -13,6 +13,8 @@ pub const ROUTES: &[RouteDoc] = &[
     ("get", "/api/v1/me", "Who am I: user, session, organizations with roles, CSRF token", "a session", None, Some("Me")),
     ("get", "/api/v1/me/sessions", "My active sessions", "a session", None, Some("SessionList")),
     ("delete", "/api/v1/me/sessions/{id}", "End one of my sessions", "a session", None, None),
+    ("get", "/api/v1/me/cli-logins", "My CLI logins (device logins and their renewals)", "a session", None, Some("CliLoginList")),
+    ("delete", "/api/v1/me/cli-logins/{id}", "End one of my CLI logins: its refresh and access tokens stop working", "a session", None, None),
     ("get", "/api/v1/organizations", "My organizations (every one for a factory-admin)", "a session", None, Some("OrganizationList")),
     ("post", "/api/v1/organizations", "Create an organization; the caller becomes its owner", "factory-admin", Some("CreateOrganization"), Some("Organization")),
     ("get", "/api/v1/users", "Members of the organization", "invitations: read", None, Some("MemberList")),
@@ -90,7 +92,7 @@ fn invitation_schemas() -> Vec<(&'static str, Value)> {
 fn schemas() -> Value {
     let levels = json!({ "type": "object", "additionalProperties": { "enum": ["none", "read", "write", "manage"] },
         "description": "Level per feature (usage_dashboards, crews_dashboards, invitations, training_ui, tools, agents, environment_variables, llm_connections, default_settings, organization_settings, studio_projects)" });
-    json!({
+    let mut all = json!({
         "Error": obj(&[("error", s()), ("message", s()), ("request_id", s())], &["error", "message"]),
         "User": obj(&[("id", uuid()), ("email", s()), ("display_name", s()), ("factory_admin", json!({"type":"boolean"})), ("disabled", json!({"type":"boolean"}))], &["id", "email"]),
         "Role": obj(&[("id", uuid()), ("name", s()), ("key", s()), ("kind", json!({"enum":["owner","member","custom"]})), ("permissions", levels.clone())], &["id", "name", "key", "kind", "permissions"]),
@@ -123,7 +125,11 @@ fn schemas() -> Value {
         "AutomationAccess": obj(&[("visibility", json!({"enum":["organization","private"]})), ("grants", json!({"type":"array","items": obj(&[("subject_type", json!({"enum":["user","role"]})), ("subject_id", uuid()), ("permissions", json!({"type":"array","items":{"enum":["run","traces","manage_settings","human_in_the_loop","full_access"]}}))], &["subject_type","subject_id","permissions"])}))], &["visibility", "grants"]),
         "AuditEvent": obj(&[("id", uuid()), ("at", time()), ("organization_id", uuid()), ("actor_id", uuid()), ("actor", s()), ("action", s()), ("target", s()), ("outcome", json!({"enum":["success","failure"]})), ("ip", s()), ("request_id", s()), ("detail", json!({"type":"object"}))], &["id", "at", "action", "outcome"]),
         "AuditList": list("AuditEvent"),
-    })
+    });
+    // Added apart: one json! literal this long reaches the macro recursion limit.
+    all["CliLogin"] = obj(&[("id", s()), ("client_id", s()), ("scope", s()), ("started_at", time()), ("last_used_at", time()), ("expires_at", time())], &["id", "client_id", "started_at", "expires_at"]);
+    all["CliLoginList"] = list("CliLogin");
+    all
 }
 
 pub fn build() -> Value {

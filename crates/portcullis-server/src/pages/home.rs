@@ -25,7 +25,7 @@ pub async fn landing(State(state): State<AppState>, headers: HeaderMap) -> Respo
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
     let ctx = &caller.ctx;
-    let ends = crate::timestamps::rfc3339(ctx.session.times.ends_at(&state.config.session));
+    let ends = crate::timestamps::human(ctx.session.times.ends_at(&state.config.session));
     let nav = pages::nav::for_caller(&state, &caller, "/");
     pages::home(
         &nav,

@@ -2,6 +2,7 @@
 //! stylesheet (`static/portcullis.css`), no script, every dynamic value
 //! escaped.
 
+pub mod account;
 pub mod home;
 pub mod nav;
 

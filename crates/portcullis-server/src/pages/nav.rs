@@ -18,7 +18,7 @@ struct Area {
 
 /// The areas, in the header's order. Areas are added here as their pages
 /// are built.
-const AREAS: &[Area] = &[Area { href: "/", label: "Home", action: None }];
+const AREAS: &[Area] = &[Area { href: "/", label: "Home", action: None }, Area { href: "/account", label: "My account", action: None }];
 
 /// The header for `caller`, with `current` (an area's `href`) marked.
 pub fn for_caller(state: &AppState, caller: &Caller, current: &str) -> Nav {

@@ -21,6 +21,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether a form posted with this session came from one of our pages:
+    /// same origin, and its `csrf_token` field is this session's.
+    pub fn verify_form(&self, state: &AppState, headers: &HeaderMap, presented: &str) -> bool {
+        super::request::check_same_origin(state, headers).is_ok() && state.keys.verify_csrf("session", &self.ctx.session.id.to_string(), presented)
+    }
+
+    /// The CSRF token of this session, for its pages' forms and for
+    /// `X-CSRF-Token`.
     pub fn csrf_token(&self, state: &AppState) -> String {
         state.keys.csrf_token("session", &self.ctx.session.id.to_string())
     }

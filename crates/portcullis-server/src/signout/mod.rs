@@ -3,7 +3,7 @@
 use crate::audit::{self, Entry};
 use crate::error::{wants_json, ApiError, Status};
 use crate::pages;
-use crate::session::{check_same_origin, clear_cookie, Caller, ClientIp};
+use crate::session::{clear_cookie, Caller, ClientIp};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -12,6 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 
 pub mod oidc;
+pub mod own;
 pub mod saml;
 
 #[derive(Deserialize)]
@@ -45,9 +46,7 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
         .map(str::to_owned)
         .or(form.map(|f| f.csrf_token))
         .unwrap_or_default();
-    if check_same_origin(&state, &headers).is_err()
-        || !state.keys.verify_csrf("session", &caller.ctx.session.id.to_string(), &presented)
-    {
+    if !caller.verify_form(&state, &headers, &presented) {
         return pages::message(
             Status::Forbidden,
             "Sign-out refused",

@@ -361,3 +361,34 @@ each_backend!(wrong_codes_posted_are_limited_like_those_looked_up, |srv| async m
     let resp = post(fresh["user_code"].as_str().unwrap()).await.unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
 });
+
+each_backend!(my_cli_logins_are_listed_and_ended_through_the_api, |srv| async move {
+    let first = login(&srv).await;
+    let second = login(&srv).await;
+    let owner = srv.owner().await;
+    let logins = owner.cli_logins().await.unwrap();
+    assert_eq!(logins.len(), 2, "{logins:?}");
+    assert!(logins.iter().all(|l| l.client_id == CLIENT));
+    // The access token names its login (`sid`): that is the one to end.
+    let (_, first_claims) = claims(first["access_token"].as_str().unwrap());
+    let target = first_claims["sid"].as_str().unwrap().to_owned();
+    assert!(logins.iter().any(|l| l.id == target), "{logins:?}");
+    // Another account sees none of them and cannot end them.
+    owner
+        .create_user(&portcullis_api::CreateUser { email: "other@example.com".into(), display_name: None, password: Some("other passphrase 1".into()), role_id: None })
+        .await
+        .unwrap();
+    let mut other = srv.client();
+    other.login_local("other@example.com", "other passphrase 1").await.unwrap();
+    assert!(other.cli_logins().await.unwrap().is_empty());
+    assert_eq!(other.end_cli_login(&target).await.unwrap_err().status().map(|s| s.as_u16()), Some(404));
+    // Ending one stops its access and refresh tokens at once; the other works on.
+    owner.end_cli_login(&target).await.unwrap();
+    assert_eq!(owner.cli_logins().await.unwrap().len(), 1);
+    assert_eq!(me_with(&srv, first["access_token"].as_str().unwrap()).await.status(), 401);
+    assert_eq!(me_with(&srv, second["access_token"].as_str().unwrap()).await.status(), 200);
+    assert_eq!(refresh(&srv, first["refresh_token"].as_str().unwrap()).await.0, 400);
+    assert_eq!(refresh(&srv, second["refresh_token"].as_str().unwrap()).await.0, 200);
+    // Ended once.
+    assert_eq!(owner.end_cli_login(&target).await.unwrap_err().status().map(|s| s.as_u16()), Some(404));
+});

@@ -7,7 +7,7 @@
 
 use super::{get_i64, get_id, get_opt_i64, get_opt_id, get_opt_str, get_str, SqlStore};
 use crate::{
-    DeviceAuthorization, NewDeviceAuthorization, NewRefreshToken, OAuthStore, RefreshToken, Result, SigningKey, StoreError,
+    DeviceAuthorization, NewDeviceAuthorization, NewRefreshToken, OAuthStore, RefreshFamily, RefreshToken, Result, SigningKey, StoreError,
 };
 use async_trait::async_trait;
 use portcullis_domain::{TokenHash, DeviceStatus, RefreshOutcome, Timestamp, UserId};
@@ -292,6 +292,43 @@ impl OAuthStore for SqlStore {
             .execute(self.pool())
             .await?;
         Ok(r.rows_affected())
+    }
+
+    async fn list_refresh_families(&self, user: UserId, now: Timestamp) -> Result<Vec<RefreshFamily>> {
+        // Revocation marks every row of a family, so an unrevoked row is a
+        // live family's.
+        let rows = sqlx::query(
+            "SELECT family_id, MIN(client_id) AS client_id, MIN(scope) AS scope, MIN(created_at) AS started_at, \
+             MAX(created_at) AS last_used_at, MIN(family_expires_at) AS expires_at \
+             FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND family_expires_at > $2 \
+             GROUP BY family_id ORDER BY MAX(created_at) DESC, family_id",
+        )
+        .bind(user.to_string())
+        .bind(now.0)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RefreshFamily {
+                    family_id: get_str(r, "family_id")?,
+                    client_id: get_str(r, "client_id")?,
+                    scope: get_str(r, "scope")?,
+                    started_at: Timestamp(get_i64(r, "started_at")?),
+                    last_used_at: Timestamp(get_i64(r, "last_used_at")?),
+                    expires_at: Timestamp(get_i64(r, "expires_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_user_refresh_family(&self, user: UserId, family_id: &str, now: Timestamp) -> Result<bool> {
+        let r = sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND user_id = $3 AND revoked_at IS NULL")
+            .bind(now.0)
+            .bind(family_id.to_owned())
+            .bind(user.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn purge_oauth(&self, now: Timestamp) -> Result<u64> {

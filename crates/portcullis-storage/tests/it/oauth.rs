@@ -159,6 +159,31 @@ each_backend!(refresh_families_are_revoked_by_logout_and_by_user, |db: TestDb| a
     assert_eq!(s.purge_oauth(t(1_000_001)).await.unwrap(), 3);
 });
 
+each_backend!(cli_logins_are_listed_per_user_and_ended_one_by_one, |db: TestDb| async move {
+    let s = &db.store;
+    let alice = user(s, "alice@x.test").await;
+    let bob = user(s, "bob@x.test").await;
+    let first = s.create_refresh_token(&refresh("f1", alice, 100_000, 1_000_000)).await.unwrap();
+    let RefreshOutcome::Rotated(_) = s.rotate_refresh_token(&h("f1"), &NewRefreshToken { created_at: t(5000), ..refresh("f2", alice, 100_000, 0) }, t(5000)).await.unwrap() else { panic!() };
+    let second = s.create_refresh_token(&NewRefreshToken { created_at: t(3000), ..refresh("g1", alice, 100_000, 2_000_000) }).await.unwrap();
+    s.create_refresh_token(&refresh("b1", bob, 100_000, 1_000_000)).await.unwrap();
+    // One line per login, renewals folded in, the most recently used first.
+    let listed = s.list_refresh_families(alice, t(6000)).await.unwrap();
+    assert_eq!(listed.iter().map(|f| f.family_id.as_str()).collect::<Vec<_>>(), [first.family_id.as_str(), second.family_id.as_str()]);
+    assert_eq!((listed[0].started_at, listed[0].last_used_at, listed[0].expires_at), (t(1000), t(5000), t(1_000_000)));
+    assert_eq!(listed[0].client_id, "portcullis-cli");
+    // Only its owner ends a login; then it is gone from the list and dead.
+    assert!(!s.revoke_user_refresh_family(bob, &first.family_id, t(7000)).await.unwrap());
+    assert!(s.revoke_user_refresh_family(alice, &first.family_id, t(7000)).await.unwrap());
+    assert!(!s.revoke_user_refresh_family(alice, &first.family_id, t(7000)).await.unwrap(), "once");
+    assert!(!s.get_refresh_family_active(&first.family_id, t(7000)).await.unwrap());
+    assert_eq!(s.rotate_refresh_token(&h("f2"), &refresh("f3", alice, 100_000, 0), t(8000)).await.unwrap(), RefreshOutcome::Revoked);
+    assert_eq!(s.list_refresh_families(alice, t(8000)).await.unwrap().len(), 1);
+    // Past its end, a family is not listed.
+    assert!(s.list_refresh_families(alice, t(2_000_000)).await.unwrap().is_empty());
+    assert_eq!(s.list_refresh_families(bob, t(8000)).await.unwrap().len(), 1);
+});
+
 each_backend!(a_concurrent_refresh_is_treated_as_reuse, |db: TestDb| async move {
     let s = db.store.clone();
     let alice = user(&s, "alice@x.test").await;
