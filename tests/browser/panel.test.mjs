@@ -203,3 +203,67 @@ test('My account lists my sessions and CLI logins, and ends them', async () => {
   await laptop.close();
   await phone.close();
 });
+
+test('Settings → Roles: the matrix is edited in the page and enforced on the next request', async () => {
+  const ownerContext = await browser.newContext();
+  const owner = await ownerContext.newPage();
+  await signIn(owner, OWNER);
+  const memberContext = await browser.newContext();
+  const member = await memberContext.newPage();
+  await signIn(member, MEMBER);
+  assert.equal((await member.request.get(`${base}/api/v1/usage`)).status(), 200, 'members read the usage dashboard by default');
+
+  // Reached from the header; every role a column, every feature a row.
+  await owner.goto(`${base}/`);
+  await owner.click('header nav >> text=Roles');
+  await owner.waitForURL(/\/settings\/roles/);
+  const header = await owner.locator('table.matrix thead').innerText();
+  assert.match(header, /Owner/);
+  assert.match(header, /Member/);
+  assert.equal(await owner.locator('table.matrix tbody tr').count(), 11);
+  // Owner is fixed; a feature offers only its levels.
+  assert.equal(await owner.locator('select[aria-label="Owner: Usage dashboards"]').count(), 0);
+  const envOptions = await owner.locator('select[aria-label="Member: Environment variables"] option').allInnerTexts();
+  assert.deepEqual(envOptions, ['none', 'manage']);
+  await screenshots(owner, 'roles-owner');
+  assert.deepEqual(await accessibilityProblems('/settings/roles', await ownerContext.cookies()), []);
+
+  // Take the usage dashboard away from Member and save that column.
+  await owner.selectOption('select[aria-label="Member: Usage dashboards"]', 'none');
+  await owner.click('button[aria-label="Save the Member role"]');
+  await owner.waitForURL(/saved=Member/);
+  assert.match(await owner.locator('[role=status]').innerText(), /Saved: Member/);
+  assert.equal(await owner.locator('select[aria-label="Member: Usage dashboards"]').inputValue(), 'none');
+  const refused = await member.request.get(`${base}/api/v1/usage`);
+  assert.equal(refused.status(), 403);
+  assert.match((await refused.json()).message, /usage_dashboards: read/);
+
+  // A member may look, not change.
+  await member.goto(`${base}/settings/roles`);
+  assert.equal(await member.locator('table.matrix select').count(), 0);
+  assert.match(await member.locator('main').innerText(), /changing roles needs organization_settings: manage/);
+  await screenshots(member, 'roles-member');
+
+  // A forged save from another origin changes nothing.
+  const memberRoleId = (await (await owner.request.get(`${base}/api/v1/roles`)).json()).find((r) => r.kind === 'member').id;
+  const cookie = (await ownerContext.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  const forged = await fetch(`${base}/settings/roles/${memberRoleId}`, { method: 'POST', redirect: 'manual', headers: { origin: 'http://evil.example', cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf_token=x&usage_dashboards=manage' });
+  assert.equal(forged.status, 403);
+  assert.equal((await member.request.get(`${base}/api/v1/usage`)).status(), 403);
+
+  // A custom role: created empty, then given a level, then deleted.
+  await owner.fill('#new-name', 'Viewer «read-only»');
+  await owner.click('text=Create role');
+  await owner.waitForURL(/saved=Viewer/);
+  await owner.selectOption('select[aria-label="Viewer «read-only»: Automations (crews) dashboards"]', 'read');
+  await owner.click('button[aria-label="Save the Viewer «read-only» role"]');
+  await owner.waitForURL(/saved=Viewer/);
+  const viewer = (await (await owner.request.get(`${base}/api/v1/roles`)).json()).find((r) => r.name === 'Viewer «read-only»');
+  assert.equal(viewer.permissions.crews_dashboards, 'read');
+  assert.equal(viewer.permissions.usage_dashboards, 'none');
+  await owner.click('button[aria-label="Delete the Viewer «read-only» role"]');
+  await owner.waitForURL(/\/settings\/roles\?org=/);
+  assert.doesNotMatch(await owner.locator('table.matrix thead').innerText(), /Viewer/);
+  await ownerContext.close();
+  await memberContext.close();
+});

@@ -8,7 +8,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use portcullis_api as api;
-use portcullis_domain::{validation, Action, Feature, Level, RoleId};
+use portcullis_domain::{validation, Action, Feature, Level, Role, RoleId};
+use std::collections::BTreeMap;
 
 /// `GET /api/v1/roles` (needs `invitations: read`).
 pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::RoleInfo>>> {
@@ -29,12 +30,7 @@ pub async fn create(
     scope: OrgScope,
     Json(body): Json<api::CreateRole>,
 ) -> ApiResult<Created<axum::Json<api::RoleInfo>>> {
-    scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "roles")?;
-    let name = validation::name("name", &body.name)?;
-    let perms = convert::permissions_in(&body.permissions)?;
-    let role = state.store.create_role(scope.org.id, &name, perms, state.clock.now()).await?;
-    let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("role.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{}", role.id)).detail(serde_json::json!({ "name": name, "permissions": convert::permissions(&perms) }))).await;
+    let role = create_role(&state, &scope, &body.name, &body.permissions).await?;
     Ok(Created(axum::Json(convert::role(&role))))
 }
 
@@ -45,10 +41,38 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<api::UpdateRole>,
 ) -> ApiResult<axum::Json<api::RoleInfo>> {
-    scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "roles")?;
     let id: RoleId = parse_id("role", &id)?;
-    let name = body.name.as_deref().map(|n| validation::name("name", n)).transpose()?;
-    let perms = body.permissions.as_ref().map(convert::permissions_in).transpose()?;
+    let role = update_role(&state, &scope, id, body.name.as_deref(), body.permissions.as_ref()).await?;
+    Ok(axum::Json(convert::role(&role)))
+}
+
+/// `DELETE /api/v1/roles/{id}`: custom roles that nobody holds.
+pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
+    let id: RoleId = parse_id("role", &id)?;
+    delete_role(&state, &scope, id).await?;
+    Ok(NoContent)
+}
+
+// The operations themselves, shared by the API and the Roles page.
+
+/// Creates a custom role (needs `organization_settings: manage`); audited.
+pub async fn create_role(state: &AppState, scope: &OrgScope, name: &str, permissions: &BTreeMap<String, String>) -> ApiResult<Role> {
+    scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "roles")?;
+    let name = validation::name("name", name)?;
+    let perms = convert::permissions_in(permissions)?;
+    let role = state.store.create_role(scope.org.id, &name, perms, state.clock.now()).await?;
+    let actor = &scope.caller.ctx.user;
+    audit::record(state, Entry::new("role.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{}", role.id)).detail(serde_json::json!({ "name": name, "permissions": convert::permissions(&perms) }))).await;
+    Ok(role)
+}
+
+/// Renames a role and/or replaces its permissions (needs
+/// `organization_settings: manage`); every cached session is dropped, so
+/// the change holds from the next request on; audited.
+pub async fn update_role(state: &AppState, scope: &OrgScope, id: RoleId, name: Option<&str>, permissions: Option<&BTreeMap<String, String>>) -> ApiResult<Role> {
+    scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "roles")?;
+    let name = name.map(|n| validation::name("name", n)).transpose()?;
+    let perms = permissions.map(convert::permissions_in).transpose()?;
     if name.is_none() && perms.is_none() {
         return Err(ApiError::bad_request("empty_update", "nothing to change: send name and/or permissions"));
     }
@@ -56,17 +80,16 @@ pub async fn update(
     // Any cached session may hold this role.
     state.sessions.clear();
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("role.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{id}")).detail(serde_json::json!({ "name": role.name, "permissions": convert::permissions(&role.permissions) }))).await;
-    Ok(axum::Json(convert::role(&role)))
+    audit::record(state, Entry::new("role.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{id}")).detail(serde_json::json!({ "name": role.name, "permissions": convert::permissions(&role.permissions) }))).await;
+    Ok(role)
 }
 
-/// `DELETE /api/v1/roles/{id}`: custom roles that nobody holds.
-pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
+/// Deletes a custom role nobody holds (needs `organization_settings: manage`); audited.
+pub async fn delete_role(state: &AppState, scope: &OrgScope, id: RoleId) -> ApiResult<()> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "roles")?;
-    let id: RoleId = parse_id("role", &id)?;
     state.store.delete_role(scope.org.id, id).await?;
     state.sessions.clear();
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("role.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{id}"))).await;
-    Ok(NoContent)
+    audit::record(state, Entry::new("role.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{id}"))).await;
+    Ok(())
 }

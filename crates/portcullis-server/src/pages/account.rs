@@ -111,24 +111,9 @@ pub struct EndForm {
     csrf_token: String,
 }
 
-/// The signed-in caller of a form post from one of our pages, or the page
-/// that says why not.
-async fn form_caller(state: &AppState, headers: &HeaderMap, form: &EndForm) -> Result<Caller, Response> {
-    let caller = Caller::from_headers(state, headers).await.map_err(|_| Redirect::to("/auth/login?return_to=/account").into_response())?;
-    if !caller.verify_form(state, headers, &form.csrf_token) {
-        return Err(pages::message(
-            Status::Forbidden,
-            "Request refused",
-            "This request did not come from a Portcullis page (missing or wrong CSRF token). Use the buttons on My account.",
-            Some(("/account", "Back to My account")),
-        ));
-    }
-    Ok(caller)
-}
-
 /// `POST /account/sessions/{id}/end`.
 pub async fn end_session(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<EndForm>) -> Response {
-    let caller = match form_caller(&state, &headers, &form).await {
+    let caller = match pages::forms::caller(&state, &headers, &form.csrf_token, "/account").await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -151,7 +136,7 @@ pub async fn end_session(State(state): State<AppState>, Path(id): Path<String>, 
 
 /// `POST /account/cli-logins/{id}/end`.
 pub async fn end_cli_login(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Form(form): Form<EndForm>) -> Response {
-    let caller = match form_caller(&state, &headers, &form).await {
+    let caller = match pages::forms::caller(&state, &headers, &form.csrf_token, "/account").await {
         Ok(c) => c,
         Err(resp) => return resp,
     };

@@ -3,8 +3,10 @@
 //! escaped.
 
 pub mod account;
+pub mod forms;
 pub mod home;
 pub mod nav;
+pub mod roles;
 
 use crate::error::Status;
 use axum::http::{header, HeaderValue};

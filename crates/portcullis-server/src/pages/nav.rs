@@ -6,7 +6,7 @@
 use super::{Nav, NavItem};
 use crate::session::{principal_in, Caller};
 use crate::state::AppState;
-use portcullis_domain::{decide, Action, Decision, Principal};
+use portcullis_domain::{decide, Action, Decision, Feature, Level, Principal};
 
 /// An area of the admin panel.
 struct Area {
@@ -18,7 +18,11 @@ struct Area {
 
 /// The areas, in the header's order. Areas are added here as their pages
 /// are built.
-const AREAS: &[Area] = &[Area { href: "/", label: "Home", action: None }, Area { href: "/account", label: "My account", action: None }];
+const AREAS: &[Area] = &[
+    Area { href: "/", label: "Home", action: None },
+    Area { href: "/settings/roles", label: "Roles", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
+    Area { href: "/account", label: "My account", action: None },
+];
 
 /// The header for `caller`, with `current` (an area's `href`) marked.
 pub fn for_caller(state: &AppState, caller: &Caller, current: &str) -> Nav {

@@ -41,6 +41,33 @@ impl OrgScope {
     }
 }
 
+impl OrgScope {
+    /// The scope of a page: the organization `requested` (one of the
+    /// caller's, or any for a factory-admin), else their first one. Pages
+    /// offer a switcher rather than refusing, as the API does, to guess.
+    pub async fn for_page(state: &AppState, caller: Caller, requested: Option<portcullis_domain::OrgId>) -> ApiResult<OrgScope> {
+        let memberships = &caller.ctx.memberships;
+        let org = match requested {
+            Some(id) => match memberships.iter().find(|m| m.org.id == id) {
+                Some(m) => m.org.clone(),
+                None if caller.ctx.user.factory_admin => state.store.get_org(id).await?.ok_or_else(|| ApiError::not_found("organization"))?,
+                None => return Err(ApiError::not_found("organization")),
+            },
+            None => match memberships.first() {
+                Some(m) => m.org.clone(),
+                None => return Err(ApiError::bad_request("no_organization", "you are not a member of any organization; ask an owner to add you")),
+            },
+        };
+        let principal = principal_in(&caller.ctx.user, memberships, org.id);
+        Ok(OrgScope { caller, org, principal })
+    }
+
+    /// Whether the decision allows `action` here (for what a page offers).
+    pub fn allows(&self, action: Action<'_>) -> bool {
+        decide(&self.principal, action) == Decision::Allow
+    }
+}
+
 impl FromRequestParts<AppState> for OrgScope {
     type Rejection = ApiError;
 
