@@ -267,3 +267,55 @@ test('Settings → Roles: the matrix is edited in the page and enforced on the n
   await ownerContext.close();
   await memberContext.close();
 });
+
+/// Fills the Audit log's filters, applies them, and returns the rows.
+async function filterAudit(page, fields, expectedUrl) {
+  for (const [selector, value] of Object.entries(fields)) await page.fill(selector, value);
+  await page.click('text=Filter');
+  await page.waitForURL(expectedUrl);
+  return page.locator('main table tbody tr').allInnerTexts();
+}
+
+test('the Audit log filters by action and resource, and exports the rows as CSV', async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const owner = await context.newPage();
+  await signIn(owner, OWNER);
+  await owner.goto(`${base}/`);
+  await owner.click('header nav >> text=Audit log');
+  await owner.waitForURL(/\/audit/);
+  // The role changes of the previous test, found by action.
+  await owner.fill('#action', 'role.update');
+  await owner.click('text=Filter');
+  await owner.waitForURL(/action=role\.update/);
+  const rows = await owner.locator('main table tbody tr').allInnerTexts();
+  assert.ok(rows.length >= 2, rows.join('\n'));
+  assert.ok(rows.every((r) => /role\.update/.test(r) && new RegExp(OWNER.email).test(r)), rows.join('\n'));
+  // By resource: a prefix of what was acted on (the custom role deleted before).
+  const byResource = await filterAudit(owner, { '#action': 'role.delete', '#resource': 'role:' }, /resource=role/);
+  assert.equal(byResource.length, 1, byResource.join('\n'));
+  assert.match(byResource[0], /role\.delete/);
+  await screenshots(owner, 'audit');
+  assert.deepEqual(await accessibilityProblems(new URL(owner.url()).pathname + new URL(owner.url()).search, await context.cookies()), []);
+  // The same rows as CSV.
+  const [download] = await Promise.all([owner.waitForEvent('download'), owner.click('text=Export these rows as CSV')]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+  assert.equal(csv[0], 'at,organization_id,actor_id,actor,action,target,outcome,ip,request_id,detail');
+  assert.equal(csv.length, 2, csv.join('\n'));
+  assert.match(csv[1], /role\.delete/);
+  // An installation administrator may read the whole installation: my own
+  // account's events (a CLI login ended) belong to no organization.
+  await owner.selectOption('#scope', 'installation');
+  const installation = await filterAudit(owner, { '#action': '', '#resource': 'cli_login:' }, /scope=installation/);
+  assert.equal(installation.length, 1, installation.join('\n'));
+  assert.match(installation[0], /cli_login\.revoke/);
+  // A member may not read it: the page says which permission is missing.
+  const memberContext = await browser.newContext();
+  const member = await memberContext.newPage();
+  await signIn(member, MEMBER);
+  assert.equal(await member.locator('header nav >> text=Audit log').count(), 0, 'not offered');
+  const refused = await member.goto(`${base}/audit`);
+  assert.equal(refused.status(), 403);
+  assert.match(await member.locator('main').innerText(), /organization_settings: manage/);
+  await memberContext.close();
+  await context.close();
+});

@@ -53,6 +53,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/static/portcullis.css", get(pages::stylesheet))
         .route("/account", get(pages::account::page))
+        .route("/audit", get(pages::audit::page))
+        .route("/audit.csv", get(pages::audit::csv))
         .route("/settings/roles", get(pages::roles::page))
         .route("/settings/roles/new", post(pages::roles::create))
         .route("/settings/roles/{id}", post(pages::roles::save))

@@ -189,6 +189,9 @@ pub struct AuditFilter {
     pub actor_id: Option<UserId>,
     /// Only this action.
     pub action: Option<String>,
+    /// Only entries whose target starts with this (`automation:`,
+    /// `user:<id>`, an e-mail address).
+    pub target_prefix: Option<String>,
     /// At most this many (newest first).
     pub limit: i64,
 }

@@ -8,7 +8,6 @@ use crate::pages;
 use crate::session::{clear_cookie, Caller};
 use crate::signout::own;
 use crate::state::AppState;
-use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -36,7 +35,7 @@ struct CliLoginRow {
     ends: String,
 }
 
-#[derive(Template)]
+#[derive(askama::Template)]
 #[template(path = "account.html")]
 struct AccountView<'a> {
     display_name: &'a str,
@@ -95,13 +94,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
         csrf_token: &csrf,
     };
     let nav = pages::nav::for_caller(&state, &caller, "/account");
-    match view.render() {
-        Ok(body) => pages::layout(Status::Ok, "My account", Some(&nav), &body),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering My account failed");
-            pages::message(Status::Internal, "Something went wrong", "This page could not be shown; try again.", None)
-        }
-    }
+    pages::render("My account", &nav, &view)
 }
 
 /// The form of an End button.

@@ -3,6 +3,7 @@
 //! escaped.
 
 pub mod account;
+pub mod audit;
 pub mod forms;
 pub mod home;
 pub mod nav;
@@ -75,6 +76,17 @@ pub fn layout(status: Status, title: &str, nav: Option<&Nav>, body: &str) -> Res
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     resp
+}
+
+/// A signed-in page: `view` rendered into the layout with `nav`.
+pub fn render(title: &str, nav: &Nav, view: &impl askama::Template) -> Response {
+    match view.render() {
+        Ok(body) => layout(Status::Ok, title, Some(nav), &body),
+        Err(e) => {
+            tracing::error!(error = %e, page = title, "rendering a page failed");
+            message(Status::Internal, "Something went wrong", "This page could not be shown; try again.", None)
+        }
+    }
 }
 
 /// A page of someone not signed in (or of an error) in the layout.
@@ -197,14 +209,7 @@ pub struct HomeView<'a> {
 
 /// The home page in the signed-in layout.
 pub fn home(nav: &Nav, v: &HomeView<'_>) -> Response {
-    use askama::Template;
-    match v.render() {
-        Ok(body) => layout(Status::Ok, "Home", Some(nav), &body),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering the home page failed");
-            message(Status::Internal, "Something went wrong", "The home page could not be shown; try again.", None)
-        }
-    }
+    render("Home", nav, v)
 }
 
 /// A page that only explains something (an error, an expired link).

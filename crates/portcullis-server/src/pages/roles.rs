@@ -9,7 +9,6 @@ use crate::error::Status;
 use crate::pages;
 use crate::session::{Caller, OrgScope};
 use crate::state::AppState;
-use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -48,13 +47,10 @@ struct FeatureRow {
     cells: Vec<Cell>,
 }
 
-#[derive(Template)]
+#[derive(askama::Template)]
 #[template(path = "roles.html")]
 struct RolesView<'a> {
-    orgs: Vec<OrgOption>,
-    switch_action: &'a str,
-    org_id: String,
-    org_name: &'a str,
+    switch: OrgSwitch,
     can_manage: bool,
     roles: Vec<RoleColumn>,
     features: Vec<FeatureRow>,
@@ -91,9 +87,21 @@ fn back(org: OrgId) -> String {
     format!("/settings/roles?org={org}")
 }
 
-/// The organizations a page may switch between.
-pub fn org_options(caller: &Caller, current: OrgId) -> Vec<OrgOption> {
-    caller.ctx.memberships.iter().map(|m| OrgOption { id: m.org.id.to_string(), name: m.org.name.clone(), current: m.org.id == current }).collect()
+/// The organization a page is about, and the others it may switch to.
+pub struct OrgSwitch {
+    pub orgs: Vec<OrgOption>,
+    /// The page the switcher reloads.
+    pub action: &'static str,
+    pub org_id: String,
+    pub org_name: String,
+}
+
+impl OrgSwitch {
+    /// The switcher of the page at `action` for `scope`.
+    pub fn new(scope: &OrgScope, action: &'static str) -> Self {
+        let orgs = scope.caller.ctx.memberships.iter().map(|m| OrgOption { id: m.org.id.to_string(), name: m.org.name.clone(), current: m.org.id == scope.org.id }).collect();
+        OrgSwitch { orgs, action, org_id: scope.org.id.to_string(), org_name: scope.org.name.clone() }
+    }
 }
 
 async fn scope(state: &AppState, caller: Caller, org: Option<&str>) -> Result<OrgScope, Response> {
@@ -154,23 +162,14 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     let csrf = scope.caller.csrf_token(&state);
     let nav = pages::nav::for_caller(&state, &scope.caller, "/settings/roles");
     let view = RolesView {
-        orgs: org_options(&scope.caller, scope.org.id),
-        switch_action: "/settings/roles",
-        org_id: scope.org.id.to_string(),
-        org_name: &scope.org.name,
+        switch: OrgSwitch::new(&scope, "/settings/roles"),
         can_manage,
         roles: columns,
         features,
         csrf_token: &csrf,
         saved: q.saved,
     };
-    match view.render() {
-        Ok(body) => pages::layout(Status::Ok, "Roles", Some(&nav), &body),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering the Roles page failed");
-            pages::message(Status::Internal, "Something went wrong", "This page could not be shown; try again.", None)
-        }
-    }
+    pages::render("Roles", &nav, &view)
 }
 
 /// A role's column of the matrix, as posted: its name (custom roles), and

@@ -79,6 +79,10 @@ impl AuditStore for SqlStore {
         if let Some(a) = &f.action {
             push(&mut sql, " AND action = ?", Some(a.clone()), None);
         }
+        if let Some(t) = f.target_prefix.as_deref().filter(|t| !t.is_empty()) {
+            // substr counts characters on both backends, as chars() does.
+            push(&mut sql, &format!(" AND substr(target, 1, {}) = ?", t.chars().count()), Some(t.to_owned()), None);
+        }
         let limit = f.limit.clamp(1, 1000);
         sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT {limit}"));
         let mut q = sqlx::query(&sql);

@@ -311,13 +311,21 @@ each_backend!(audit_is_append_only_and_filterable, |db: TestDb| async move {
     assert_eq!(all.len(), 6);
     assert_eq!(all[0].at, t(200), "newest first");
     assert_eq!(all[0].detail["reason"], "bad_password");
-    let f = AuditFilter { org_id: Some(org.id), since: Some(t(101)), until: Some(t(104)), actor_id: Some(actor), action: Some("role.update".into()), limit: 100 };
+    let f = AuditFilter { org_id: Some(org.id), since: Some(t(101)), until: Some(t(104)), actor_id: Some(actor), action: Some("role.update".into()), limit: 100, ..Default::default() };
     assert_eq!(s.list_audit(&f).await.unwrap().len(), 3);
+    // By what was acted on: a prefix, counted in characters, matched literally.
+    s.append_audit(&event(300, "env.reveal", "env:Ünïcode_%_key", "10.0.0.3", "success")).await.unwrap();
+    let by_target = |p: &str| AuditFilter { target_prefix: Some(p.into()), limit: 100, ..Default::default() };
+    assert_eq!(s.list_audit(&by_target("role:")).await.unwrap().len(), 5);
+    assert_eq!(s.list_audit(&by_target("a@b.test")).await.unwrap().len(), 1);
+    assert_eq!(s.list_audit(&by_target("env:Ünïcode_%")).await.unwrap().len(), 1);
+    assert_eq!(s.list_audit(&by_target("env:Ü_")).await.unwrap().len(), 0, "no wildcards");
+    assert_eq!(s.list_audit(&by_target("role:y")).await.unwrap().len(), 0);
     assert_eq!(s.list_audit(&AuditFilter { limit: 2, ..Default::default() }).await.unwrap().len(), 2);
     // The database itself refuses to rewrite history.
     assert!(sqlx_exec(&db, "UPDATE audit_events SET action = 'x'").await.is_err());
     assert!(sqlx_exec(&db, "DELETE FROM audit_events").await.is_err());
-    assert_eq!(s.list_audit(&AuditFilter { limit: 100, ..Default::default() }).await.unwrap().len(), 6);
+    assert_eq!(s.list_audit(&AuditFilter { limit: 100, ..Default::default() }).await.unwrap().len(), 7);
 });
 
 async fn sqlx_exec(db: &TestDb, sql: &str) -> std::result::Result<(), String> {
