@@ -319,3 +319,47 @@ test('the Audit log filters by action and resource, and exports the rows as CSV'
   await memberContext.close();
   await context.close();
 });
+
+test('Check access answers as the API does, and says why', async () => {
+  const context = await browser.newContext();
+  const owner = await context.newPage();
+  await signIn(owner, OWNER);
+  const memberContext = await browser.newContext();
+  const member = await memberContext.newPage();
+  await signIn(member, MEMBER);
+  await owner.goto(`${base}/`);
+  await owner.click('header nav >> text=Check access');
+  await owner.waitForURL(/\/settings\/check-access/);
+  const check = async (what) => {
+    await owner.selectOption('#member', { label: `${MEMBER.name} <${MEMBER.email}>` });
+    await owner.selectOption('#what', { label: what });
+    await owner.click('form.filters button[type=submit]');
+    await owner.waitForURL(/what=/);
+    return { verdict: await owner.locator('#answer').innerText(), text: await owner.locator('main section').innerText() };
+  };
+  // The usage dashboard, taken from Member in the Roles test: refused, and the API agrees.
+  let r = await check('use usage_dashboards at read');
+  assert.equal(r.verdict, 'Refused');
+  assert.match(r.text, /usage_dashboards: read/);
+  assert.match(r.text, /Their role Member grants usage_dashboards: none/);
+  assert.equal((await member.request.get(`${base}/api/v1/usage`)).status(), 403);
+  // The automations dashboard: allowed, and the API agrees.
+  r = await check('use crews_dashboards at read');
+  assert.equal(r.verdict, 'Allowed');
+  assert.equal((await member.request.get(`${base}/api/v1/dashboard/automations`)).status(), 200);
+  // The private automation of the first test: not even visible, as the API says (404).
+  r = await check('see “Nightly «report» crew”');
+  assert.equal(r.verdict, 'Not visible');
+  assert.match(r.text, /private/);
+  const automations = await (await owner.request.get(`${base}/api/v1/automations`)).json();
+  const nightly = automations.find((a) => a.name === 'Nightly «report» crew');
+  assert.equal((await member.request.get(`${base}/api/v1/automations/${nightly.id}`)).status(), 404);
+  await screenshots(owner, 'check-access');
+  assert.deepEqual(await accessibilityProblems(new URL(owner.url()).pathname + new URL(owner.url()).search, await context.cookies()), []);
+  // Not for members: the page names what they lack.
+  const refused = await member.goto(`${base}/settings/check-access`);
+  assert.equal(refused.status(), 403);
+  assert.match(await member.locator('main').innerText(), /organization_settings: manage/);
+  await memberContext.close();
+  await context.close();
+});

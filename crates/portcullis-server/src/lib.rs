@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .route("/static/portcullis.css", get(pages::stylesheet))
         .route("/account", get(pages::account::page))
         .route("/audit", get(pages::audit::page))
+        .route("/settings/check-access", get(pages::check_access::page))
         .route("/audit.csv", get(pages::audit::csv))
         .route("/settings/roles", get(pages::roles::page))
         .route("/settings/roles/new", post(pages::roles::create))

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod check_access;
 pub mod forms;
 pub mod home;
 pub mod nav;

@@ -21,6 +21,7 @@ struct Area {
 const AREAS: &[Area] = &[
     Area { href: "/", label: "Home", action: None },
     Area { href: "/settings/roles", label: "Roles", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
+    Area { href: "/settings/check-access", label: "Check access", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/audit", label: "Audit log", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/account", label: "My account", action: None },
 ];
