@@ -10,22 +10,19 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { freePort, launchChromium, startServer } from './support.mjs';
-
-const SHOTS = resolve(import.meta.dirname, '../../target/screenshots');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+import { panel } from './panel-support.mjs';
 const OWNER = { email: 'grace@example.com', password: 'an owner passphrase here', name: 'Grace Hopper' };
 const MEMBER = { email: 'alan@example.com', password: 'a member passphrase here', name: 'Alan Turing' };
 
 let server, browser, base, setupLink, dataDir;
+let setUpOwner, signIn, api, accessibilityProblems, screenshots;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   ({ server, base, setupLink, dataDir } = await startServer('portcullis-panel-', { PORTCULLIS_HEALTH_CHECK_INTERVAL: '1s' }));
   browser = await launchChromium();
+  ({ setUpOwner, signIn, api, accessibilityProblems, screenshots } = panel(browser, base));
 });
 
 after(async () => {
@@ -34,53 +31,10 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function signIn(page, who) {
-  await page.goto(`${base}/auth/local/login`);
-  await page.fill('#email', who.email);
-  await page.fill('#password', who.password);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${base}/`);
-}
-
-/// The API, with the page's session cookie and its CSRF token.
-async function api(page, method, path, data) {
-  const me = await (await page.request.get(`${base}/api/v1/me`)).json();
-  const resp = await page.request.fetch(`${base}${path}`, { method, data, headers: { 'x-csrf-token': me.csrf_token } });
-  assert.ok(resp.ok(), `${method} ${path}: ${resp.status()} ${await resp.text()}`);
-  return resp.status() === 204 ? null : resp.json();
-}
-
-/// axe-core's serious and critical findings on the page as it is. The
-/// page's CSP allows no script, so axe runs in a context that bypasses it.
-async function accessibilityProblems(path, cookies) {
-  const context = await browser.newContext({ bypassCSP: true });
-  await context.addCookies(cookies);
-  const page = await context.newPage();
-  await page.goto(`${base}${path}`);
-  await page.addScriptTag({ content: AXE });
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  await context.close();
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
-}
-
-async function screenshots(page, name) {
-  for (const scheme of ['light', 'dark']) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: join(SHOTS, `${name}-${scheme}.png`), fullPage: true });
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
-
 test('the home page: one stylesheet, a strict CSP, and what needs attention as the RBAC decision allows', async () => {
   const context = await browser.newContext();
   const owner = await context.newPage();
-  await owner.goto(setupLink);
-  await owner.fill('#email', OWNER.email);
-  await owner.fill('#display_name', OWNER.name);
-  await owner.fill('#password', OWNER.password);
-  await owner.fill('#password_confirm', OWNER.password);
-  await owner.click('button[type=submit]');
-  await owner.waitForURL(`${base}/`);
+  await setUpOwner(owner, setupLink, OWNER);
 
   // The strict policy, and the stylesheet it allows.
   const home = await owner.goto(`${base}/`);

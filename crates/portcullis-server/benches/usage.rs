@@ -4,58 +4,28 @@
 //! The database is built once into `target/bench-usage/` (it takes a couple
 //! of minutes) and reused by later runs.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use portcullis_domain::{AutomationId, Clock, OrgId, SystemClock, Timestamp, UserId};
-use portcullis_server::config::{Config, Env};
-use portcullis_server::usage::latency_bucket;
-use portcullis_storage::UsageEvent;
 use std::time::Duration;
 
 const EVENTS: usize = 1_000_000;
 const DAY: i64 = 86_400_000;
 
 fn setup(rt: &tokio::runtime::Runtime) -> (portcullis_server::state::AppState, OrgId, Timestamp) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-usage");
-    let mut env = Env::new();
-    env.insert("PORTCULLIS_DATA_DIR".into(), dir.display().to_string());
-    env.insert("PORTCULLIS_SECRET_KEY".into(), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
-    env.insert("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL".into(), "bench@example.com".into());
-    env.insert("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD".into(), "bench passphrase 1".into());
-    let config = Config::from_env(&env).unwrap();
+    let config = common::config("bench-usage");
     rt.block_on(async {
         let (state, _, _) = portcullis_server::start(config).await.unwrap();
         let org = state.store.list_orgs().await.unwrap()[0].id;
         let now = SystemClock.now();
-        let year_ago = Timestamp(now.0 - 365 * DAY);
         let all = portcullis_storage::UsageQuery { org_id: Some(org), from: Timestamp(0), to: Timestamp(i64::MAX / 4), daily: true, bucket_ms: i64::MAX / 4 };
         let have: i64 = state.store.list_usage_rows(&all).await.unwrap().kinds.iter().map(|c| c.count).sum();
         if (have as usize) < EVENTS {
             eprintln!("building the benchmark database: {EVENTS} events over 365 days (once)...");
             let automations: Vec<AutomationId> = (0..20).map(|_| AutomationId::new()).collect();
             let users: Vec<UserId> = (0..50).map(|_| UserId::new()).collect();
-            let mut batch = Vec::with_capacity(10_000);
-            for i in 0..EVENTS {
-                // Spread evenly over the year, deterministic mix of kinds.
-                let at = Timestamp(year_ago.0 + (i as i64) * (365 * DAY) / EVENTS as i64);
-                let kind = match i % 20 { 0 => "signin", 1 => "upstream_error", 2..=7 => "kickoff", _ => "api_call" };
-                let latency = if kind == "kickoff" { Some(((i * 7919) % 2000) as i64) } else { None };
-                batch.push(UsageEvent {
-                    at,
-                    org_id: Some(org),
-                    kind: kind.into(),
-                    provider: (kind == "signin").then(|| "local".into()),
-                    success: Some(i % 13 != 0),
-                    automation_id: (kind != "signin").then(|| automations[i % automations.len()]),
-                    user_id: Some(users[i % users.len()]),
-                    latency_ms: latency,
-                    latency_bucket: latency.map(latency_bucket),
-                });
-                if batch.len() == 10_000 {
-                    state.store.append_usage(&batch).await.unwrap();
-                    batch.clear();
-                }
-            }
-            state.store.append_usage(&batch).await.unwrap();
+            common::append_year_of_usage(&*state.store, org, &automations, &users, now, EVENTS).await;
         }
         (state, org, now)
     })

@@ -92,8 +92,11 @@ pub trait UserStore: Send + Sync {
 /// Sessions, setup links, and what ends them.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// A new session.
+    /// A new session; also records it as the account's last sign-in.
     async fn create_session(&self, new: NewSession) -> Result<()>;
+    /// What each member of `org` has been doing: last sign-in, live
+    /// browser sessions and CLI logins at `now`.
+    async fn list_member_activity(&self, org: OrgId, now: Timestamp) -> Result<std::collections::HashMap<UserId, MemberActivity>>;
     /// The session whose cookie hashes to `token_hash`.
     async fn find_session_by_token_hash(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>>;
     /// Records that the session was used at `now`.

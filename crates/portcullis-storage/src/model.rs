@@ -740,6 +740,19 @@ impl OnceKind {
     }
 }
 
+/// What a member has been doing, for the Members page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberActivity {
+    /// When the account last started a browser session.
+    pub last_sign_in_at: Option<Timestamp>,
+    /// The provider it signed in with then.
+    pub last_sign_in_provider: Option<String>,
+    /// Its browser sessions that are still live.
+    pub browser_sessions: i64,
+    /// Its CLI logins (refresh-token families) that are still live.
+    pub cli_logins: i64,
+}
+
 /// A CLI login: one refresh-token family, from the device login through
 /// every rotation since.
 #[derive(Clone, Debug, PartialEq, Eq)]

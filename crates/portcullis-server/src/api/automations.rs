@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use portcullis_api as api;
 use portcullis_domain::{
-    decide, validation, Action, AutomationAccess, AutomationId, EntityPermission, Feature, Level,
+    decide, validation, Action, AutomationAccess, AutomationAcl, AutomationId, EntityPermission, Feature, Level,
     PermSet, RoleId, Subject, UserId, Visibility,
 };
 use portcullis_storage::{Automation, Grant, NewAutomation};
@@ -60,6 +60,12 @@ fn visibility(raw: Option<&str>) -> ApiResult<Visibility> {
 /// Loads an automation with its access list and checks `access`; a private
 /// automation the caller cannot see is 404, as if it did not exist.
 pub async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: AutomationAccess) -> ApiResult<Automation> {
+    Ok(load_with_acl(state, scope, raw_id, access).await?.0)
+}
+
+/// [`load`], with the access list the decision read (pages offer what else
+/// it allows).
+pub async fn load_with_acl(state: &AppState, scope: &OrgScope, raw_id: &str, access: AutomationAccess) -> ApiResult<(Automation, AutomationAcl)> {
     let id: AutomationId = parse_id("automation", raw_id)?;
     let cached = match state.automations.get(&id) {
         Some(c) => c,
@@ -74,7 +80,7 @@ pub async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: Auto
         return Err(ApiError::not_found("automation"));
     }
     scope.authorize(Action::Automation(acl, access), &format!("automation `{}`", a.name))?;
-    Ok(a.clone())
+    Ok((a.clone(), acl.clone()))
 }
 
 /// The organization's automations the caller may view (private ones
@@ -102,13 +108,18 @@ pub async fn create(
     scope: OrgScope,
     Json(body): Json<api::CreateAutomation>,
 ) -> ApiResult<Created<axum::Json<api::AutomationInfo>>> {
+    Ok(Created(axum::Json(convert::automation(&register(&state, &scope, body).await?))))
+}
+
+/// Registers an automation (the API's `POST` and the register page).
+pub async fn register(state: &AppState, scope: &OrgScope, body: api::CreateAutomation) -> ApiResult<Automation> {
     scope.authorize(Action::Feature(Feature::CrewsDashboards, Level::Read), "automations")?;
     let name = validation::name("name", &body.name)?;
     if body.description.chars().count() > MAX_DESCRIPTION {
         return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
     }
     let vis = visibility(body.visibility.as_deref())?;
-    let url = upstream_url(&state, &body.upstream_url)?;
+    let url = upstream_url(state, &body.upstream_url)?;
     let token = upstream_token(&body.upstream_token)?;
     let actor = &scope.caller.ctx.user;
     let now = state.clock.now();
@@ -132,8 +143,8 @@ pub async fn create(
     if vis == Visibility::Private {
         state.store.upsert_grant(scope.org.id, a.id, Subject::User(actor.id), PermSet::of(&[EntityPermission::FullAccess])).await?;
     }
-    audit::record(&state, Entry::new("automation.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": name, "visibility": vis.as_str() }))).await;
-    Ok(Created(axum::Json(convert::automation(&a))))
+    audit::record(state, Entry::new("automation.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": name, "visibility": vis.as_str() }))).await;
+    Ok(a)
 }
 
 pub async fn get_one(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::AutomationInfo>> {
@@ -148,12 +159,17 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<api::UpdateAutomation>,
 ) -> ApiResult<axum::Json<api::AutomationInfo>> {
-    let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    Ok(axum::Json(convert::automation(&edit(&state, &scope, &id, body).await?)))
+}
+
+/// Changes an automation's registration (the API's `PATCH` and its settings page).
+pub async fn edit(state: &AppState, scope: &OrgScope, id: &str, body: api::UpdateAutomation) -> ApiResult<Automation> {
+    let a = load(state, scope, id, AutomationAccess::ManageSettings).await?;
     let name = body.name.as_deref().map(|n| validation::name("name", n)).transpose()?;
     if body.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
         return Err(ApiError::bad_request("invalid_input", format!("description: longer than {MAX_DESCRIPTION} characters")));
     }
-    let url = body.upstream_url.as_deref().map(|u| upstream_url(&state, u)).transpose()?;
+    let url = body.upstream_url.as_deref().map(|u| upstream_url(state, u)).transpose()?;
     // The token is the automation's key to its host, and goes with it: a
     // new scheme, host or port drops the stored token unless this request
     // gives one (the sealed token is bound to its origin besides, so an
@@ -184,18 +200,23 @@ pub async fn update(
         .await?;
     state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("automation.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "changed": changed, "upstream_token_dropped": dropped }))).await;
-    Ok(axum::Json(convert::automation(&updated)))
+    audit::record(state, Entry::new("automation.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "changed": changed, "upstream_token_dropped": dropped }))).await;
+    Ok(updated)
 }
 
 /// `DELETE /api/v1/automations/{id}` (needs `manage_settings`).
 pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
-    let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    unregister(&state, &scope, &id).await.map(|_| NoContent)
+}
+
+/// Deletes an automation (the API's `DELETE` and its settings page).
+pub async fn unregister(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<Automation> {
+    let a = load(state, scope, id, AutomationAccess::ManageSettings).await?;
     state.store.delete_automation(scope.org.id, a.id).await?;
     state.automations.evict(&a.id);
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": a.name }))).await;
-    Ok(NoContent)
+    audit::record(state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": a.name }))).await;
+    Ok(a)
 }
 
 fn access_info(a: &Automation, grants: &[Grant]) -> api::AutomationAccessInfo {
@@ -220,9 +241,15 @@ fn access_info(a: &Automation, grants: &[Grant]) -> api::AutomationAccessInfo {
 
 /// `GET /api/v1/automations/{id}/access` (needs `manage_settings`).
 pub async fn get_access(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::AutomationAccessInfo>> {
-    let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
-    let grants = state.store.list_grants(a.id).await?;
+    let (a, grants) = access_of(&state, &scope, &id).await?;
     Ok(axum::Json(access_info(&a, &grants)))
+}
+
+/// An automation and its grants (needs `manage_settings`).
+pub async fn access_of(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<(Automation, Vec<Grant>)> {
+    let a = load(state, scope, id, AutomationAccess::ManageSettings).await?;
+    let grants = state.store.list_grants(a.id).await?;
+    Ok((a, grants))
 }
 
 /// `PUT /api/v1/automations/{id}/access`: replaces visibility and grants
@@ -233,7 +260,13 @@ pub async fn put_access(
     Path(id): Path<String>,
     Json(body): Json<api::AutomationAccessInfo>,
 ) -> ApiResult<axum::Json<api::AutomationAccessInfo>> {
-    let a = load(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    Ok(axum::Json(set_access(&state, &scope, &id, body).await?))
+}
+
+/// Replaces an automation's visibility and grants (the API's `PUT` and its
+/// Visibility tab).
+pub async fn set_access(state: &AppState, scope: &OrgScope, id: &str, body: api::AutomationAccessInfo) -> ApiResult<api::AutomationAccessInfo> {
+    let a = load(state, scope, id, AutomationAccess::ManageSettings).await?;
     let vis = visibility(Some(&body.visibility))?;
     if body.grants.len() > 10_000 {
         return Err(ApiError::bad_request("too_many_grants", "at most 10000 grants per automation; grant to roles instead of many users"));
@@ -276,6 +309,6 @@ pub async fn put_access(
     let actor = &scope.caller.ctx.user;
     let updated = Automation { visibility: vis, ..a };
     let info = access_info(&updated, &grants);
-    audit::record(&state, Entry::new("automation.access", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", updated.id)).detail(serde_json::to_value(&info).unwrap_or_default())).await;
-    Ok(axum::Json(info))
+    audit::record(state, Entry::new("automation.access", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", updated.id)).detail(serde_json::to_value(&info).unwrap_or_default())).await;
+    Ok(info)
 }

@@ -64,12 +64,19 @@ pub async fn usage(State(state): State<AppState>, scope: OrgScope, Query(q): Que
     if (to.0 - from.0) / (bucket.as_millis() as i64) > 10_000 {
         return Err(ApiError::bad_request("invalid_query", "that range has more than 10000 buckets; choose a larger bucket"));
     }
-    let mut r = report(&state, Some(scope.org.id), from, to, bucket).await?;
-    // Private automations the caller cannot see stay out of the breakdown.
+    Ok(axum::Json(visible_report(&state, &scope, from, to, bucket).await?))
+}
+
+/// The organization's usage report as the caller may see it (needs
+/// `usage_dashboards: read`): private automations they cannot see stay out
+/// of the breakdown. The API's `usage` and the usage page.
+pub async fn visible_report(state: &AppState, scope: &OrgScope, from: Timestamp, to: Timestamp, bucket: Duration) -> ApiResult<api::UsageReport> {
+    scope.authorize(Action::Feature(Feature::UsageDashboards, Level::Read), "usage dashboard")?;
+    let mut r = report(state, Some(scope.org.id), from, to, bucket).await?;
     let visible: std::collections::HashSet<String> =
-        super::automations::visible(&state, &scope).await?.iter().map(|a| a.id.to_string()).collect();
+        super::automations::visible(state, scope).await?.iter().map(|a| a.id.to_string()).collect();
     r.kickoffs_by_automation.retain(|id, _| visible.contains(id));
-    Ok(axum::Json(r))
+    Ok(r)
 }
 
 /// The usage report of `org` for `[from, to)` in buckets of whole hours.

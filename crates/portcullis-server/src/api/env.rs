@@ -68,22 +68,26 @@ async fn automation_access(state: &AppState, scope: &OrgScope, id: AutomationId,
 /// `GET /api/v1/env`: names, scopes, who changed them and when, masked
 /// values. Per-automation variables appear only to those who can view the automation.
 pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::EnvVarInfo>>> {
+    Ok(axum::Json(listed(&state, &scope).await?.iter().map(info).collect()))
+}
+
+/// The variables the caller may know of: organization-wide ones, and those
+/// of automations they can view.
+pub async fn listed(state: &AppState, scope: &OrgScope) -> ApiResult<Vec<EnvVar>> {
     let visible: std::collections::HashSet<AutomationId> =
-        super::automations::visible(&state, &scope).await?.into_iter().map(|a| a.id).collect();
-    let mut out = Vec::new();
-    for v in state.store.list_env(scope.org.id).await? {
-        if v.automation_id.is_some_and(|a| !visible.contains(&a)) {
-            continue;
-        }
-        out.push(info(&v));
-    }
-    Ok(axum::Json(out))
+        super::automations::visible(state, scope).await?.into_iter().map(|a| a.id).collect();
+    Ok(state.store.list_env(scope.org.id).await?.into_iter().filter(|v| v.automation_id.is_none_or(|a| visible.contains(&a))).collect())
 }
 
 /// `PUT /api/v1/env`: creates or replaces a variable (needs
 /// `environment_variables: manage`, and `manage_settings` on the automation
 /// for a per-automation variable).
 pub async fn put(State(state): State<AppState>, scope: OrgScope, Json(body): Json<api::PutEnvVar>) -> ApiResult<axum::Json<api::EnvVarInfo>> {
+    Ok(axum::Json(info(&set(&state, &scope, body).await?)))
+}
+
+/// Creates or replaces a variable (the API's `PUT` and the page's Set and Rotate).
+pub async fn set(state: &AppState, scope: &OrgScope, body: api::PutEnvVar) -> ApiResult<EnvVar> {
     scope.authorize(Action::Feature(Feature::EnvironmentVariables, Level::Manage), "environment variables")?;
     valid_name(&body.name)?;
     if body.value.len() > MAX_VALUE_BYTES {
@@ -91,7 +95,7 @@ pub async fn put(State(state): State<AppState>, scope: OrgScope, Json(body): Jso
     }
     let automation_id = body.automation_id.map(AutomationId);
     if let Some(a) = automation_id {
-        automation_access(&state, &scope, a, AutomationAccess::ManageSettings).await?;
+        automation_access(state, scope, a, AutomationAccess::ManageSettings).await?;
     }
     // Keep the row's id when the variable exists (the id is sealed in).
     let existing = state.store.list_env(scope.org.id).await?.into_iter().find(|v| v.automation_id == automation_id && v.name == body.name);
@@ -106,13 +110,13 @@ pub async fn put(State(state): State<AppState>, scope: OrgScope, Json(body): Jso
         updated_by: Some(actor.id),
         updated_at: state.clock.now(),
     };
-    var.sealed_value = seal(&state, &var, body.value.as_bytes());
+    var.sealed_value = seal(state, &var, body.value.as_bytes());
     let stored = state.store.upsert_env(&var).await.map_err(|e| match e {
         portcullis_storage::StoreError::Conflict { .. } => ApiError::conflict("conflict", "this variable was created at the same moment by someone else; send the request again"),
         e => e.into(),
     })?;
     audit::record(
-        &state,
+        state,
         Entry::new(if existing.is_some() { "env.update" } else { "env.create" }, true)
             .org(scope.org.id)
             .actor(actor.id, &actor.email)
@@ -120,7 +124,7 @@ pub async fn put(State(state): State<AppState>, scope: OrgScope, Json(body): Jso
             .detail(serde_json::json!({ "name": stored.name, "automation_id": stored.automation_id })),
     )
     .await;
-    Ok(axum::Json(info(&stored)))
+    Ok(stored)
 }
 
 async fn find(state: &AppState, scope: &OrgScope, raw: &str, access: AutomationAccess) -> ApiResult<EnvVar> {
@@ -135,18 +139,29 @@ async fn find(state: &AppState, scope: &OrgScope, raw: &str, access: AutomationA
 
 /// `GET /api/v1/env/{id}/value`: the clear value (audited).
 pub async fn value(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<api::EnvVarValue>> {
-    let v = find(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
-    let clear = open(&state, &v).map_err(|e| ApiError::internal(format!("opening variable {}: {e}", v.id)))?;
+    let (v, value) = reveal(&state, &scope, &id).await?;
+    Ok(axum::Json(api::EnvVarValue { id: v.id, name: v.name, value }))
+}
+
+/// A variable's clear value, the reveal audited (the API's `value` and the page's Reveal).
+pub async fn reveal(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<(EnvVar, String)> {
+    let v = find(state, scope, id, AutomationAccess::ManageSettings).await?;
+    let clear = open(state, &v).map_err(|e| ApiError::internal(format!("opening variable {}: {e}", v.id)))?;
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("env.read", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("env:{}", v.id)).detail(serde_json::json!({ "name": v.name }))).await;
-    Ok(axum::Json(api::EnvVarValue { id: v.id, name: v.name, value: String::from_utf8_lossy(&clear).into_owned() }))
+    audit::record(state, Entry::new("env.read", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("env:{}", v.id)).detail(serde_json::json!({ "name": v.name }))).await;
+    Ok((v, String::from_utf8_lossy(&clear).into_owned()))
 }
 
 /// `DELETE /api/v1/env/{id}`.
 pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
-    let v = find(&state, &scope, &id, AutomationAccess::ManageSettings).await?;
+    delete(&state, &scope, &id).await.map(|_| NoContent)
+}
+
+/// Deletes a variable (the API's `DELETE` and the page's Delete).
+pub async fn delete(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<EnvVar> {
+    let v = find(state, scope, id, AutomationAccess::ManageSettings).await?;
     state.store.delete_env(scope.org.id, v.id).await?;
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("env.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("env:{}", v.id)).detail(serde_json::json!({ "name": v.name }))).await;
-    Ok(NoContent)
+    audit::record(state, Entry::new("env.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("env:{}", v.id)).detail(serde_json::json!({ "name": v.name }))).await;
+    Ok(v)
 }

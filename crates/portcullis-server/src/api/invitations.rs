@@ -32,6 +32,12 @@ fn info(inv: &Invitation, invite_url: Option<String>, ended: Option<String>) -> 
 /// one-time link; without, the invitation takes effect at the person's first
 /// sign-in through the identity provider.
 pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): Json<api::CreateInvitation>) -> ApiResult<Created<axum::Json<api::InvitationInfo>>> {
+    Ok(Created(axum::Json(invite(&state, &scope, body).await?)))
+}
+
+/// Invites someone (the API's `POST` and the Members page's Invite); the
+/// answer carries the one-time link where `local` is a provider.
+pub async fn invite(state: &AppState, scope: &OrgScope, body: api::CreateInvitation) -> ApiResult<api::InvitationInfo> {
     let role = match body.role_id {
         None => state.store.get_predefined_role(scope.org.id, RoleKind::Member).await?,
         Some(id) => state.store.get_role(scope.org.id, RoleId(id)).await?.ok_or_else(|| {
@@ -76,34 +82,44 @@ pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): 
             e => e.into(),
         })?;
     audit::record(
-        &state,
+        state,
         Entry::new("invitation.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("invitation:{}", inv.id)).detail(serde_json::json!({ "email": email, "role": role.name, "link": with_link })),
     )
     .await;
     let url = token.map(|t| state.config.public(&format!("/invite?token={t}")));
-    Ok(Created(axum::Json(info(&inv, url, None))))
+    Ok(info(&inv, url, None))
 }
 
 /// `GET /api/v1/invitations` (needs `invitations: read`): pending ones, each
 /// saying whether it has ended because its sender may no longer invite.
 pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::InvitationInfo>>> {
+    Ok(axum::Json(pending(&state, &scope).await?))
+}
+
+/// The pending invitations (needs `invitations: read`).
+pub async fn pending(state: &AppState, scope: &OrgScope) -> ApiResult<Vec<api::InvitationInfo>> {
     scope.authorize(Action::Feature(Feature::Invitations, Level::Read), "invitations")?;
     let mut out = Vec::new();
     for inv in state.store.list_invitations(scope.org.id, state.clock.now()).await? {
-        let ended = crate::signin::invite::still_valid(&state, &inv).await?.err();
+        let ended = crate::signin::invite::still_valid(state, &inv).await?.err();
         out.push(info(&inv, None, ended));
     }
-    Ok(axum::Json(out))
+    Ok(out)
 }
 
 /// `DELETE /api/v1/invitations/{id}` (needs `invitations: manage`).
 pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
+    withdraw(&state, &scope, &id).await.map(|_| NoContent)
+}
+
+/// Withdraws a pending invitation (needs `invitations: manage`).
+pub async fn withdraw(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<()> {
     scope.authorize(Action::Feature(Feature::Invitations, Level::Manage), "invitations")?;
-    let id: uuid::Uuid = parse_id("invitation", &id)?;
+    let id: uuid::Uuid = parse_id("invitation", id)?;
     if !state.store.delete_invitation(scope.org.id, id).await? {
         return Err(ApiError::not_found("invitation"));
     }
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("invitation.withdraw", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("invitation:{id}"))).await;
-    Ok(NoContent)
+    audit::record(state, Entry::new("invitation.withdraw", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("invitation:{id}"))).await;
+    Ok(())
 }

@@ -118,12 +118,18 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<api::UpdateMember>,
 ) -> ApiResult<axum::Json<api::MemberInfo>> {
+    Ok(axum::Json(convert::member(&change(&state, &scope, &id, body).await?)))
+}
+
+/// Changes a member's role and/or disables or enables the account (the
+/// API's `PATCH` and the Members page).
+pub async fn change(state: &AppState, scope: &OrgScope, id: &str, body: api::UpdateMember) -> ApiResult<Member> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "members")?;
-    let target = target_member(&state, &scope, &id).await?;
+    let target = target_member(state, scope, id).await?;
     if body.role_id.is_none() && body.disabled.is_none() {
         return Err(ApiError::bad_request("empty_update", "nothing to change: send role_id and/or disabled"));
     }
-    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(scope) {
         return Err(owners_only());
     }
     let now = state.clock.now();
@@ -133,12 +139,12 @@ pub async fn update(
         return Err(ApiError::bad_request("self_disable", "you cannot disable your own account; ask another owner"));
     }
     if body.disabled.is_some() {
-        ensure_account_wide(&state, &scope, &target).await?;
+        ensure_account_wide(state, scope, &target).await?;
     }
     let new_role = match body.role_id {
         Some(role_id) => {
-            let role = role_in_org(&state, &scope, role_id).await?;
-            if role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+            let role = role_in_org(state, scope, role_id).await?;
+            if role.kind == RoleKind::Owner && !is_owner_or_admin(scope) {
                 return Err(owners_only());
             }
             Some(role)
@@ -147,7 +153,7 @@ pub async fn update(
     };
     if let Some(role) = new_role {
         state.store.update_member_role(scope.org.id, target.user.id, role.id, now).await?;
-        audit::record(&state, Entry::new("member.role_change", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "from": target.role.name, "to": role.name }))).await;
+        audit::record(state, Entry::new("member.role_change", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "from": target.role.name, "to": role.name }))).await;
     }
     if let Some(disabled) = body.disabled {
         state.store.update_user_disabled(target.user.id, disabled, now).await?;
@@ -156,11 +162,10 @@ pub async fn update(
             state.store.revoke_user_refresh_tokens(target.user.id, now).await?;
             state.bearer.tokens.retain(|v| v.user_id != target.user.id);
         }
-        audit::record(&state, Entry::new(if disabled { "user.disable" } else { "user.enable" }, true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
+        audit::record(state, Entry::new(if disabled { "user.disable" } else { "user.enable" }, true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
     }
     state.sessions.evict_user(target.user.id);
-    let member = state.store.get_member(scope.org.id, target.user.id).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    Ok(axum::Json(convert::member(&member)))
+    state.store.get_member(scope.org.id, target.user.id).await?.ok_or_else(|| ApiError::not_found("member"))
 }
 
 /// `DELETE /api/v1/users/{id}`: removes the member from the organization
@@ -186,20 +191,26 @@ pub async fn revoke_sessions(
     scope: OrgScope,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<api::RevokedSessions>> {
+    Ok(axum::Json(api::RevokedSessions { revoked: sign_out_everywhere(&state, &scope, &id).await? }))
+}
+
+/// Ends every browser session and CLI login of a member (the API's
+/// `DELETE .../sessions` and the Members page); how many sessions ended.
+pub async fn sign_out_everywhere(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<u64> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "members")?;
-    let target = target_member(&state, &scope, &id).await?;
-    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+    let target = target_member(state, scope, id).await?;
+    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(scope) {
         return Err(owners_only());
     }
-    ensure_account_wide(&state, &scope, &target).await?;
+    ensure_account_wide(state, scope, &target).await?;
     let revoked = state.store.revoke_user_sessions(target.user.id, state.clock.now()).await?;
     // CLI logins too: their refresh tokens, and access tokens cached here.
     state.store.revoke_user_refresh_tokens(target.user.id, state.clock.now()).await?;
     state.bearer.tokens.retain(|v| v.user_id != target.user.id);
     state.sessions.evict_user(target.user.id);
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("session.revoke_all", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "revoked": revoked }))).await;
-    Ok(axum::Json(api::RevokedSessions { revoked }))
+    audit::record(state, Entry::new("session.revoke_all", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "revoked": revoked }))).await;
+    Ok(revoked)
 }
 
 /// `DELETE /api/v1/admin/users/{id}` (factory-admin): deletes the account

@@ -27,17 +27,23 @@ pub async fn create(
     caller: Caller,
     Json(body): Json<api::CreateOrganization>,
 ) -> ApiResult<Created<axum::Json<api::OrganizationInfo>>> {
+    Ok(Created(axum::Json(convert::org(&create_org(&state, &caller, &body.name).await?))))
+}
+
+/// Creates an organization with `caller` (a factory-admin) as its first
+/// owner (the API's `POST` and the Organizations page).
+pub async fn create_org(state: &AppState, caller: &Caller, name: &str) -> ApiResult<portcullis_storage::Organization> {
     let user = &caller.ctx.user;
     let principal = Principal { user_id: user.id, factory_admin: user.factory_admin, org: None };
     if let Decision::Deny(d) = decide(&principal, Action::InstallationAdmin) {
         return Err(ApiError::forbidden(d));
     }
-    let name = validation::name("name", &body.name)?;
+    let name = validation::name("name", name)?;
     let now = state.clock.now();
     let org = state.store.create_org(&name, now).await?;
     let owner = state.store.get_predefined_role(org.id, RoleKind::Owner).await?;
     state.store.create_member(org.id, user.id, owner.id, now).await?;
     state.sessions.evict_user(user.id);
-    audit::record(&state, Entry::new("organization.create", true).org(org.id).actor(user.id, &user.email).target(format!("organization:{}", org.id)).detail(serde_json::json!({ "name": name }))).await;
-    Ok(Created(axum::Json(convert::org(&org))))
+    audit::record(state, Entry::new("organization.create", true).org(org.id).actor(user.id, &user.email).target(format!("organization:{}", org.id)).detail(serde_json::json!({ "name": name }))).await;
+    Ok(org)
 }

@@ -104,26 +104,41 @@ fn record(state: &AppState, scope: &OrgScope, a: &Automation, kind: &str, ok: bo
 
 /// `GET /api/v1/automations/{id}/inputs` (needs `run`).
 pub async fn inputs(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<axum::Json<serde_json::Value>> {
-    let a = load(&state, &scope, &id, AutomationAccess::Run).await?;
-    let (r, _) = call(&state, &a, Method::GET, "inputs", None).await;
-    Ok(axum::Json(r?.json))
+    Ok(axum::Json(fetch_inputs(&state, &scope, &id).await?))
+}
+
+/// What the automation says its inputs are (needs `run`).
+pub async fn fetch_inputs(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<serde_json::Value> {
+    let a = load(state, scope, id, AutomationAccess::Run).await?;
+    let (r, _) = call(state, &a, Method::GET, "inputs", None).await;
+    Ok(r?.json)
 }
 
 /// `POST /api/v1/automations/{id}/kickoff` (needs `run`): body
 /// `{"inputs": {...}}`, forwarded as is; the execution is recorded.
 pub async fn kickoff(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>, body: Body) -> ApiResult<axum::Json<serde_json::Value>> {
-    let a = load(&state, &scope, &id, AutomationAccess::Run).await?;
     let max = state.config.upstream.max_body_bytes;
     let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
         ApiError::new(Status::PayloadTooLarge, "body_too_large", format!("the kickoff body is larger than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)"))
     })?;
+    Ok(axum::Json(start_run(&state, &scope, &id, bytes).await?))
+}
+
+/// Kicks the automation off with `bytes` (`{"inputs": {...}}`) and records
+/// the execution (needs `run`); the API's kickoff and the kickoff form.
+pub async fn start_run(state: &AppState, scope: &OrgScope, id: &str, bytes: Bytes) -> ApiResult<serde_json::Value> {
+    let a = load(state, scope, id, AutomationAccess::Run).await?;
+    let max = state.config.upstream.max_body_bytes;
+    if bytes.len() > max {
+        return Err(ApiError::new(Status::PayloadTooLarge, "body_too_large", format!("the kickoff body is larger than {max} bytes (PORTCULLIS_UPSTREAM_MAX_BODY_BYTES)")));
+    }
     let parsed: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid_body", format!("the kickoff body is not JSON ({e}); send {{\"inputs\": {{...}}}}")))?;
     if !parsed.get("inputs").is_some_and(|i| i.is_object()) {
         return Err(ApiError::bad_request("invalid_body", "the kickoff body must be {\"inputs\": {...}} with an object of input names and values"));
     }
     let started = state.clock.now();
-    let (r, latency) = call(&state, &a, Method::POST, "kickoff", Some(bytes.clone())).await;
+    let (r, latency) = call(state, &a, Method::POST, "kickoff", Some(bytes.clone())).await;
     // One write per kickoff, once the outcome is known.
     let mut exec = Execution {
         id: uuid::Uuid::new_v4(),
@@ -148,13 +163,13 @@ pub async fn kickoff(State(state): State<AppState>, scope: OrgScope, Path(id): P
             }
             let ok = exec.kickoff_id.is_some();
             state.usage.execution(ExecutionOp::Insert(exec)).await;
-            record(&state, &scope, &a, "kickoff", ok, up.latency_ms);
-            Ok(axum::Json(up.json))
+            record(state, scope, &a, "kickoff", ok, up.latency_ms);
+            Ok(up.json)
         }
         Err(e) => {
             exec.error = Some(e.message.clone());
             state.usage.execution(ExecutionOp::Insert(exec)).await;
-            record(&state, &scope, &a, "kickoff", false, latency);
+            record(state, scope, &a, "kickoff", false, latency);
             Err(e)
         }
     }
@@ -167,17 +182,22 @@ fn valid_kickoff_id(k: &str) -> bool {
 
 /// `GET /api/v1/automations/{id}/status/{kickoff_id}` (needs `traces`).
 pub async fn status(State(state): State<AppState>, scope: OrgScope, Path((id, kickoff_id)): Path<(String, String)>) -> ApiResult<axum::Json<serde_json::Value>> {
-    let a = load(&state, &scope, &id, AutomationAccess::Traces).await?;
-    if !valid_kickoff_id(&kickoff_id) {
+    Ok(axum::Json(run_status(&state, &scope, &id, &kickoff_id).await?))
+}
+
+/// A run's state as the automation reports it, recorded (needs `traces`).
+pub async fn run_status(state: &AppState, scope: &OrgScope, id: &str, kickoff_id: &str) -> ApiResult<serde_json::Value> {
+    let a = load(state, scope, id, AutomationAccess::Traces).await?;
+    if !valid_kickoff_id(kickoff_id) {
         return Err(ApiError::bad_request("invalid_kickoff_id", "a kickoff id has 1 to 128 letters, digits, `-` or `_`"));
     }
-    let (r, _) = call(&state, &a, Method::GET, &format!("status/{kickoff_id}"), None).await;
+    let (r, _) = call(state, &a, Method::GET, &format!("status/{kickoff_id}"), None).await;
     let up = r?;
     if let Some(st) = up.json.get("state").or_else(|| up.json.get("status")).and_then(|s| s.as_str()) {
         let st: String = st.chars().take(64).collect();
-        state.usage.execution(ExecutionOp::State { automation_id: a.id, kickoff_id: kickoff_id.clone(), state: st, at: state.clock.now() }).await;
+        state.usage.execution(ExecutionOp::State { automation_id: a.id, kickoff_id: kickoff_id.to_owned(), state: st, at: state.clock.now() }).await;
     }
-    Ok(axum::Json(up.json))
+    Ok(up.json)
 }
 
 /// `GET /api/v1/automations/{id}/executions?limit=` (needs `traces`).
@@ -187,13 +207,18 @@ pub async fn executions(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<axum::Json<Vec<api::ExecutionInfo>>> {
-    let a = load(&state, &scope, &id, AutomationAccess::Traces).await?;
     let limit = match q.get("limit") {
         None => 100,
         Some(v) => v.parse::<i64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::bad_request("invalid_query", format!("limit: `{v}` is not a number from 1 to 1000")))?,
     };
+    let list = runs(&state, &scope, &id, limit).await?;
+    Ok(axum::Json(list.iter().map(convert::execution).collect()))
+}
+
+/// The automation's latest `limit` executions, newest first (needs `traces`).
+pub async fn runs(state: &AppState, scope: &OrgScope, id: &str, limit: i64) -> ApiResult<Vec<Execution>> {
+    let a = load(state, scope, id, AutomationAccess::Traces).await?;
     // Read what this replica has recorded so far.
     state.usage.flush().await;
-    let list = state.store.list_executions(a.id, limit).await?;
-    Ok(axum::Json(list.iter().map(convert::execution).collect()))
+    Ok(state.store.list_executions(a.id, limit).await?)
 }

@@ -7,7 +7,7 @@
 use crate::api::audit_log::{authorized_org, filter};
 use crate::error::Status;
 use crate::pages;
-use crate::pages::roles::OrgSwitch;
+use crate::pages::scope::OrgSwitch;
 use crate::session::{Caller, OrgScope};
 use crate::state::AppState;
 use axum::extract::{Query, State};

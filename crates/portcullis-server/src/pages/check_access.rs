@@ -6,7 +6,7 @@
 
 use crate::error::Status;
 use crate::pages;
-use crate::pages::roles::OrgSwitch;
+use crate::pages::scope::OrgSwitch;
 use crate::session::{principal_in, Caller, OrgScope};
 use crate::state::AppState;
 use axum::extract::{Query, State};

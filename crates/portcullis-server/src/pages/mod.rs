@@ -4,11 +4,18 @@
 
 pub mod account;
 pub mod audit;
+pub mod automations;
+pub mod charts;
 pub mod check_access;
+pub mod env;
 pub mod forms;
 pub mod home;
+pub mod members;
 pub mod nav;
+pub mod organizations;
 pub mod roles;
+pub mod scope;
+pub mod usage;
 
 use crate::error::Status;
 use axum::http::{header, HeaderValue};
@@ -62,13 +69,19 @@ struct Layout<'a> {
     stylesheet: &'a str,
     nav: Option<&'a Nav>,
     body: &'a str,
+    /// Seconds after which the page reloads itself (a run in progress).
+    reload: Option<u32>,
 }
 
 /// A full page in the one layout, with the security headers pages need;
 /// `nav` is the signed-in header (none on sign-in and error pages).
 pub fn layout(status: Status, title: &str, nav: Option<&Nav>, body: &str) -> Response {
+    layout_reloading(status, title, nav, body, None)
+}
+
+fn layout_reloading(status: Status, title: &str, nav: Option<&Nav>, body: &str, reload: Option<u32>) -> Response {
     use askama::Template;
-    let html = Layout { title, stylesheet: stylesheet_url(), nav, body }.render().unwrap_or_else(|e| {
+    let html = Layout { title, stylesheet: stylesheet_url(), nav, body, reload }.render().unwrap_or_else(|e| {
         tracing::error!(error = %e, "rendering the page layout failed");
         String::from("<!doctype html><title>Portcullis</title><p>This page could not be shown; try again.</p>")
     });
@@ -81,8 +94,18 @@ pub fn layout(status: Status, title: &str, nav: Option<&Nav>, body: &str) -> Res
 
 /// A signed-in page: `view` rendered into the layout with `nav`.
 pub fn render(title: &str, nav: &Nav, view: &impl askama::Template) -> Response {
+    render_with(title, nav, view, None)
+}
+
+/// [`render`], reloading itself every `secs` seconds: a page that follows
+/// something in progress without script.
+pub fn render_reloading(title: &str, nav: &Nav, view: &impl askama::Template, secs: u32) -> Response {
+    render_with(title, nav, view, Some(secs))
+}
+
+fn render_with(title: &str, nav: &Nav, view: &impl askama::Template, reload: Option<u32>) -> Response {
     match view.render() {
-        Ok(body) => layout(Status::Ok, title, Some(nav), &body),
+        Ok(body) => layout_reloading(Status::Ok, title, Some(nav), &body, reload),
         Err(e) => {
             tracing::error!(error = %e, page = title, "rendering a page failed");
             message(Status::Internal, "Something went wrong", "This page could not be shown; try again.", None)

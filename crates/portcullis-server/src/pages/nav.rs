@@ -20,9 +20,14 @@ struct Area {
 /// are built.
 const AREAS: &[Area] = &[
     Area { href: "/", label: "Home", action: None },
+    Area { href: "/automations", label: "Automations", action: Some(Action::Feature(Feature::CrewsDashboards, Level::Read)) },
+    Area { href: "/usage", label: "Usage", action: Some(Action::Feature(Feature::UsageDashboards, Level::Read)) },
+    Area { href: "/env", label: "Variables", action: Some(Action::Feature(Feature::EnvironmentVariables, Level::Manage)) },
+    Area { href: "/members", label: "Members", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
     Area { href: "/settings/roles", label: "Roles", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
     Area { href: "/settings/check-access", label: "Check access", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/audit", label: "Audit log", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
+    Area { href: "/organizations", label: "Organizations", action: Some(Action::InstallationAdmin) },
     Area { href: "/account", label: "My account", action: None },
 ];
 

@@ -7,6 +7,7 @@
 use crate::api::roles::{create_role, delete_role, update_role};
 use crate::error::Status;
 use crate::pages;
+use crate::pages::scope::OrgSwitch;
 use crate::session::{Caller, OrgScope};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -16,13 +17,6 @@ use axum::Form;
 use portcullis_domain::{decide, Action, Decision, Feature, Level, OrgId, RoleId, RoleKind};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-
-/// An organization in the switcher.
-pub struct OrgOption {
-    pub id: String,
-    pub name: String,
-    pub current: bool,
-}
 
 struct RoleColumn {
     id: String,
@@ -87,29 +81,8 @@ fn back(org: OrgId) -> String {
     format!("/settings/roles?org={org}")
 }
 
-/// The organization a page is about, and the others it may switch to.
-pub struct OrgSwitch {
-    pub orgs: Vec<OrgOption>,
-    /// The page the switcher reloads.
-    pub action: &'static str,
-    pub org_id: String,
-    pub org_name: String,
-}
-
-impl OrgSwitch {
-    /// The switcher of the page at `action` for `scope`.
-    pub fn new(scope: &OrgScope, action: &'static str) -> Self {
-        let orgs = scope.caller.ctx.memberships.iter().map(|m| OrgOption { id: m.org.id.to_string(), name: m.org.name.clone(), current: m.org.id == scope.org.id }).collect();
-        OrgSwitch { orgs, action, org_id: scope.org.id.to_string(), org_name: scope.org.name.clone() }
-    }
-}
-
 async fn scope(state: &AppState, caller: Caller, org: Option<&str>) -> Result<OrgScope, Response> {
-    let requested = match org.filter(|o| !o.is_empty()) {
-        Some(o) => Some(o.parse::<OrgId>().map_err(|_| pages::message(Status::BadRequest, "No such organization", "The organization in the address is not an id.", Some(("/", "Home"))))?),
-        None => None,
-    };
-    OrgScope::for_page(state, caller, requested).await.map_err(|e| pages::forms::refused(e, "/"))
+    pages::scope::in_org(state, caller, org.unwrap_or("")).await
 }
 
 /// `GET /settings/roles`.

@@ -1,7 +1,8 @@
 //! Sessions and one-time setup tokens.
 
 use super::{get_i64, get_id, get_opt_i64, get_opt_str, get_str, SqlStore};
-use crate::{NewSession, Result, SessionRecord, SessionStore, StoreError};
+use crate::{MemberActivity, NewSession, Result, SessionRecord, SessionStore, StoreError};
+use std::collections::HashMap;
 use async_trait::async_trait;
 use portcullis_domain::{TokenHash, OrgId, SessionId, SessionTimes, Timestamp, UserId};
 use sqlx::any::AnyRow;
@@ -27,6 +28,7 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, new: NewSession) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_id, provider, created_at, last_seen_at, expires_at, ip, user_agent, \
              idp_sid, id_token_sealed, idp_name_id_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -34,7 +36,7 @@ impl SessionStore for SqlStore {
         .bind(new.id.to_string())
         .bind(new.token_hash.as_str().to_owned())
         .bind(new.user_id.to_string())
-        .bind(new.provider)
+        .bind(new.provider.clone())
         .bind(new.times.created_at.0)
         .bind(new.times.last_seen_at.0)
         .bind(new.times.expires_at.0)
@@ -43,10 +45,46 @@ impl SessionStore for SqlStore {
         .bind(new.idp_sid)
         .bind(new.id_token_sealed)
         .bind(new.idp_name_id_hash)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_write(e, "this session", "user"))?;
+        sqlx::query("UPDATE users SET last_sign_in_at = $1, last_sign_in_provider = $2 WHERE id = $3")
+            .bind(new.times.created_at.0)
+            .bind(new.provider)
+            .bind(new.user_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn list_member_activity(&self, org: OrgId, now: Timestamp) -> Result<HashMap<UserId, MemberActivity>> {
+        // One statement for the whole organization: counted subqueries per
+        // member, each on an index by user.
+        let rows = sqlx::query(
+            "SELECT m.user_id, u.last_sign_in_at, u.last_sign_in_provider, \
+             (SELECT COUNT(*) FROM sessions s WHERE s.user_id = m.user_id AND s.revoked_at IS NULL AND s.expires_at > $2) AS browser_sessions, \
+             (SELECT COUNT(DISTINCT r.family_id) FROM refresh_tokens r WHERE r.user_id = m.user_id AND r.revoked_at IS NULL AND r.family_expires_at > $2) AS cli_logins \
+             FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1",
+        )
+        .bind(org.to_string())
+        .bind(now.0)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id = get_id::<UserId>(r, "user_id")?;
+                Ok((
+                    id,
+                    MemberActivity {
+                        last_sign_in_at: get_opt_i64(r, "last_sign_in_at")?.map(Timestamp),
+                        last_sign_in_provider: get_opt_str(r, "last_sign_in_provider")?,
+                        browser_sessions: get_i64(r, "browser_sessions")?,
+                        cli_logins: get_i64(r, "cli_logins")?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     async fn find_session_by_token_hash(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>> {

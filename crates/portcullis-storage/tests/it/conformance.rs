@@ -263,6 +263,54 @@ each_backend!(sessions_lifecycle, |db: TestDb| async move {
     assert!(s.find_session_by_token_hash(&h("h1")).await.unwrap().is_none());
 });
 
+each_backend!(member_activity_outlives_the_sessions_it_counts, |db: TestDb| async move {
+    let s = &db.store;
+    let (org, owner) = org_with_owner(s, "Busy").await;
+    let member = s.create_user(new_user("quiet@busy.test"), t(1)).await.unwrap();
+    let role = s.get_predefined_role(org.id, RoleKind::Member).await.unwrap();
+    s.create_member(org.id, member.id, role.id, t(1)).await.unwrap();
+    let (elsewhere, stranger) = org_with_owner(s, "Elsewhere").await;
+    let policy = SessionPolicy::default();
+    let session = |hash: &str, user: UserId, at: i64, provider: &str| NewSession {
+        id: SessionId::new(),
+        token_hash: h(hash),
+        user_id: user,
+        times: SessionTimes::start(t(at), &policy),
+        provider: provider.into(),
+        ip: None,
+        user_agent: None,
+        idp_sid: None,
+        id_token_sealed: None,
+        idp_name_id_hash: None,
+    };
+    s.create_session(session("a1", owner.id, 1000, "local")).await.unwrap();
+    s.create_session(session("a2", owner.id, 2000, "okta")).await.unwrap();
+    s.create_session(session("z1", stranger.id, 3000, "local")).await.unwrap();
+    s.create_refresh_token(&NewRefreshToken {
+        token_hash: h("r1"),
+        user_id: owner.id,
+        client_id: "portcullis-cli".into(),
+        scope: "openid".into(),
+        created_at: t(1500),
+        expires_at: t(100_000),
+        family_expires_at: t(1_000_000),
+    })
+    .await
+    .unwrap();
+    let seen = s.list_member_activity(org.id, t(4000)).await.unwrap();
+    assert_eq!(seen.len(), 2, "members of this organization only");
+    let o = &seen[&owner.id];
+    assert_eq!((o.last_sign_in_at, o.last_sign_in_provider.as_deref()), (Some(t(2000)), Some("okta")));
+    assert_eq!((o.browser_sessions, o.cli_logins), (2, 1));
+    assert_eq!(seen[&member.id], MemberActivity::default(), "never signed in");
+    assert!(!s.list_member_activity(elsewhere.id, t(4000)).await.unwrap().contains_key(&owner.id));
+    // Sessions end and are purged; the last sign-in stays known.
+    s.revoke_user_sessions(owner.id, t(5000)).await.unwrap();
+    s.purge_sessions(t(6000)).await.unwrap();
+    let o = &s.list_member_activity(org.id, t(6000)).await.unwrap()[&owner.id];
+    assert_eq!((o.last_sign_in_at, o.browser_sessions), (Some(t(2000)), 0));
+});
+
 each_backend!(setup_token_is_used_once, |db: TestDb| async move {
     let s = db.store.clone();
     let org = s.create_org("Setup", t(1)).await.unwrap();
