@@ -552,3 +552,37 @@ each_backend!(invitations_wait_for_acceptance_and_are_accepted_once, |db: TestDb
     assert!(s.consume_invitation(p.id, &Invitee::SetPassword { user: ivy.id, password_hash: "$argon2id$z".into() }, t(3)).await.unwrap().is_none());
     assert_eq!(s.get_user(ivy.id).await.unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$a"));
 });
+
+each_backend!(kickoffs_per_subject_sum_exactly_over_any_range, |db: TestDb| async move {
+    let s = &db.store;
+    let (org, _) = org_with_owner(s, "Counted").await;
+    let hour = 3_600_000;
+    let automations = [AutomationId::new(), AutomationId::new()];
+    let users = [UserId::new(), UserId::new(), UserId::new()];
+    // A kickoff every 7 hours for 100 days, in two batches (the roll-ups add up).
+    let events: Vec<UsageEvent> = (0..(100 * 24 / 7))
+        .map(|i: i64| UsageEvent {
+            at: t(i * 7 * hour + 1234),
+            org_id: Some(org.id),
+            kind: "kickoff".into(),
+            provider: None,
+            success: Some(true),
+            automation_id: Some(automations[i as usize % 2]),
+            user_id: Some(users[i as usize % 3]),
+            latency_ms: Some(10),
+            latency_bucket: Some(3),
+        })
+        .collect();
+    let (a, b) = events.split_at(events.len() / 2);
+    s.append_usage(a).await.unwrap();
+    s.append_usage(b).await.unwrap();
+    let day = 24 * hour;
+    for (from, to, daily) in [(0, 100 * day, true), (3 * day + 5 * hour, 95 * day + 2 * hour, false), (31 * day, 33 * day, true), (7 * hour, 9 * hour, false)] {
+        let rows = s.list_usage_rows(&UsageQuery { org_id: Some(org.id), from: t(from), to: t(to), daily, bucket_ms: day }).await.unwrap();
+        for (kind, id, n) in [("automation", automations[0].to_string(), 0usize), ("user", users[2].to_string(), 2)] {
+            let expected = events.iter().enumerate().filter(|(i, e)| e.at.0 >= from && e.at.0 < to && if kind == "user" { i % 3 == n } else { i % 2 == n }).count() as i64;
+            let got = rows.subjects.iter().find(|r| r.subject_type == kind && r.subject_id == id).map(|r| r.count).unwrap_or(0);
+            assert_eq!(got, expected, "{kind} kickoffs in [{from}, {to})");
+        }
+    }
+});
