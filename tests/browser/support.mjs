@@ -28,12 +28,12 @@ export function launchChromium() {
   });
 }
 
-/// Starts `portcullis-server serve` on a free loopback port with a fresh
-/// data directory (and `env` added), and waits for the one-time setup link
-/// it prints on its first start.
-export async function startServer(prefix, env = {}) {
+/// Starts `portcullis-server serve` on a loopback port (`port`, or a free
+/// one) with a fresh data directory (and `env` added), and waits for the
+/// one-time setup link it prints on its first start.
+export async function startServer(prefix, env = {}, port = undefined) {
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
-  const port = await freePort();
+  port ??= await freePort();
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(BIN, ['serve'], {
     env: { PATH: process.env.PATH, PORTCULLIS_LISTEN: `127.0.0.1:${port}`, PORTCULLIS_DATA_DIR: dataDir, PORTCULLIS_LOG: 'warn', ...env },

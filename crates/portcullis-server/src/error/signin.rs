@@ -148,6 +148,13 @@ impl SignInError {
         }
     }
 
+    /// The failure in the troubleshooting guide's words: its title, its
+    /// cause and its fix (what the page says; no token, code or secret).
+    pub fn explain(&self, callback: &str) -> (&'static str, String, String) {
+        let (_, _, title, cause, fix) = self.parts(callback);
+        (title, cause, fix)
+    }
+
     /// A page for browsers, JSON for API clients; logged with the request id.
     pub fn respond(&self, provider: &str, callback: &str, headers: &HeaderMap) -> Response {
         let (status, code, title, cause, fix) = self.parts(callback);

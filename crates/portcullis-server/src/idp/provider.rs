@@ -90,6 +90,19 @@ pub struct Finished {
     pub return_to: String,
     /// How the session is named at the IdP, for signing out there.
     pub name_at_idp: Option<NameAtIdp>,
+    /// The access token of the code exchange (OpenID Connect), held only
+    /// for Test sign-in, which checks it as the API would; never stored or logged.
+    pub access_token: Option<AccessToken>,
+}
+
+/// An access token in memory: its `Debug` never shows it.
+#[derive(Clone)]
+pub struct AccessToken(pub String);
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(redacted)")
+    }
 }
 
 /// An identity provider of this installation.

@@ -41,8 +41,8 @@ pub async fn landing(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 /// Unhealthy automations the person may see (decided per automation, as
-/// the API does), and for installation administrators the failed sign-ins
-/// of the last day.
+/// the API does), and for installation administrators SAML certificates
+/// near their expiry and the failed sign-ins of the last day.
 async fn needs_attention(state: &AppState, caller: &Caller) -> Result<Vec<String>, StoreError> {
     let ctx = &caller.ctx;
     let mut out = Vec::new();
@@ -57,6 +57,14 @@ async fn needs_attention(state: &AppState, caller: &Caller) -> Result<Vec<String
         }
     }
     if ctx.user.factory_admin {
+        let now = state.clock.now();
+        // SAML certificates that expire within 30 days, or have.
+        for (what, at) in crate::pages::sign_in_settings::saml_certificates(state) {
+            let c = crate::pages::sign_in_settings::cert(what, at, now);
+            if let Some(w) = c.warning {
+                out.push(format!("{}: {w} (expires {}; Sign-in settings lists every certificate).", c.what, c.expires));
+            }
+        }
         let since = state.clock.now().minus(FAILED_SIGN_INS_WINDOW);
         let filter = AuditFilter { action: Some("login.failure".into()), since: Some(since), limit: 1000, ..Default::default() };
         let failed = state.store.list_audit(&filter).await?.len();

@@ -15,6 +15,7 @@ pub mod nav;
 pub mod organizations;
 pub mod roles;
 pub mod scope;
+pub mod sign_in_settings;
 pub mod usage;
 
 use crate::error::Status;
@@ -25,10 +26,13 @@ use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 /// The one stylesheet, compiled in and served from `/static`, so the
 /// Content-Security-Policy allows styles from this server only.
 const STYLESHEET: &str = include_str!("../../static/portcullis.css");
+/// The one script (copy buttons), also from `/static`; pages work without it.
+const SCRIPT: &str = include_str!("../../static/copy.js");
 
-/// What every page is sent with: no script at all, styles and images only
-/// from this server, forms only to it, never framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// What every page is sent with: scripts (the copy buttons' file), styles
+/// and images only from this server and never inline, forms only to it,
+/// never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The stylesheet's URL, with a hash of its content so browsers may keep it
 /// for good and still get a changed one at once.
@@ -37,11 +41,26 @@ pub fn stylesheet_url() -> &'static str {
     URL.get_or_init(|| format!("/static/portcullis.css?v={}", &crate::keys::token_hash(STYLESHEET).as_str()[..12]))
 }
 
+/// The script's URL, with a hash of its content.
+pub fn script_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| format!("/static/copy.js?v={}", &crate::keys::token_hash(SCRIPT).as_str()[..12]))
+}
+
+/// `GET /static/copy.js`.
+pub async fn script() -> Response {
+    static_file(SCRIPT, "text/javascript; charset=utf-8")
+}
+
 /// `GET /static/portcullis.css`.
 pub async fn stylesheet() -> Response {
-    let mut resp = crate::error::html(Status::Ok, STYLESHEET.to_owned());
+    static_file(STYLESHEET, "text/css; charset=utf-8")
+}
+
+fn static_file(content: &'static str, content_type: &'static str) -> Response {
+    let mut resp = crate::error::html(Status::Ok, content.to_owned());
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     resp
@@ -67,6 +86,7 @@ pub struct NavItem {
 struct Layout<'a> {
     title: &'a str,
     stylesheet: &'a str,
+    script: &'a str,
     nav: Option<&'a Nav>,
     body: &'a str,
     /// Seconds after which the page reloads itself (a run in progress).
@@ -81,7 +101,7 @@ pub fn layout(status: Status, title: &str, nav: Option<&Nav>, body: &str) -> Res
 
 fn layout_reloading(status: Status, title: &str, nav: Option<&Nav>, body: &str, reload: Option<u32>) -> Response {
     use askama::Template;
-    let html = Layout { title, stylesheet: stylesheet_url(), nav, body, reload }.render().unwrap_or_else(|e| {
+    let html = Layout { title, stylesheet: stylesheet_url(), script: script_url(), nav, body, reload }.render().unwrap_or_else(|e| {
         tracing::error!(error = %e, "rendering the page layout failed");
         String::from("<!doctype html><title>Portcullis</title><p>This page could not be shown; try again.</p>")
     });
@@ -234,6 +254,38 @@ pub struct HomeView<'a> {
 /// The home page in the signed-in layout.
 pub fn home(nav: &Nav, v: &HomeView<'_>) -> Response {
     render("Home", nav, v)
+}
+
+/// One check of a test sign-in: passed, failed (with cause and fix), not
+/// reached, or (roles) none.
+pub struct TestCheck {
+    pub name: String,
+    pub outcome: &'static str,
+    pub detail: String,
+}
+
+/// The report of a test sign-in.
+#[derive(askama::Template)]
+#[template(path = "sign_in_test.html")]
+pub struct SignInTestView {
+    pub provider: String,
+    pub ok: bool,
+    pub checks: Vec<TestCheck>,
+    /// Who signed in at the IdP, when the checks got that far.
+    pub identity: Option<String>,
+}
+
+/// The report of a test sign-in, in its own window (no header: it may
+/// come back on the IdP's cross-site POST, without the session cookie).
+pub fn sign_in_test(v: &SignInTestView) -> Response {
+    use askama::Template;
+    match v.render() {
+        Ok(body) => page(Status::Ok, "Test sign-in", &body),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the test sign-in report failed");
+            message(Status::Internal, "Something went wrong", "The report could not be shown; try again.", None)
+        }
+    }
 }
 
 /// A page that only explains something (an error, an expired link).

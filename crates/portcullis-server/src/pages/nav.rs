@@ -28,6 +28,7 @@ const AREAS: &[Area] = &[
     Area { href: "/settings/check-access", label: "Check access", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/audit", label: "Audit log", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/organizations", label: "Organizations", action: Some(Action::InstallationAdmin) },
+    Area { href: "/settings/sign-in", label: "Sign-in settings", action: Some(Action::InstallationAdmin) },
     Area { href: "/account", label: "My account", action: None },
 ];
 

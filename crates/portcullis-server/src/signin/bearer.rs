@@ -102,8 +102,9 @@ fn describe(e: &JwtError, p: &crate::idp::vendors::OidcSettings, audience: &str,
     match e {
         JwtError::Signature(why) => format!("Invalid token: Signature verification failed ({why}). {}", p.vendor().signature_hint()),
         JwtError::Audience => format!(
-            "Invalid token: audience mismatch: got {}, expected `{audience}`. Check the audience variable of {} and `portcullis config get oauth2_audience`",
+            "Invalid token: audience mismatch: got {}, expected `{audience}`. Check {} (the API audience {} issues tokens for) and `portcullis config get oauth2_audience`",
             claims_aud.unwrap_or_else(|| "none".into()),
+            p.vendor().audience_variable(),
             p.vendor().display_name()
         ),
         other => format!("Invalid token: {other}"),
@@ -145,28 +146,12 @@ fn check_access_token(s: &crate::idp::vendors::OidcSettings, token: &str, claims
     }
 }
 
-async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> ApiResult<VerifiedToken> {
-    let iss = unverified_issuer(token).ok_or_else(|| invalid("Invalid token: not a JWT with an `iss` claim"))?;
-    if state.config.sso.local && iss == crate::authserver::issuer(state) {
-        let t = crate::authserver::token::verify_access_token(state, token).await.map_err(invalid)?;
-        let mut v = VerifiedToken::new("local", t.user_id, t.expires_at);
-        v.family = Some(t.family);
-        return Ok(v);
-    }
-    let Some(p) = state.sso.all().iter().find(|p| p.settings.issuer == iss).cloned() else {
-        let expected: Vec<&str> = state.sso.all().iter().map(|p| p.settings.issuer.as_str()).collect();
-        return Err(invalid(format!(
-            "Invalid token: issuer `{}` is not an identity provider of this server (expected {})",
-            iss.chars().take(120).collect::<String>(),
-            if expected.is_empty() && state.config.sso.local {
-                format!("{}, this server's own", crate::authserver::issuer(state))
-            } else if expected.is_empty() {
-                "none: this server has no identity provider that issues tokens".into()
-            } else {
-                expected.join(" or ")
-            }
-        )));
-    };
+/// The checks an access token of provider `p` passes before it is taken
+/// as a caller: its API audience is configured, signature, issuer,
+/// audience, times, an access token (not an ID token) of one of this
+/// installation's clients, `iat`. Its claims, and the discovered provider.
+/// Also what Test sign-in runs on the token of a real sign-in.
+pub async fn check_api_token(state: &AppState, p: &crate::idp::oidc::discovery::Provider, token: &str, now: Timestamp) -> ApiResult<(serde_json::Value, std::sync::Arc<crate::idp::oidc::discovery::Discovered>)> {
     let s = &p.settings;
     let Some(audience) = s.audience.as_ref().map(|a| a.as_str()) else {
         return Err(invalid(format!(
@@ -192,6 +177,33 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
     if claims.get("iat").is_none() {
         return Err(invalid("Invalid token: the token has no `iat` claim"));
     }
+    Ok((claims, d))
+}
+
+async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> ApiResult<VerifiedToken> {
+    let iss = unverified_issuer(token).ok_or_else(|| invalid("Invalid token: not a JWT with an `iss` claim"))?;
+    if state.config.sso.local && iss == crate::authserver::issuer(state) {
+        let t = crate::authserver::token::verify_access_token(state, token).await.map_err(invalid)?;
+        let mut v = VerifiedToken::new("local", t.user_id, t.expires_at);
+        v.family = Some(t.family);
+        return Ok(v);
+    }
+    let Some(p) = state.sso.all().iter().find(|p| p.settings.issuer == iss).cloned() else {
+        let expected: Vec<&str> = state.sso.all().iter().map(|p| p.settings.issuer.as_str()).collect();
+        return Err(invalid(format!(
+            "Invalid token: issuer `{}` is not an identity provider of this server (expected {})",
+            iss.chars().take(120).collect::<String>(),
+            if expected.is_empty() && state.config.sso.local {
+                format!("{}, this server's own", crate::authserver::issuer(state))
+            } else if expected.is_empty() {
+                "none: this server has no identity provider that issues tokens".into()
+            } else {
+                expected.join(" or ")
+            }
+        )));
+    };
+    let s = &p.settings;
+    let (claims, d) = check_api_token(state, &p, token, now).await?;
     let sub = claims.get("sub").and_then(|v| v.as_str()).filter(|v| !v.is_empty()).ok_or_else(|| invalid("Invalid token: empty `sub`"))?.to_owned();
     let expires_at = Timestamp(claims["exp"].as_i64().unwrap_or_default() * 1000);
     // Provisioning writes; the same person with the same roles within a

@@ -114,6 +114,14 @@ async fn finish(state: &AppState, p: Arc<dyn IdentityProvider>, ip: Option<Strin
     // The pending transaction is spent whatever happens next.
     let cookie = p.pending_for(&answer);
     let pending = cookie.as_ref().and_then(|c| read_pending(state, headers, c));
+    // A test sign-in from Sign-in settings: checked and reported, no session.
+    if let Some(admin) = super::test_sign_in::marked(state, headers, p.name()) {
+        let mut resp = super::test_sign_in::finish(state, p.clone(), admin, answer, pending).await;
+        if let Some(v) = cookie.as_ref().and_then(|c| clear_pending(state, c)) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+        return resp;
+    }
     let mut resp = match signed_in(state, p.as_ref(), ip.clone(), headers, answer, pending).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -121,7 +129,9 @@ async fn finish(state: &AppState, p: Arc<dyn IdentityProvider>, ip: Option<Strin
                 Protocol::OpenIdConnect => format!("{e:?}"),
                 Protocol::Saml => e.detail(),
             };
-            let mut detail = serde_json::json!({ "provider": p.name(), "reason": reason.chars().take(300).collect::<String>() });
+            // The cause and fix as the page said them, for Sign-in settings.
+            let (_, cause, fix) = e.explain(p.callback_url());
+            let mut detail = serde_json::json!({ "provider": p.name(), "reason": reason.chars().take(300).collect::<String>(), "cause": cause, "fix": fix });
             if p.protocol() == Protocol::Saml {
                 detail["protocol"] = "saml".into();
             }

@@ -13,4 +13,5 @@ pub mod provision;
 pub mod role_mapping;
 pub mod saml_complete;
 pub mod setup;
+pub mod test_sign_in;
 pub mod throttle;

@@ -23,6 +23,8 @@ pub struct KeySet {
     pub jwt: Vec<jsonwebtoken::jwk::Jwk>,
     /// Bumped on every successful fetch.
     pub generation: u64,
+    /// When it was fetched (none before the first fetch).
+    pub fetched_at: Option<std::time::SystemTime>,
 }
 
 pub struct Jwks {
@@ -37,7 +39,7 @@ impl Jwks {
     pub fn new(url: Url, min_refetch_interval: Duration) -> Self {
         Self {
             url,
-            current: RwLock::new(Arc::new(KeySet { core: CoreJsonWebKeySet::new(vec![]), jwt: vec![], generation: 0 })),
+            current: RwLock::new(Arc::new(KeySet { core: CoreJsonWebKeySet::new(vec![]), jwt: vec![], generation: 0, fetched_at: None })),
             last_refetch: tokio::sync::Mutex::new(None),
             min_refetch_interval,
         }
@@ -62,7 +64,7 @@ impl Jwks {
             .map(|keys| keys.iter().filter_map(|k| serde_json::from_value(k.clone()).ok()).collect())
             .unwrap_or_default();
         let mut cur = self.current.write().unwrap_or_else(|e| e.into_inner());
-        let set = Arc::new(KeySet { core, jwt, generation: cur.generation + 1 });
+        let set = Arc::new(KeySet { core, jwt, generation: cur.generation + 1, fetched_at: Some(std::time::SystemTime::now()) });
         *cur = set.clone();
         Ok(set)
     }

@@ -163,7 +163,8 @@ impl IdentityProvider for Provider {
         }
         let identity = identity::identity(s, &claims, id_token.to_string())?;
         let name_at_idp = NameAtIdp::OpenId { sid: identity.sid.clone(), id_token: identity.id_token.clone() };
-        Ok(Finished { identity, issuer: s.issuer.to_string(), return_to: tx.return_to, name_at_idp: Some(name_at_idp) })
+        let access_token = Some(crate::idp::provider::AccessToken(token.access_token().secret().clone()));
+        Ok(Finished { identity, issuer: s.issuer.to_string(), return_to: tx.return_to, name_at_idp: Some(name_at_idp), access_token })
     }
 
     /// The IdP's end-session endpoint with `id_token_hint`, `client_id` and

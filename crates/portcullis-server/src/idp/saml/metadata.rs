@@ -28,6 +28,8 @@ pub struct IdpMetadata {
     pub want_signed_requests: bool,
     /// SHA-256 fingerprints (hex) of the signing certificates.
     pub fingerprints: Vec<String>,
+    /// When each of those certificates expires (Unix ms, same order).
+    pub not_after: Vec<Option<i64>>,
     /// The public keys of those certificates, for signatures over
     /// HTTP-Redirect query strings (single logout).
     pub signing_keys: Vec<PKey<Public>>,
@@ -109,6 +111,7 @@ pub fn parse(settings: &SamlSettings, sp: &ServiceProviderIdentity, text: &str) 
     };
     let mut certs = Vec::new();
     let mut keys = Vec::new();
+    let mut not_after = Vec::new();
     for kd in &idp.key_descriptors {
         if kd.key_use.as_deref().is_some_and(|u| u != "signing" && !u.is_empty()) {
             continue;
@@ -119,6 +122,7 @@ pub fn parse(settings: &SamlSettings, sp: &ServiceProviderIdentity, text: &str) 
             let der = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| "a signing certificate in the metadata is not base64")?;
             let x509 = openssl::x509::X509::from_der(&der).map_err(|_| "a signing certificate in the metadata is not an X.509 certificate")?;
             keys.push(x509.public_key().map_err(|_| "a signing certificate in the metadata holds no usable public key")?);
+            not_after.push(super::sp::not_after_ms(&x509));
             certs.push(der);
         }
     }
@@ -151,6 +155,7 @@ pub fn parse(settings: &SamlSettings, sp: &ServiceProviderIdentity, text: &str) 
         slo,
         want_signed_requests: idp.want_authn_requests_signed.unwrap_or(false),
         fingerprints: certs.iter().map(|c| fingerprint(c)).collect(),
+        not_after,
         signing_keys: keys,
         sp: built,
     })

@@ -208,7 +208,7 @@ impl IdentityProvider for SamlProvider {
         //    what single logout needs to name this session to the IdP.
         let identity = identity(s, &assertion)?;
         let name_at_idp = name_of(&idp.entity_id, &assertion);
-        Ok(Finished { identity, issuer: idp.entity_id.clone(), return_to, name_at_idp })
+        Ok(Finished { identity, issuer: idp.entity_id.clone(), return_to, name_at_idp, access_token: None })
     }
 
     /// The IdP's single logout service with a signed LogoutRequest, and the

@@ -144,3 +144,18 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let mut f = o.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     f.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
+
+/// When `cert` expires, in Unix milliseconds (for the expiry warnings).
+pub fn not_after_ms(cert: &openssl::x509::X509Ref) -> Option<i64> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let d = epoch.diff(cert.not_after()).ok()?;
+    Some((d.days as i64 * 86_400 + d.secs as i64) * 1000)
+}
+
+impl ServiceProviderIdentity {
+    /// When this service provider's own certificate expires (Unix ms).
+    pub fn cert_not_after_ms(&self) -> Option<i64> {
+        let cert = openssl::x509::X509::from_der(&self.cert_der).ok()?;
+        not_after_ms(&cert)
+    }
+}
