@@ -12,33 +12,35 @@ use std::collections::HashMap;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 const PERIODS: [(&str, i64); 2] = [("hour", HOUR_MS), ("day", DAY_MS)];
-/// The coarsest per-subject roll-up (`usage_rollup_subject_30d`).
-const PERIOD_30D_MS: i64 = 30 * DAY_MS;
+/// The per-subject roll-ups, coarsest first: four-week periods and weeks
+/// (`usage_rollup_subject_weeks`), days and hours (`usage_rollup_subject`).
+/// Each is a whole number of the next, so a range splits into few pieces.
+const SUBJECT_LEVELS: [(&str, i64); 4] = [("28d", 28 * DAY_MS), ("7d", 7 * DAY_MS), ("day", DAY_MS), ("hour", HOUR_MS)];
 
-/// Where the kickoffs per subject of `[from, to)` are read: whole 30-day
-/// periods from the coarse roll-up, the whole days at their edges from the
-/// daily one, the hours at the ends from the hourly one. The pieces cover
-/// the range exactly once, so the sum is the same as over the hourly rows.
+/// Where the kickoffs per subject of `[from, to)` (whole hours) are read:
+/// whole periods of the coarsest level that fit, and the edges by the finer
+/// levels. The pieces cover the range exactly once, so the sum is the same
+/// as over the hourly rows.
 fn subject_pieces(from: i64, to: i64) -> Vec<(&'static str, i64, i64)> {
-    let up = |t: i64, unit: i64| (t + unit - 1).div_euclid(unit) * unit;
-    let down = |t: i64, unit: i64| t.div_euclid(unit) * unit;
-    let mut out = Vec::new();
-    let (d0, d1) = (up(from, DAY_MS), down(to, DAY_MS));
-    if d0 >= d1 {
-        out.push(("hour", from, to));
-    } else {
-        out.push(("hour", from, d0));
-        out.push(("hour", d1, to));
-        let (m0, m1) = (up(d0, PERIOD_30D_MS), down(d1, PERIOD_30D_MS));
-        if m0 >= m1 {
-            out.push(("day", d0, d1));
-        } else {
-            out.push(("day", d0, m0));
-            out.push(("day", m1, d1));
-            out.push(("30d", m0, m1));
+    fn split(from: i64, to: i64, levels: &[(&'static str, i64)], out: &mut Vec<(&'static str, i64, i64)>) {
+        let Some(((name, unit), finer)) = levels.split_first() else { return };
+        if from >= to {
+            return;
         }
+        if finer.is_empty() {
+            out.push((name, from, to));
+            return;
+        }
+        let (a, b) = ((from + unit - 1).div_euclid(*unit) * unit, to.div_euclid(*unit) * unit);
+        if a >= b {
+            return split(from, to, finer, out);
+        }
+        split(from, a, finer, out);
+        out.push((name, a, b));
+        split(b, to, finer, out);
     }
-    out.retain(|(_, a, b)| a < b);
+    let mut out = Vec::new();
+    split(from, to, &SUBJECT_LEVELS, &mut out);
     out
 }
 
@@ -63,60 +65,65 @@ impl UsageStore for SqlStore {
         let period = if q.daily { "day" } else { "hour" };
         let org = key(q.org_id.map(|o| o.to_string()));
         let bucket_ms = q.bucket_ms.max(1);
-        let kinds = sqlx::query(
-            "SELECT (start - $3) / $5 AS b, kind, provider, success, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup \
-             WHERE period = $1 AND org_id = $2 AND start >= $3 AND start < $4 GROUP BY 1, 2, 3, 4",
-        )
-        .bind(period)
-        .bind(org.clone())
-        .bind(q.from.0)
-        .bind(q.to.0)
-        .bind(bucket_ms)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(UsageKindRow {
-                bucket: get_i64(r, "b")?,
-                kind: get_str(r, "kind")?,
-                provider: get_str(r, "provider")?,
-                success: get_i64(r, "success")? != 0,
-                count: get_i64(r, "n")?,
+        // The three reads are independent: run them at once (SQLite's WAL and
+        // PostgreSQL both serve readers in parallel), which roughly halves a
+        // year's report on two cores.
+        let kinds = async {
+            sqlx::query(
+                "SELECT (start - $3) / $5 AS b, kind, provider, success, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup \
+                 WHERE period = $1 AND org_id = $2 AND start >= $3 AND start < $4 GROUP BY 1, 2, 3, 4",
+            )
+            .bind(period)
+            .bind(org.clone())
+            .bind(q.from.0)
+            .bind(q.to.0)
+            .bind(bucket_ms)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(UsageKindRow {
+                    bucket: get_i64(r, "b")?,
+                    kind: get_str(r, "kind")?,
+                    provider: get_str(r, "provider")?,
+                    success: get_i64(r, "success")? != 0,
+                    count: get_i64(r, "n")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
-        let mut per_subject: HashMap<(String, String), i64> = HashMap::new();
-        for (piece, from, to) in subject_pieces(q.from.0, q.to.0) {
-            let sql = if piece == "30d" {
-                "SELECT subject_type, subject_id, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup_subject_30d \
-                 WHERE org_id = $1 AND start >= $2 AND start < $3 GROUP BY 1, 2"
-            } else {
-                "SELECT subject_type, subject_id, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup_subject \
-                 WHERE org_id = $1 AND start >= $2 AND start < $3 AND period = $4 GROUP BY 1, 2"
-            };
-            let mut query = sqlx::query(sql).bind(org.clone()).bind(from).bind(to);
-            if piece != "30d" {
-                query = query.bind(piece);
+            .collect::<Result<Vec<_>>>()
+        };
+        let subjects = async {
+            let mut per_subject: HashMap<(String, String), i64> = HashMap::new();
+            for (piece, from, to) in subject_pieces(q.from.0, q.to.0) {
+                let table = if matches!(piece, "day" | "hour") { "usage_rollup_subject" } else { "usage_rollup_subject_weeks" };
+                let sql = format!(
+                    "SELECT subject_type, subject_id, CAST(SUM(count) AS BIGINT) AS n FROM {table} \
+                     WHERE period = $1 AND org_id = $2 AND start >= $3 AND start < $4 GROUP BY 1, 2"
+                );
+                let query = sqlx::query(&sql).bind(piece).bind(org.clone()).bind(from).bind(to);
+                for r in query.fetch_all(self.pool()).await? {
+                    *per_subject.entry((get_str(&r, "subject_type")?, get_str(&r, "subject_id")?)).or_default() += get_i64(&r, "n")?;
+                }
             }
-            for r in query.fetch_all(self.pool()).await? {
-                *per_subject.entry((get_str(&r, "subject_type")?, get_str(&r, "subject_id")?)).or_default() += get_i64(&r, "n")?;
-            }
-        }
-        let subjects = per_subject.into_iter().map(|((subject_type, subject_id), count)| UsageSubjectRow { subject_type, subject_id, count }).collect();
-        let latency = sqlx::query(
-            "SELECT (start - $3) / $5 AS b, bucket, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup_latency \
-             WHERE period = $1 AND org_id = $2 AND start >= $3 AND start < $4 GROUP BY 1, 2",
-        )
-        .bind(period)
-        .bind(org)
-        .bind(q.from.0)
-        .bind(q.to.0)
-        .bind(bucket_ms)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| Ok(UsageLatencyRow { bucket: get_i64(r, "b")?, latency_bucket: get_i64(r, "bucket")?, count: get_i64(r, "n")? }))
-        .collect::<Result<Vec<_>>>()?;
+            Ok::<Vec<UsageSubjectRow>, crate::StoreError>(per_subject.into_iter().map(|((subject_type, subject_id), count)| UsageSubjectRow { subject_type, subject_id, count }).collect())
+        };
+        let latency = async {
+            sqlx::query(
+                "SELECT (start - $3) / $5 AS b, bucket, CAST(SUM(count) AS BIGINT) AS n FROM usage_rollup_latency \
+                 WHERE period = $1 AND org_id = $2 AND start >= $3 AND start < $4 GROUP BY 1, 2",
+            )
+            .bind(period)
+            .bind(org.clone())
+            .bind(q.from.0)
+            .bind(q.to.0)
+            .bind(bucket_ms)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok(UsageLatencyRow { bucket: get_i64(r, "b")?, latency_bucket: get_i64(r, "bucket")?, count: get_i64(r, "n")? }))
+            .collect::<Result<Vec<_>>>()
+        };
+        let (kinds, subjects, latency) = tokio::try_join!(kinds, subjects, latency)?;
         Ok(UsageRows { kinds, subjects, latency })
     }
 }
@@ -200,18 +207,21 @@ pub(crate) async fn write_usage(tx: &mut Transaction<'static, Any>, events: &[Us
             .execute(&mut **tx)
             .await?;
         }
-        // The 30-day roll-up, from the daily keys of this batch.
-        let mut coarse: HashMap<(String, i64, &str, String), i64> = HashMap::new();
+        // The week and four-week roll-ups, from the daily keys of this batch.
+        let mut coarse: HashMap<(&str, String, i64, &str, String), i64> = HashMap::new();
         for ((period, org, start, st, sid), n) in &subjects {
             if *period == "day" {
-                *coarse.entry((org.clone(), start.div_euclid(PERIOD_30D_MS) * PERIOD_30D_MS, st, sid.clone())).or_default() += n;
+                for (level, unit) in &SUBJECT_LEVELS[..2] {
+                    *coarse.entry((level, org.clone(), start.div_euclid(*unit) * unit, st, sid.clone())).or_default() += n;
+                }
             }
         }
-        for ((org, start, st, sid), n) in coarse {
+        for ((level, org, start, st, sid), n) in coarse {
             sqlx::query(
-                "INSERT INTO usage_rollup_subject_30d (org_id, start, subject_type, subject_id, count) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (org_id, start, subject_type, subject_id) DO UPDATE SET count = usage_rollup_subject_30d.count + excluded.count",
+                "INSERT INTO usage_rollup_subject_weeks (period, org_id, start, subject_type, subject_id, count) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (period, org_id, start, subject_type, subject_id) DO UPDATE SET count = usage_rollup_subject_weeks.count + excluded.count",
             )
+            .bind(level)
             .bind(org)
             .bind(start)
             .bind(st)
@@ -247,7 +257,7 @@ mod tests {
             let pieces = subject_pieces(from, to);
             let mut hours = std::collections::BTreeSet::new();
             for (unit, a, b) in &pieces {
-                let step = match *unit { "hour" => h, "day" => DAY_MS, _ => PERIOD_30D_MS };
+                let step = SUBJECT_LEVELS.iter().find(|l| l.0 == *unit).unwrap().1;
                 assert_eq!((a % step, b % step), (0, 0), "{unit} piece aligned: {pieces:?}");
                 let mut t = *a;
                 while t < *b {
@@ -257,6 +267,9 @@ mod tests {
             }
             assert_eq!(hours.len() as i64, (to - from) / h, "every hour of [{from}, {to}) read: {pieces:?}");
         }
-        assert!(subject_pieces(0, 400 * DAY_MS).iter().any(|p| p.0 == "30d"));
+        // A year: whole four-week periods, and only a few weeks, days and hours at its edges.
+        let year = subject_pieces(5 * h, 365 * DAY_MS + 5 * h);
+        assert!(year.iter().any(|p| p.0 == "28d"));
+        assert!(year.len() <= 7, "{year:?}");
     }
 }
