@@ -88,6 +88,8 @@ fn bench(c: &mut Criterion) {
         ("automation_overview", automation.clone()),
         ("automation_visibility", format!("{automation}/visibility")),
         ("usage_24h", "/usage".into()),
+        ("usage_7d", "/usage?range=7d".into()),
+        ("usage_30d", "/usage?range=30d".into()),
         ("usage_year", "/usage?range=365d".into()),
         ("members", "/members".into()),
         ("env", "/env".into()),
@@ -95,6 +97,7 @@ fn bench(c: &mut Criterion) {
         ("check_access", "/settings/check-access".into()),
         ("audit", "/audit".into()),
         ("organizations", "/organizations".into()),
+        ("sign_in_settings", "/settings/sign-in".into()),
         ("account", "/account".into()),
     ];
     for (name, path) in &pages {

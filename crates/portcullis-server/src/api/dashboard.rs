@@ -64,19 +64,19 @@ pub async fn usage(State(state): State<AppState>, scope: OrgScope, Query(q): Que
     if (to.0 - from.0) / (bucket.as_millis() as i64) > 10_000 {
         return Err(ApiError::bad_request("invalid_query", "that range has more than 10000 buckets; choose a larger bucket"));
     }
-    Ok(axum::Json(visible_report(&state, &scope, from, to, bucket).await?))
+    Ok(axum::Json(visible_report(&state, &scope, from, to, bucket).await?.0))
 }
 
 /// The organization's usage report as the caller may see it (needs
 /// `usage_dashboards: read`): private automations they cannot see stay out
-/// of the breakdown. The API's `usage` and the usage page.
-pub async fn visible_report(state: &AppState, scope: &OrgScope, from: Timestamp, to: Timestamp, bucket: Duration) -> ApiResult<api::UsageReport> {
+/// of the breakdown. The API's `usage` and the usage page, which also gets
+/// the automations the caller can see (read at the same time as the report).
+pub async fn visible_report(state: &AppState, scope: &OrgScope, from: Timestamp, to: Timestamp, bucket: Duration) -> ApiResult<(api::UsageReport, Vec<portcullis_storage::Automation>)> {
     scope.authorize(Action::Feature(Feature::UsageDashboards, Level::Read), "usage dashboard")?;
-    let mut r = report(state, Some(scope.org.id), from, to, bucket).await?;
-    let visible: std::collections::HashSet<String> =
-        super::automations::visible(state, scope).await?.iter().map(|a| a.id.to_string()).collect();
-    r.kickoffs_by_automation.retain(|id, _| visible.contains(id));
-    Ok(r)
+    let (mut r, visible) = tokio::try_join!(report(state, Some(scope.org.id), from, to, bucket), super::automations::visible(state, scope))?;
+    let ids: std::collections::HashSet<String> = visible.iter().map(|a| a.id.to_string()).collect();
+    r.kickoffs_by_automation.retain(|id, _| ids.contains(id));
+    Ok((r, visible))
 }
 
 /// The usage report of `org` for `[from, to)` in buckets of whole hours.

@@ -57,11 +57,16 @@ struct UsageView {
     top_users: Vec<(String, i64)>,
 }
 
-fn top(counts: &std::collections::BTreeMap<String, i64>, names: &HashMap<String, String>, unknown: &str) -> Vec<(String, i64)> {
-    let mut v: Vec<(String, i64)> = counts.iter().map(|(id, n)| (names.get(id).cloned().unwrap_or_else(|| unknown.to_owned()), *n)).collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+/// The `TOP` subjects with the most kickoffs (ties by id, so the order is stable).
+fn ranked(counts: &std::collections::BTreeMap<String, i64>) -> Vec<(&String, i64)> {
+    let mut v: Vec<(&String, i64)> = counts.iter().map(|(id, n)| (id, *n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     v.truncate(TOP);
     v
+}
+
+fn top(counts: &std::collections::BTreeMap<String, i64>, names: &HashMap<String, String>, unknown: &str) -> Vec<(String, i64)> {
+    ranked(counts).into_iter().map(|(id, n)| (names.get(id).cloned().unwrap_or_else(|| unknown.to_owned()), n)).collect()
 }
 
 /// `GET /usage?range=`.
@@ -79,12 +84,8 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     let to = Timestamp((now.0.div_euclid(hour_ms) + 1) * hour_ms);
     let from = to.minus(Duration::from_secs(length));
     state.usage.flush().await;
-    let loaded = tokio::try_join!(
-        crate::api::dashboard::visible_report(&state, &scope, from, to, Duration::from_secs(bucket)),
-        crate::api::automations::visible(&state, &scope),
-        async { state.store.list_members(scope.org.id).await.map_err(crate::error::ApiError::from) },
-    );
-    let (report, automations, members) = match loaded {
+    let loaded = crate::api::dashboard::visible_report(&state, &scope, from, to, Duration::from_secs(bucket)).await;
+    let (report, automations) = match loaded {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -124,7 +125,16 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         Total { label: "Latency p95", value: ms(t.latency_p95_ms) },
     ];
     let automation_names: HashMap<String, String> = automations.iter().map(|a| (a.id.to_string(), a.name.clone())).collect();
-    let user_names: HashMap<String, String> = members.iter().map(|m| (m.user.id.to_string(), format!("{} <{}>", m.user.display_name, m.user.email))).collect();
+    // Names for the top users only: a few lookups, not the whole member list.
+    let mut user_names: HashMap<String, String> = HashMap::new();
+    for (id, _) in ranked(&report.kickoffs_by_user) {
+        if let Some(u) = match id.parse() {
+            Ok(uid) => state.store.get_user(uid).await.ok().flatten(),
+            Err(_) => None,
+        } {
+            user_names.insert(id.clone(), format!("{} <{}>", u.display_name, u.email));
+        }
+    }
     let view = UsageView {
         switch: OrgSwitch::new(&scope, "/usage"),
         ranges: RANGES.iter().map(|r| (r.0, r.1, r.0 == key)).collect(),
