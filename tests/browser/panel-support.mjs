@@ -53,13 +53,25 @@ export function panel(browser, base) {
       return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')})`);
     },
 
-    /// The page as it is now, light and dark, full length.
+    /// The page as it is now, light and dark, full length; and on a
+    /// phone's width (390 px), where the page itself must not scroll
+    /// sideways (wide tables scroll inside their own box).
     async screenshots(page, name) {
       for (const scheme of ['light', 'dark']) {
         await page.emulateMedia({ colorScheme: scheme });
         await page.screenshot({ path: join(SHOTS, `${name}-${scheme}.png`), fullPage: true });
       }
       await page.emulateMedia({ colorScheme: 'light' });
+      const size = page.viewportSize();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
+      const [overflow, culprits] = await page.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        const wide = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > width + 1 && !e.closest('.scroll'));
+        return [document.documentElement.scrollWidth - width, wide.slice(0, 4).map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className ? `.${e.className}` : ''}`)];
+      });
+      if (size) await page.setViewportSize(size);
+      assert.ok(overflow <= 0, `${name}: on a phone the page is ${overflow} px wider than the screen (${culprits.join(', ')})`);
     },
 
     /// The current page's path and query, for axe.

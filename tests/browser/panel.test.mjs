@@ -122,10 +122,10 @@ test('My account lists my sessions and CLI logins, and ends them', async () => {
   await mine.click('header nav >> text=My account');
   await mine.waitForURL(`${base}/account`);
   assert.equal(await mine.locator('header nav a[aria-current=page]').innerText(), 'My account');
-  const sessions = await mine.locator('#sessions + table').innerText();
+  const sessions = await mine.locator('#sessions + .scroll table').innerText();
   assert.match(sessions, /This session/);
   assert.match(sessions, /Phone Browser\/1\.0/);
-  assert.match(await mine.locator('#cli-logins + table').innerText(), /portcullis-cli/);
+  assert.match(await mine.locator('#cli-logins + .scroll table').innerText(), /portcullis-cli/);
   await screenshots(mine, 'account');
   assert.deepEqual(await accessibilityProblems('/account', await laptop.cookies()), []);
 
@@ -134,14 +134,14 @@ test('My account lists my sessions and CLI logins, and ends them', async () => {
   assert.equal(forged.status, 403);
 
   // End the phone's session: its next request is signed out.
-  await mine.locator('#sessions + table tr', { hasText: 'Phone Browser/1.0' }).locator('button').click();
+  await mine.locator('#sessions + .scroll table tr', { hasText: 'Phone Browser/1.0' }).locator('button').click();
   await mine.waitForURL(`${base}/account#sessions`);
-  assert.doesNotMatch(await mine.locator('#sessions + table').innerText(), /Phone Browser/);
+  assert.doesNotMatch(await mine.locator('#sessions + .scroll table').innerText(), /Phone Browser/);
   await other.goto(`${base}/`);
   assert.match(other.url(), /\/auth\/(local\/)?login/, "signed out: sent to sign in");
 
   // End the CLI login: its refresh token stops working, and its access token.
-  await mine.locator('#cli-logins + table button').click();
+  await mine.locator('#cli-logins + .scroll table button').click();
   await mine.waitForURL(`${base}/account#cli-logins`);
   assert.match(await mine.locator('main').innerText(), /No CLI is logged in as you/);
   const refreshed = await cli.refresh();

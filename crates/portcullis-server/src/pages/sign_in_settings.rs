@@ -212,3 +212,19 @@ pub async fn test(State(state): State<AppState>, Path(provider): Path<String>, h
         None => pages::message(crate::error::Status::NotFound, "Unknown provider", "No such sign-in provider on this server.", Some(("/settings/sign-in", "Sign-in settings"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cert;
+    use portcullis_domain::Timestamp;
+
+    #[test]
+    fn certificates_warn_thirty_days_ahead_and_once_expired() {
+        let now = Timestamp(1_000 * 86_400_000);
+        let day = 86_400_000;
+        assert!(cert("far".into(), Some(now.0 + 31 * day), now).warning.is_none());
+        assert_eq!(cert("near".into(), Some(now.0 + 29 * day + 1), now).warning.as_deref(), Some("expires in 30 days: replace it before then"));
+        assert!(cert("past".into(), Some(now.0 - 1), now).warning.unwrap().starts_with("expired"));
+        assert_eq!(cert("unknown".into(), None, now).expires, "unknown");
+    }
+}
