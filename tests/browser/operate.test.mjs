@@ -125,6 +125,39 @@ test('an owner registers an automation, kicks off a run from its form and follow
   await checkPage(owner, 'automation-settings', ownerContext);
 });
 
+/// Presses Tab until the focused element matches `matches` (at most 60
+/// times), and returns what is focused.
+async function tabTo(page, matches) {
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => ({ tag: document.activeElement?.tagName, text: document.activeElement?.textContent?.trim(), name: document.activeElement?.getAttribute('name'), outline: getComputedStyle(document.activeElement).outlineStyle }));
+    if (matches(focused)) return focused;
+  }
+  throw new Error('not reached with Tab');
+}
+
+test('the panel works from the keyboard alone: the header, the kickoff form, the run', async () => {
+  await owner.goto(`${base}/`);
+  // The skip link comes first, then the header's areas.
+  await owner.keyboard.press('Tab');
+  assert.equal(await owner.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  const link = await tabTo(owner, (f) => f.tag === 'A' && f.text === 'Automations');
+  assert.notEqual(link.outline, 'none', 'the focused link is outlined');
+  await owner.keyboard.press('Enter');
+  await owner.waitForURL(/\/automations\?|\/automations$/);
+  await tabTo(owner, (f) => f.tag === 'A' && f.text === CREW);
+  await owner.keyboard.press('Enter');
+  await owner.waitForURL(/\/automations\/[0-9a-f-]{36}/);
+  await tabTo(owner, (f) => f.name === 'input.topic');
+  await owner.keyboard.type('wind power');
+  await owner.keyboard.press('Tab');
+  await owner.keyboard.type('the public');
+  await owner.keyboard.press('Enter');
+  await owner.waitForURL(/\/runs\//);
+  await owner.waitForFunction(() => /completed/.test(document.querySelector('#run-state')?.textContent || ''), null, { timeout: 20000 });
+  assert.equal(await owner.locator('#run-result').innerText(), 'A report on wind power for the public');
+});
+
 test('a private automation made visible to one role only', async () => {
   // A custom Viewer role that may not use the automations dashboard.
   await h.api(owner, 'POST', '/api/v1/roles', { name: 'Viewer', permissions: { usage_dashboards: 'read' } });
@@ -228,7 +261,7 @@ test('the usage dashboard draws its charts and names the top automation and user
   await openFromHeader(owner, 'Usage', /\/usage/);
   assert.equal(await owner.locator('svg.chart').count(), 4);
   const kickoffs = await owner.locator('dl.totals div', { hasText: 'Kickoffs' }).locator('dd').innerText();
-  assert.equal(kickoffs, '1');
+  assert.equal(kickoffs, '2', 'the form\'s run and the keyboard\'s');
   assert.match(await owner.locator('#top-automations + table').innerText(), /Research crew/);
   assert.match(await owner.locator('#top-users + table').innerText(), new RegExp(OWNER.name));
   assert.match(await owner.locator('svg.chart').first().getAttribute('aria-label'), /Sign-ins: \d+ succeeded/);
