@@ -297,6 +297,24 @@ test('Members: a member disabled is signed out at once, and Organizations are fo
   assert.match(await owner.locator('#invite-url').innerText(), /\/invite\?token=/);
   assert.match(await owner.locator('main').innerText(), /grace@example.com/);
 
+  // A manager who is not an owner: offered nothing on the owner's row, and
+  // never the Owner role (the domain's ManageMember decision).
+  const managerRole = await h.api(owner, 'POST', '/api/v1/roles', { name: 'People manager', permissions: { organization_settings: 'manage', invitations: 'manage' } });
+  const MANAGER = { email: 'katherine@example.com', password: 'a manager passphrase here', name: 'Katherine Johnson' };
+  await h.api(owner, 'POST', '/api/v1/users', { email: MANAGER.email, display_name: MANAGER.name, password: MANAGER.password, role_id: managerRole.id });
+  const managerContext = await browser.newContext();
+  const manager = await managerContext.newPage();
+  await h.signIn(manager, MANAGER);
+  await manager.goto(`${base}/members`);
+  const ownerRow = manager.locator('table.members tbody tr', { hasText: OWNER.email });
+  assert.equal(await ownerRow.locator('button, select').count(), 0, 'nothing offered on the owner');
+  const viewerRow = manager.locator('table.members tbody tr', { hasText: VIEWER.email });
+  assert.equal(await viewerRow.locator(`button[aria-label="Disable ${VIEWER.name}"]`).count(), 1);
+  assert.ok(!(await viewerRow.locator('select option').allInnerTexts()).includes('Owner'));
+  assert.ok(!(await manager.locator('#invite-role option').allInnerTexts()).includes('Owner'));
+  await h.screenshots(manager, 'members-manager');
+  await managerContext.close();
+
   // Organizations: a new one, with an owner invited.
   await openFromHeader(owner, 'Organizations', /\/organizations/);
   await owner.fill('#org-name', 'Second «lab» 🧪');

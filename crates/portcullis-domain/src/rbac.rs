@@ -70,6 +70,11 @@ pub enum Action<'a> {
     /// an owner to make an owner. Checked when the invitation is made and
     /// again, for the person who made it, when it is accepted.
     Invite(RoleKind),
+    /// Change a member who holds a role of this kind (their role, their
+    /// account, their sessions), or give someone a role of this kind:
+    /// `organization_settings: manage`, and being an owner when the role is
+    /// Owner (only owners change owners or make them).
+    ManageMember(RoleKind),
 }
 
 /// What the caller lacked.
@@ -175,6 +180,16 @@ pub fn decide(principal: &Principal, action: Action<'_>) -> Decision {
                 return deny(Requirement::Feature(Feature::Invitations, Level::Manage));
             }
             if kind != RoleKind::Member && org.level(Feature::OrganizationSettings) < Level::Manage {
+                return deny(Requirement::Feature(Feature::OrganizationSettings, Level::Manage));
+            }
+            if kind == RoleKind::Owner && !org.is_owner() {
+                return deny(Requirement::Owner);
+            }
+            Decision::Allow
+        }
+        Action::ManageMember(kind) => {
+            let Some(org) = &principal.org else { return deny(Requirement::Membership) };
+            if org.level(Feature::OrganizationSettings) < Level::Manage {
                 return deny(Requirement::Feature(Feature::OrganizationSettings, Level::Manage));
             }
             if kind == RoleKind::Owner && !org.is_owner() {

@@ -236,3 +236,23 @@ fn inviting_needs_invitations_manage_settings_for_other_roles_and_ownership_for_
     let outsider = Principal { user_id: UserId::new(), factory_admin: false, org: None };
     assert_eq!(decide(&outsider, Action::Invite(RoleKind::Member)), Decision::Deny(Denial { required: Requirement::Membership }));
 }
+
+#[test]
+fn managing_members_needs_organization_settings_and_ownership_for_owners() {
+    use crate::permission::FeaturePermissions;
+    let org = OrgId::new();
+    let with = |kind: RoleKind, pairs: &[(&str, &str)]| Principal {
+        user_id: UserId::new(),
+        factory_admin: false,
+        org: Some(OrgContext { org_id: org, roles: vec![role(kind, FeaturePermissions::from_pairs(pairs.iter().copied()).unwrap())] }),
+    };
+    let manager = with(RoleKind::Custom, &[("organization_settings", "manage")]);
+    assert!(decide(&manager, Action::ManageMember(RoleKind::Member)).is_allowed());
+    assert!(decide(&manager, Action::ManageMember(RoleKind::Custom)).is_allowed());
+    assert_eq!(decide(&manager, Action::ManageMember(RoleKind::Owner)), Decision::Deny(Denial { required: Requirement::Owner }));
+    assert!(decide(&with(RoleKind::Owner, &[]), Action::ManageMember(RoleKind::Owner)).is_allowed());
+    let member = with(RoleKind::Member, &[("invitations", "manage")]);
+    assert_eq!(decide(&member, Action::ManageMember(RoleKind::Member)), Decision::Deny(Denial { required: Requirement::Feature(Feature::OrganizationSettings, Level::Manage) }));
+    let admin = Principal { user_id: UserId::new(), factory_admin: true, org: None };
+    assert!(decide(&admin, Action::ManageMember(RoleKind::Owner)).is_allowed());
+}

@@ -11,8 +11,10 @@ use portcullis_api as api;
 use portcullis_domain::{validation, Action, Feature, Level, RoleId, RoleKind, UserId};
 use portcullis_storage::{Member, NewUser};
 
-fn is_owner_or_admin(scope: &OrgScope) -> bool {
-    scope.principal.factory_admin || scope.principal.org.as_ref().is_some_and(|o| o.is_owner())
+/// Whether the caller may change a member who holds (or give someone) a
+/// role of `kind`: the domain's decision, which pages also ask.
+fn may_manage(scope: &OrgScope, kind: RoleKind) -> bool {
+    scope.allows(Action::ManageMember(kind))
 }
 
 fn owners_only() -> ApiError {
@@ -129,7 +131,7 @@ pub async fn change(state: &AppState, scope: &OrgScope, id: &str, body: api::Upd
     if body.role_id.is_none() && body.disabled.is_none() {
         return Err(ApiError::bad_request("empty_update", "nothing to change: send role_id and/or disabled"));
     }
-    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(scope) {
+    if !may_manage(scope, target.role.kind) {
         return Err(owners_only());
     }
     let now = state.clock.now();
@@ -144,7 +146,7 @@ pub async fn change(state: &AppState, scope: &OrgScope, id: &str, body: api::Upd
     let new_role = match body.role_id {
         Some(role_id) => {
             let role = role_in_org(state, scope, role_id).await?;
-            if role.kind == RoleKind::Owner && !is_owner_or_admin(scope) {
+            if !may_manage(scope, role.kind) {
                 return Err(owners_only());
             }
             Some(role)
@@ -173,7 +175,7 @@ pub async fn change(state: &AppState, scope: &OrgScope, id: &str, body: api::Upd
 pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "members")?;
     let target = target_member(&state, &scope, &id).await?;
-    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(&scope) {
+    if !may_manage(&scope, target.role.kind) {
         return Err(owners_only());
     }
     state.store.delete_member(scope.org.id, target.user.id, state.clock.now()).await?;
@@ -199,7 +201,7 @@ pub async fn revoke_sessions(
 pub async fn sign_out_everywhere(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<u64> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "members")?;
     let target = target_member(state, scope, id).await?;
-    if target.role.kind == RoleKind::Owner && !is_owner_or_admin(scope) {
+    if !may_manage(scope, target.role.kind) {
         return Err(owners_only());
     }
     ensure_account_wide(state, scope, &target).await?;

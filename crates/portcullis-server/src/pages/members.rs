@@ -31,6 +31,8 @@ struct MemberRow {
     cli_logins: i64,
     disabled: bool,
     is_me: bool,
+    /// The decision allows changing this member (only owners change owners).
+    manageable: bool,
 }
 
 struct InvitationRow {
@@ -46,7 +48,8 @@ struct InvitationRow {
 struct MembersView {
     switch: OrgSwitch,
     rows: Vec<MemberRow>,
-    roles: Vec<(String, String)>,
+    /// Every role: (id, name, may be given here, may be invited to).
+    roles: Vec<(String, String, bool, bool)>,
     invitations: Vec<InvitationRow>,
     can_manage: bool,
     can_invite: bool,
@@ -110,13 +113,14 @@ async fn render(state: &AppState, scope: crate::session::OrgScope, done: Option<
                 cli_logins: a.cli_logins,
                 disabled: m.user.is_disabled(),
                 is_me: m.user.id == me,
+                manageable: scope.allows(Action::ManageMember(m.role.kind)),
             }
         })
         .collect();
     let view = MembersView {
         switch: OrgSwitch::new(&scope, "/members"),
         rows,
-        roles: roles.iter().map(|r| (r.id.to_string(), r.name.clone())).collect(),
+        roles: roles.iter().map(|r| (r.id.to_string(), r.name.clone(), scope.allows(Action::ManageMember(r.kind)), scope.allows(Action::Invite(r.kind)))).collect(),
         invitations: pending
             .into_iter()
             .map(|i| InvitationRow { id: i.id.to_string(), email: i.email, role: i.role.name, expires: i.expires_at, ended: i.ended.unwrap_or_default() })
