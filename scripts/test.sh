@@ -17,7 +17,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # --- what the tests need -----------------------------------------------------
 scripts/build-deps.sh
-saml_packages=(simplesamlphp php-cli php-xml php-mbstring xmlsec1)
+saml_packages=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 strace)
 saml_missing=()
 for p in "${saml_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || saml_missing+=("$p")
@@ -92,6 +92,19 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 rust_passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 rust_failed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{s+=$6} END {print s+0}')
 
+# --- deployment ------------------------------------------------------------------
+say "deployment tests (Helm chart with Helm's Go SDK, Kubernetes schemas, the Containerfile's libraries, the server from the chart's environment)"
+# The image check reads the release binary's shared libraries.
+cargo build --release --locked -p portcullis-server --bin portcullis-server
+dlog=$(mktemp)
+set +e
+PORTCULLIS_SERVER_BIN="$PWD/target/debug/portcullis-server" PORTCULLIS_RELEASE_BIN="$PWD/target/release/portcullis-server" tests/deploy/run.sh 2>&1 | tee "$dlog"
+set -e
+deploy_passed=$(grep -Eo '[0-9]+ passed' "$dlog" | tail -n1 | awk '{print $1}')
+deploy_failed=$(grep -Eo '[0-9]+ (failed|error)' "$dlog" | awk '{s+=$1} END {print s+0}')
+[ -n "$deploy_passed" ] || { deploy_passed=0; deploy_failed=$((deploy_failed + 1)); }
+rm -f "$dlog"
+
 # --- browser -------------------------------------------------------------------
 say "browser tests (headless Chromium)"
 blog=$(mktemp)
@@ -101,8 +114,8 @@ browser_failed=$(grep -E '^# fail ' "$blog" | awk '{print $3}')
 rm -f "$blog"
 
 [ -n "$pg_note" ] && printf '\n%s\n' "$pg_note"
-total_passed=$((rust_passed + browser_passed))
-total_failed=$((rust_failed + browser_failed))
-printf '\nRust: %s passed, %s failed; browser: %s passed, %s failed\n' "$rust_passed" "$rust_failed" "$browser_passed" "$browser_failed"
+total_passed=$((rust_passed + deploy_passed + browser_passed))
+total_failed=$((rust_failed + deploy_failed + browser_failed))
+printf '\nRust: %s passed, %s failed; deployment: %s passed, %s failed; browser: %s passed, %s failed\n' "$rust_passed" "$rust_failed" "$deploy_passed" "$deploy_failed" "$browser_passed" "$browser_failed"
 echo "total: $total_passed passed, $total_failed failed"
 [ "$total_failed" = 0 ]

@@ -23,14 +23,16 @@ pub struct CachedSession {
 /// sessions and automations: changes on this replica evict at once, changes
 /// on another replica take effect within `ttl`.
 pub struct TtlCache<K, V> {
+    /// Its name in the `portcullis_cache_lookups_total` metric.
+    name: &'static str,
     ttl: Duration,
     max_entries: usize,
     map: Mutex<HashMap<K, (Arc<V>, Instant)>>,
 }
 
 impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
-    pub fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self { ttl, max_entries, map: Mutex::new(HashMap::new()) }
+    pub fn new(name: &'static str, ttl: Duration, max_entries: usize) -> Self {
+        Self { name, ttl, max_entries, map: Mutex::new(HashMap::new()) }
     }
 
     pub fn get<Q>(&self, k: &Q) -> Option<Arc<V>>
@@ -38,8 +40,12 @@ impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: std::hash::Hash + Eq + ?Sized,
     {
-        let map = self.map.lock().expect("cache lock");
-        map.get(k).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+        let found = {
+            let map = self.map.lock().expect("cache lock");
+            map.get(k).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+        };
+        crate::telemetry::cache_lookup(self.name, found.is_some());
+        found
     }
 
     pub fn insert(&self, k: K, v: V) -> Arc<V> {
@@ -81,7 +87,7 @@ pub struct SessionCache(TtlCache<String, CachedSession>);
 
 impl SessionCache {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self(TtlCache::new(ttl, max_entries))
+        Self(TtlCache::new("sessions", ttl, max_entries))
     }
 
     pub fn get(&self, token_hash: &str) -> Option<Arc<CachedSession>> {

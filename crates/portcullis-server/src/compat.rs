@@ -92,7 +92,7 @@ async fn logs(State(state): State<AppState>, scope: OrgScope, Path((uuid, log_ty
 
 async fn delete_automation(state: &AppState, scope: &OrgScope, a: &Automation) -> ApiResult<NoContent> {
     state.store.delete_automation(scope.org.id, a.id).await?;
-    state.automations.evict(&a.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::Automation(a.id));
     let actor = &scope.caller.ctx.user;
     audit::record(state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(json!({ "name": a.name, "via": "crewai_plus" }))).await;
     Ok(NoContent)

@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod error;
 pub mod health;
 pub mod idp;
+pub mod invalidation;
 pub mod keys;
 pub mod outbound;
 pub mod pages;
@@ -26,6 +27,7 @@ pub mod session;
 pub mod signin;
 pub mod signout;
 pub mod state;
+pub mod telemetry;
 pub mod timestamps;
 pub mod upstream_policy;
 pub mod usage;
@@ -105,6 +107,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api::router().fallback(api_not_found))
         .nest("/crewai_plus/api/v1", compat::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
@@ -121,9 +124,21 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// What `/readyz` may overlook (`?tolerate=database`).
+#[derive(serde::Deserialize)]
+struct ReadyQuery {
+    tolerate: Option<String>,
+}
+
 /// Ready when the database answers and every identity provider has been
-/// discovered; otherwise 503 naming what is missing.
-async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+/// discovered; otherwise 503 naming what is missing. The body always gives
+/// the database's state. With `?tolerate=database` an unreachable database
+/// alone does not make it 503: a readiness probe for several replicas, so
+/// that an outage of the shared database does not take every replica out
+/// of the load balancer at once (they keep answering what their caches
+/// can, and a clear 503 for the rest). A replica cannot start without its
+/// database, so this never admits one that never reached it.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>, axum::extract::Query(q): axum::extract::Query<ReadyQuery>) -> axum::response::Response {
     let database = match state.store.ping().await {
         Ok(()) => "ok",
         Err(e) => {
@@ -131,7 +146,7 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
             "unreachable"
         }
     };
-    let mut ready = database == "ok";
+    let mut ready = database == "ok" || q.tolerate.as_deref() == Some("database");
     let mut providers = serde_json::Map::new();
     // OpenID providers (discovery) and SAML providers (metadata) alike.
     let oidc = state.sso.all().iter().map(|p| (p.settings.provider, p.problem()));
@@ -239,6 +254,8 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<(
         Ok(n) => tracing::info!(tokens = n, "automation tokens bound to their upstream origin"),
         Err(e) => return Err(StartError::Database(e)),
     }
+    // Replicas on one PostgreSQL tell each other what to forget.
+    invalidation::spawn(state.clone()).await.map_err(StartError::Database)?;
     // Only a serving server reads its providers' metadata (a maintenance
     // command such as `secrets rotate-key` has no business calling them).
     state.sso.spawn_discovery();

@@ -121,6 +121,7 @@ async fn rotate_key(config: Config) -> ExitCode {
 async fn serve(config: Config) -> ExitCode {
     let started = Instant::now();
     let listen = config.listen;
+    let metrics_listen = config.metrics_listen;
     let key_path = match &config.secret_key {
         SecretKeySource::DataDir(p) => Some(p.clone()),
         SecretKeySource::Given(_) => None,
@@ -147,6 +148,12 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(addr) = metrics_listen {
+        if let Err(e) = serve_metrics(state.clone(), addr).await {
+            eprintln!("portcullis-server: {e}");
+            return ExitCode::from(1);
+        }
+    }
     portcullis_server::spawn_housekeeping(state.clone());
     portcullis_server::health::spawn(state.clone());
     let app = portcullis_server::app(state);
@@ -174,6 +181,23 @@ async fn serve(config: Config) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Installs the Prometheus recorder and serves `GET /metrics` on its own
+/// address (PORTCULLIS_METRICS_LISTEN), apart from the public port.
+async fn serve_metrics(state: portcullis_server::state::AppState, addr: std::net::SocketAddr) -> Result<(), String> {
+    let handle = portcullis_server::telemetry::install().map_err(|e| format!("metrics: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} for metrics: {e} (set PORTCULLIS_METRICS_LISTEN to a free address, e.g. 127.0.0.1:9090)"))?;
+    let app = portcullis_server::telemetry::router(state, handle);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    tracing::info!(address = %addr, "metrics at GET /metrics");
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -39,6 +39,9 @@ pub struct Inner {
     pub bearer: crate::signin::bearer_cache::BearerCache,
     /// The `local` provider's authorization server (keys, rate limits).
     pub oauth: crate::authserver::authority::LocalAuthority,
+    /// Where cache invalidations for the other replicas are queued, once
+    /// `crate::invalidation::spawn` runs (PostgreSQL only).
+    pub invalidations: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl AppState {
@@ -63,7 +66,7 @@ impl AppState {
             clock,
             keys,
             sessions,
-            automations: TtlCache::new(config_ttl, 100_000),
+            automations: TtlCache::new("automations", config_ttl, 100_000),
             throttle: ThrottlePolicy::default(),
             passwords: Passwords::new(),
             sealer,
@@ -72,6 +75,7 @@ impl AppState {
             sso,
             bearer: crate::signin::bearer_cache::BearerCache::default(),
             oauth: crate::authserver::authority::LocalAuthority::default(),
+            invalidations: std::sync::OnceLock::new(),
         })))
     }
 }

@@ -16,7 +16,7 @@ mod sql;
 
 pub use error::StoreError;
 pub use model::*;
-pub use sql::{Backend, SqlStore};
+pub use sql::{Backend, Notice, SqlStore};
 
 use async_trait::async_trait;
 use portcullis_domain::{TokenHash, 
@@ -345,6 +345,26 @@ pub trait Store: OrgStore + UserStore + SessionStore + InvitationStore + IdpStor
     async fn ping(&self) -> Result<()>;
     /// Which database this is.
     fn backend(&self) -> Backend;
+    /// The connection pool's state now (for the metrics).
+    fn pool_stats(&self) -> PoolStats;
+    /// Tells every replica on this database to drop `message`'s subject
+    /// from its caches (PostgreSQL `NOTIFY`; nothing on SQLite, which has
+    /// one replica).
+    async fn publish_invalidation(&self, message: &str) -> Result<()>;
+    /// What any replica published, from now on, with a [`Notice::Gap`]
+    /// after a lost connection; `None` on SQLite.
+    async fn subscribe_invalidations(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Notice>>>;
+}
+
+/// A connection pool's state at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open, idle or in use.
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 #[cfg(feature = "testing")]

@@ -198,7 +198,7 @@ pub async fn edit(state: &AppState, scope: &OrgScope, id: &str, body: api::Updat
             state.clock.now(),
         )
         .await?;
-    state.automations.evict(&a.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::Automation(a.id));
     let actor = &scope.caller.ctx.user;
     audit::record(state, Entry::new("automation.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "changed": changed, "upstream_token_dropped": dropped }))).await;
     Ok(updated)
@@ -213,7 +213,7 @@ pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Pa
 pub async fn unregister(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<Automation> {
     let a = load(state, scope, id, AutomationAccess::ManageSettings).await?;
     state.store.delete_automation(scope.org.id, a.id).await?;
-    state.automations.evict(&a.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::Automation(a.id));
     let actor = &scope.caller.ctx.user;
     audit::record(state, Entry::new("automation.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("automation:{}", a.id)).detail(serde_json::json!({ "name": a.name }))).await;
     Ok(a)
@@ -305,7 +305,7 @@ pub async fn set_access(state: &AppState, scope: &OrgScope, id: &str, body: api:
         grants.push(Grant { subject, permissions: perms });
     }
     state.store.update_access(scope.org.id, a.id, vis, &grants, state.clock.now()).await?;
-    state.automations.evict(&a.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::Automation(a.id));
     let actor = &scope.caller.ctx.user;
     let updated = Automation { visibility: vis, ..a };
     let info = access_info(&updated, &grants);

@@ -162,11 +162,11 @@ pub async fn change(state: &AppState, scope: &OrgScope, id: &str, body: api::Upd
         if disabled {
             state.store.revoke_user_sessions(target.user.id, now).await?;
             state.store.revoke_user_refresh_tokens(target.user.id, now).await?;
-            state.bearer.tokens.retain(|v| v.user_id != target.user.id);
+            crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserTokens(target.user.id));
         }
         audit::record(state, Entry::new(if disabled { "user.disable" } else { "user.enable" }, true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
     }
-    state.sessions.evict_user(target.user.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserSessions(target.user.id));
     state.store.get_member(scope.org.id, target.user.id).await?.ok_or_else(|| ApiError::not_found("member"))
 }
 
@@ -179,8 +179,8 @@ pub async fn remove(State(state): State<AppState>, scope: OrgScope, Path(id): Pa
         return Err(owners_only());
     }
     state.store.delete_member(scope.org.id, target.user.id, state.clock.now()).await?;
-    state.sessions.evict_user(target.user.id);
-    state.automations.clear();
+    crate::invalidation::broadcast(&state, crate::invalidation::Invalidation::UserSessions(target.user.id));
+    crate::invalidation::broadcast(&state, crate::invalidation::Invalidation::AllAutomations);
     let actor = &scope.caller.ctx.user;
     audit::record(&state, Entry::new("member.remove", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id))).await;
     Ok(NoContent)
@@ -208,8 +208,8 @@ pub async fn sign_out_everywhere(state: &AppState, scope: &OrgScope, id: &str) -
     let revoked = state.store.revoke_user_sessions(target.user.id, state.clock.now()).await?;
     // CLI logins too: their refresh tokens, and access tokens cached here.
     state.store.revoke_user_refresh_tokens(target.user.id, state.clock.now()).await?;
-    state.bearer.tokens.retain(|v| v.user_id != target.user.id);
-    state.sessions.evict_user(target.user.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserTokens(target.user.id));
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserSessions(target.user.id));
     let actor = &scope.caller.ctx.user;
     audit::record(state, Entry::new("session.revoke_all", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("user:{}", target.user.id)).detail(serde_json::json!({ "revoked": revoked }))).await;
     Ok(revoked)
@@ -230,8 +230,8 @@ pub async fn delete_account(State(state): State<AppState>, caller: crate::sessio
     }
     let user = state.store.get_user(id).await?.ok_or_else(|| ApiError::not_found("user"))?;
     state.store.delete_user(id).await?;
-    state.sessions.evict_user(id);
-    state.automations.clear();
+    crate::invalidation::broadcast(&state, crate::invalidation::Invalidation::UserSessions(id));
+    crate::invalidation::broadcast(&state, crate::invalidation::Invalidation::AllAutomations);
     audit::record(&state, Entry::new("user.delete", true).actor(actor.id, &actor.email).target(format!("user:{id}")).detail(serde_json::json!({ "email": user.email }))).await;
     Ok(NoContent)
 }

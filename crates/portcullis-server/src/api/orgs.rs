@@ -43,7 +43,7 @@ pub async fn create_org(state: &AppState, caller: &Caller, name: &str) -> ApiRes
     let org = state.store.create_org(&name, now).await?;
     let owner = state.store.get_predefined_role(org.id, RoleKind::Owner).await?;
     state.store.create_member(org.id, user.id, owner.id, now).await?;
-    state.sessions.evict_user(user.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserSessions(user.id));
     audit::record(state, Entry::new("organization.create", true).org(org.id).actor(user.id, &user.email).target(format!("organization:{}", org.id)).detail(serde_json::json!({ "name": name }))).await;
     Ok(org)
 }

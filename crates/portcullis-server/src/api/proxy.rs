@@ -85,6 +85,15 @@ async fn call(state: &AppState, a: &Automation, method: Method, path: &str, body
         Ok(Upstream { json, latency_ms: elapsed(started) })
     }
     .await;
+    let call = match path.split('/').next() {
+        Some("kickoff") => "kickoff",
+        Some("inputs") => "inputs",
+        Some("status") => "status",
+        _ => "other",
+    };
+    // A kickoff the automation does not know (404 on status) is an answer, not an upstream error.
+    let error = result.as_ref().err().map(|e| e.code).filter(|c| *c != "not_found");
+    crate::telemetry::upstream_call(a.id, call, started.elapsed().as_secs_f64(), error);
     (result, elapsed(started))
 }
 

@@ -78,7 +78,7 @@ pub async fn update_role(state: &AppState, scope: &OrgScope, id: RoleId, name: O
     }
     let role = state.store.update_role(scope.org.id, id, name.as_deref(), perms, state.clock.now()).await?;
     // Any cached session may hold this role.
-    state.sessions.clear();
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::AllSessions);
     let actor = &scope.caller.ctx.user;
     audit::record(state, Entry::new("role.update", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{id}")).detail(serde_json::json!({ "name": role.name, "permissions": convert::permissions(&role.permissions) }))).await;
     Ok(role)
@@ -88,7 +88,7 @@ pub async fn update_role(state: &AppState, scope: &OrgScope, id: RoleId, name: O
 pub async fn delete_role(state: &AppState, scope: &OrgScope, id: RoleId) -> ApiResult<()> {
     scope.authorize(Action::Feature(Feature::OrganizationSettings, Level::Manage), "roles")?;
     state.store.delete_role(scope.org.id, id).await?;
-    state.sessions.clear();
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::AllSessions);
     let actor = &scope.caller.ctx.user;
     audit::record(state, Entry::new("role.delete", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("role:{id}"))).await;
     Ok(())

@@ -149,7 +149,8 @@ pub async fn rotate_keys_if_due(state: &AppState) {
     }
     let c = &state.config.local_auth;
     match state.oauth.keys.rotate_if_due(key_storage(state), c.key_rotation, publish_retired_for(c)).await {
-        Ok(_) => {}
+        Ok(true) => crate::invalidation::broadcast(state, crate::invalidation::Invalidation::SigningKeys),
+        Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "signing key rotation failed; the current key stays in use"),
     }
 }

@@ -97,6 +97,11 @@ impl Default for KeyRing {
 }
 
 impl KeyRing {
+    /// Makes the next use re-read the keys (another replica rotated them).
+    pub fn forget(&self) {
+        *self.loaded.write().expect("key lock") = None;
+    }
+
     fn loaded(&self) -> Option<Arc<KeySet>> {
         self.loaded.read().expect("key lock").as_ref().map(|(s, _)| s.clone())
     }

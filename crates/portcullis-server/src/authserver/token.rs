@@ -131,7 +131,7 @@ async fn refresh(state: &AppState, form: &HashMap<String, String>, client: &str,
             // The family is revoked in storage; its access tokens verified
             // on this replica stop now (the family check catches the rest).
             if let Ok(Some(family)) = state.store.revoke_refresh_family(&token_hash(presented), now).await {
-                state.bearer.tokens.retain(|v| v.family.as_deref() != Some(family.as_str()));
+                crate::invalidation::broadcast(state, crate::invalidation::Invalidation::CliLogin(family.clone()));
             }
             tracing::warn!("a used refresh token was presented again; its whole login was revoked");
             audit::record(state, Entry::new("oauth.refresh_reuse", false).ip(ip).detail(serde_json::json!({ "client_id": client }))).await;
@@ -248,7 +248,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: axu
         Ok(Some(family)) => {
             // Access tokens of the login already verified on this replica
             // stop working now; elsewhere at their next check.
-            state.bearer.tokens.retain(|v| v.family.as_deref() != Some(family.as_str()));
+            crate::invalidation::broadcast(&state, crate::invalidation::Invalidation::CliLogin(family.clone()));
             Status::Ok.with(())
         }
         Ok(None) => Status::Ok.with(()),

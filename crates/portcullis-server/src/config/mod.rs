@@ -28,6 +28,7 @@ use url::Url;
 pub const KNOWN_VARIABLES: &[&str] = &[
     "PORTCULLIS_PUBLIC_URL",
     "PORTCULLIS_LISTEN",
+    "PORTCULLIS_METRICS_LISTEN",
     "PORTCULLIS_DATA_DIR",
     "PORTCULLIS_SECRET_KEY",
     "PORTCULLIS_SECRET_KEY_FILE",
@@ -92,12 +93,24 @@ pub enum SecretKeySource {
     DataDir(PathBuf),
 }
 
+/// The variables Kubernetes sets for a Service named `portcullis`
+/// (`PORTCULLIS_SERVICE_HOST`, `PORTCULLIS_PORT_8080_TCP_ADDR`, ...) unless
+/// the pod disables service links: not typos, so not warned about.
+fn is_kubernetes_service_link(name: &str) -> bool {
+    let rest = &name["PORTCULLIS_".len()..];
+    rest == "PORT" || rest.starts_with("PORT_") || rest == "SERVICE_HOST" || rest.starts_with("SERVICE_PORT")
+}
+
 /// The complete configuration. Secrets are `SecretString`s, whose `Debug`
 /// prints `[REDACTED]`.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub public_url: Url,
     pub listen: SocketAddr,
+    /// Where Prometheus scrapes `GET /metrics` (`PORTCULLIS_METRICS_LISTEN`):
+    /// a separate address, so that the metrics are never on the public
+    /// port; none by default.
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: SecretString,
     pub secret_key: SecretKeySource,
@@ -162,6 +175,23 @@ impl Config {
             Some(v) => v.parse().map_err(|_| {
                 err("PORTCULLIS_LISTEN", format!("`{v}` is not an address and port"), "127.0.0.1:8080")
             })?,
+        };
+
+        let metrics_listen: Option<SocketAddr> = match get("PORTCULLIS_METRICS_LISTEN") {
+            None => None,
+            Some(v) => {
+                let addr: SocketAddr = v.parse().map_err(|_| {
+                    err("PORTCULLIS_METRICS_LISTEN", format!("`{v}` is not an address and port"), "0.0.0.0:9090")
+                })?;
+                if addr == listen {
+                    return Err(err(
+                        "PORTCULLIS_METRICS_LISTEN",
+                        format!("`{v}` is PORTCULLIS_LISTEN's address too; metrics need a port of their own"),
+                        "0.0.0.0:9090",
+                    ));
+                }
+                Some(addr)
+            }
         };
 
         let public_url = match get("PORTCULLIS_PUBLIC_URL") {
@@ -306,13 +336,14 @@ impl Config {
 
         let unknown_variables = env
             .keys()
-            .filter(|k| k.starts_with("PORTCULLIS_") && !KNOWN_VARIABLES.contains(&k.as_str()))
+            .filter(|k| k.starts_with("PORTCULLIS_") && !KNOWN_VARIABLES.contains(&k.as_str()) && !is_kubernetes_service_link(k))
             .cloned()
             .collect();
 
         Ok(Config {
             public_url,
             listen,
+            metrics_listen,
             data_dir,
             database_url,
             secret_key,

@@ -73,7 +73,16 @@ fn secrets_come_from_files_and_stay_out_of_debug() {
 
 #[test]
 fn unknown_portcullis_variables_are_reported() {
-    let c = Config::from_env(&env(&[("PORTCULLIS_LISTN", "x"), ("OTHER", "y")])).unwrap();
+    // Kubernetes' service links for a Service named `portcullis` are not typos.
+    let c = Config::from_env(&env(&[
+        ("PORTCULLIS_LISTN", "x"),
+        ("OTHER", "y"),
+        ("PORTCULLIS_SERVICE_HOST", "10.0.0.7"),
+        ("PORTCULLIS_SERVICE_PORT_HTTP", "8080"),
+        ("PORTCULLIS_PORT", "tcp://10.0.0.7:8080"),
+        ("PORTCULLIS_PORT_8080_TCP_ADDR", "10.0.0.7"),
+    ]))
+    .unwrap();
     assert_eq!(c.unknown_variables, vec!["PORTCULLIS_LISTN".to_string()]);
 }
 

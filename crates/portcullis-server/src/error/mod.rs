@@ -133,7 +133,9 @@ impl ApiError {
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(Status::Unauthorized, "unauthenticated", message)
     }
+    /// The RBAC decision's refusal (counted in the metrics).
     pub fn forbidden(d: Denial) -> Self {
+        crate::telemetry::rbac_denied(&d);
         Self::new(Status::Forbidden, "forbidden", d.to_string())
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {

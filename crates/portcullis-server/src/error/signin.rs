@@ -148,6 +148,12 @@ impl SignInError {
         }
     }
 
+    /// The troubleshooting code (`invalid_state`, `idp_unreachable`, ...),
+    /// as the JSON answer gives it; the `cause` label of the sign-in metric.
+    pub fn code(&self) -> &'static str {
+        self.parts("").1
+    }
+
     /// The failure in the troubleshooting guide's words: its title, its
     /// cause and its fix (what the page says; no token, code or secret).
     pub fn explain(&self, callback: &str) -> (&'static str, String, String) {

@@ -71,6 +71,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         Err(e) => return pages::forms::refused(e, "/"),
     };
     if let Decision::Deny(d) = decide(&scope.principal, Action::Feature(Feature::OrganizationSettings, Level::Manage)) {
+        crate::telemetry::rbac_denied(&d);
         return pages::message(Status::Forbidden, "Not allowed", &format!("Check access: {d}."), Some(("/", "Home")));
     }
     match build(&state, &scope, &q).await {

@@ -95,6 +95,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         Err(resp) => return resp,
     };
     if let Decision::Deny(d) = decide(&scope.principal, Action::Feature(Feature::Invitations, Level::Read)) {
+        crate::telemetry::rbac_denied(&d);
         return pages::message(Status::Forbidden, "Not allowed", &format!("Roles: {d}."), Some(("/", "Home")));
     }
     let roles = match state.store.list_roles(scope.org.id).await {

@@ -75,7 +75,10 @@ pub fn refusal(scope: &OrgScope, action: Action<'_>, area: &str) -> Option<Respo
 pub fn refusal_of(decision: Decision, area: &str) -> Option<Response> {
     match decision {
         Decision::Allow => None,
-        Decision::Deny(d) => Some(pages::message(Status::Forbidden, "Not allowed", &format!("{area}: {d}."), Some(("/", "Home")))),
+        Decision::Deny(d) => {
+            crate::telemetry::rbac_denied(&d);
+            Some(pages::message(Status::Forbidden, "Not allowed", &format!("{area}: {d}."), Some(("/", "Home"))))
+        }
         Decision::NotFound => Some(pages::message(Status::NotFound, "Not found", &format!("{area}: no such thing here."), Some(("/", "Home")))),
     }
 }

@@ -35,7 +35,10 @@ impl OrgScope {
     pub fn authorize(&self, action: Action<'_>, resource: &str) -> ApiResult<()> {
         match decide(&self.principal, action) {
             Decision::Allow => Ok(()),
-            Decision::Deny(d) => Err(ApiError::new(Status::Forbidden, "forbidden", format!("{resource}: {d}"))),
+            Decision::Deny(d) => {
+                crate::telemetry::rbac_denied(&d);
+                Err(ApiError::new(Status::Forbidden, "forbidden", format!("{resource}: {d}")))
+            }
             Decision::NotFound => Err(ApiError::not_found(resource)),
         }
     }

@@ -26,7 +26,7 @@ pub async fn start_session(
         if let Some(rec) = state.store.find_session_by_token_hash(&old_hash).await? {
             state.store.revoke_session(rec.user_id, rec.id, now).await?;
         }
-        state.sessions.evict(old_hash.as_str());
+        crate::invalidation::broadcast(state, crate::invalidation::Invalidation::Session(old_hash.as_str().to_owned()));
     }
     let token = random_token();
     let policy = state.config.session;

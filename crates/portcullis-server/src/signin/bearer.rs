@@ -53,12 +53,27 @@ fn unverified_issuer(token: &str) -> Option<String> {
     v.get("iss")?.as_str().map(str::to_owned)
 }
 
-/// The caller behind a bearer token.
+/// The caller behind a bearer token (counted in the
+/// `portcullis_bearer_verifications_total` metric).
 pub async fn caller(state: &AppState, token: &str) -> ApiResult<Caller> {
+    let mut cached = false;
+    let result = resolve(state, token, &mut cached).await;
+    let outcome = match &result {
+        Ok(_) => "accepted",
+        Err(e) if e.message.contains("token expired") => "expired",
+        Err(_) => "refused",
+    };
+    crate::telemetry::bearer_verification(outcome, cached);
+    result
+}
+
+async fn resolve(state: &AppState, token: &str, cached: &mut bool) -> ApiResult<Caller> {
     let now = state.clock.now();
     // The raw digest (no hex string): this runs on every bearer request.
     let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    let verified = match state.bearer.tokens.get(&hash) {
+    let hit = state.bearer.tokens.get(&hash);
+    *cached = hit.is_some();
+    let verified = match hit {
         Some(v) if v.expires_at.0 + LEEWAY_SECS * 1000 >= now.0 => v,
         Some(_) => {
             state.bearer.tokens.evict(&hash);

@@ -17,7 +17,7 @@ pub struct BearerCache {
 
 impl Default for BearerCache {
     fn default() -> Self {
-        Self { tokens: TtlCache::new(Duration::from_secs(24 * 3600), 100_000), users: TtlCache::new(Duration::from_secs(60), 100_000) }
+        Self { tokens: TtlCache::new("verified_tokens", Duration::from_secs(24 * 3600), 100_000), users: TtlCache::new("provisioned_users", Duration::from_secs(60), 100_000) }
     }
 }
 

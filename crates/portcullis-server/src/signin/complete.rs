@@ -44,6 +44,7 @@ pub async fn complete(state: &AppState, headers: &HeaderMap, s: Success<'_>) -> 
         .await
         .map_err(|e| SignInError::Internal(format!("session: {}", e.message)))?;
     if let Some(entry) = s.login_audit {
+        crate::telemetry::sign_in(s.provider, None);
         audit::record(state, entry.actor(user.id, &user.email).ip(s.ip)).await;
         record_attempt(state, Some(user.id), s.provider, true).await;
     }

@@ -137,6 +137,7 @@ async fn finish(state: &AppState, p: Arc<dyn IdentityProvider>, ip: Option<Strin
             }
             audit::record(state, Entry::new("login", false).ip(ip).detail(detail)).await;
             super::complete::record_attempt(state, None, p.name(), false).await;
+            crate::telemetry::sign_in(p.name(), Some(e.code()));
             e.respond(p.name(), p.callback_url(), headers)
         }
     };

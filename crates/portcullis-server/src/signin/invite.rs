@@ -47,7 +47,10 @@ pub async fn still_valid(state: &AppState, inv: &Invitation) -> Result<Result<()
     let principal = crate::session::principal_in(&inviter, &memberships, inv.org_id);
     Ok(match decide(&principal, Action::Invite(inv.role.kind)) {
         Decision::Allow => Ok(()),
-        Decision::Deny(d) => Err(format!("{} who sent it may no longer invite to the {} role ({d})", inviter.email, inv.role.name)),
+        Decision::Deny(d) => {
+            crate::telemetry::rbac_denied(&d);
+            Err(format!("{} who sent it may no longer invite to the {} role ({d})", inviter.email, inv.role.name))
+        }
         Decision::NotFound => Err(format!("{} who sent it may no longer invite", inviter.email)),
     })
 }
@@ -243,7 +246,7 @@ pub async fn invite_submit(State(state): State<AppState>, ClientIp(ip): ClientIp
         Ok(None) => return invalid_link(&state),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    state.sessions.evict_user(user.id);
+    crate::invalidation::broadcast(&state, crate::invalidation::Invalidation::UserSessions(user.id));
     audit::record(
         &state,
         Entry::new("invitation.accept", true).org(inv.org_id).actor(user.id, &user.email).target(format!("invitation:{}", inv.id)).ip(ip.clone()).detail(serde_json::json!({ "role": inv.role.name, "at": "link" })),

@@ -73,6 +73,7 @@ pub async fn login_submit(
     let rt = safe_return_to(form.return_to.as_deref(), &state.config.public_origin());
     let (binding, set) = form_cookie(&state, &headers);
     let fail = |status: Status, code: &'static str, msg: String, email: &str, retry: Option<u64>| -> Response {
+        crate::telemetry::sign_in("local", Some(code));
         if json {
             let mut e = ApiError::new(status, code, msg);
             e.retry_after = retry;

@@ -68,7 +68,7 @@ pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Resul
     if ident.email_verified {
         crate::signin::invite::apply_at_sign_in(state, &user).await.map_err(db)?;
     }
-    state.sessions.evict_user(user.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserSessions(user.id));
     Ok(user)
 }
 

@@ -58,7 +58,7 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, heade
     if let Err(e) = state.store.revoke_session(user.id, caller.ctx.session.id, state.clock.now()).await {
         return ApiError::from(e).into_response();
     }
-    state.sessions.evict(&caller.token_hash);
+    crate::invalidation::broadcast(&state, crate::invalidation::Invalidation::Session(caller.token_hash.clone()));
     audit::record(&state, Entry::new("logout", true).actor(user.id, &user.email).target(format!("session:{}", caller.ctx.session.id)).ip(ip)).await;
     // Signed in through an IdP that offers logout, end the session there
     // too: OpenID RP-initiated logout, or SAML single logout (a signed

@@ -103,7 +103,7 @@ pub async fn backchannel(State(state): State<AppState>, Path(provider): Path<Str
     match state.store.revoke_idp_sessions(p.settings.provider, p.settings.issuer.as_str(), sid, sub, now).await {
         Ok(users) => {
             for u in &users {
-                state.sessions.evict_user(*u);
+                crate::invalidation::broadcast(&state, crate::invalidation::Invalidation::UserSessions(*u));
             }
             tracing::info!(provider, users = users.len(), "back-channel logout ended sessions");
             crate::audit::record(&state, crate::audit::Entry::new("logout.backchannel", true).detail(serde_json::json!({ "provider": provider, "users": users.len() }))).await;

@@ -14,7 +14,7 @@ pub async fn end_session(state: &AppState, caller: &Caller, id: SessionId) -> Re
     if !state.store.revoke_session(user.id, id, state.clock.now()).await? {
         return Ok(false);
     }
-    state.sessions.evict_user(user.id);
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserSessions(user.id));
     audit::record(state, Entry::new("session.revoke", true).actor(user.id, &user.email).target(format!("session:{id}"))).await;
     Ok(true)
 }
@@ -33,7 +33,7 @@ pub async fn end_cli_login(state: &AppState, caller: &Caller, family: &str) -> R
     if !state.store.revoke_user_refresh_family(user.id, family, state.clock.now()).await? {
         return Ok(false);
     }
-    state.bearer.tokens.retain(|v| v.family.as_deref() != Some(family));
+    crate::invalidation::broadcast(state, crate::invalidation::Invalidation::CliLogin(family.to_owned()));
     audit::record(state, Entry::new("cli_login.revoke", true).actor(user.id, &user.email).target(format!("cli_login:{family}"))).await;
     Ok(true)
 }

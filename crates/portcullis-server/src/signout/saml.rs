@@ -143,7 +143,7 @@ async fn from_idp(state: &AppState, p: &SamlProvider, msg: Received) -> Result<R
         .map_err(SignInError::from)?
         .ok_or_else(|| refuse("replay", format!("The LogoutRequest `{}` was already processed; each is accepted once.", req.id.chars().take(80).collect::<String>()), "Nothing to do: the sign-out it asked for has happened."))?;
     for u in &ended {
-        state.sessions.evict_user(*u);
+        crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserSessions(*u));
     }
     tracing::info!(provider = s.provider, users = ended.len(), "IdP-initiated SAML logout ended sessions");
     audit::record(state, Entry::new("logout.saml", true).detail(serde_json::json!({ "provider": s.provider, "initiated_by": "idp", "users": ended.len() }))).await;

@@ -15,6 +15,8 @@ mod automations;
 mod bearer;
 mod invitations_idp;
 mod local_oauth;
+mod replicas;
+mod metrics;
 mod request_origin;
 mod role_mapping;
 mod saml;

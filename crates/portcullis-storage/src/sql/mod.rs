@@ -10,6 +10,7 @@ mod env;
 mod idp;
 mod invitations;
 mod limits;
+mod notify;
 mod oauth;
 mod orgs;
 mod owners;
@@ -17,6 +18,7 @@ mod sessions;
 mod usage;
 mod users;
 
+pub use notify::Notice;
 use crate::{Result, Store, StoreError};
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -63,6 +65,8 @@ impl Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL's URL, for the listener's own connection (`notify.rs`).
+    listen_url: Option<String>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -108,7 +112,8 @@ impl SqlStore {
             })
             .connect(url)
             .await?;
-        Ok(Self { pool, backend })
+        let listen_url = (backend == Backend::Postgres).then(|| url.to_owned());
+        Ok(Self { pool, backend, listen_url })
     }
 
     /// Applies pending migrations.
@@ -151,6 +156,15 @@ impl Store for SqlStore {
     }
     fn backend(&self) -> Backend {
         self.backend
+    }
+    async fn publish_invalidation(&self, message: &str) -> Result<()> {
+        self.publish(message).await
+    }
+    async fn subscribe_invalidations(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Notice>>> {
+        self.subscribe().await
+    }
+    fn pool_stats(&self) -> crate::PoolStats {
+        crate::PoolStats { size: self.pool.size(), idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX), max: self.pool.options().get_max_connections() }
     }
 }
 

@@ -159,7 +159,7 @@ pub async fn discover(settings: &OidcSettings, callback_url: &str, http: &reqwes
     for u in &endpoints {
         crate::config::base_url("discovery", u.as_str(), "https://idp.example.com").map_err(|e| format!("endpoint {u}: {}", e.problem))?;
     }
-    let jwks = Jwks::new(metadata.jwks_uri().url().clone(), JWKS_MIN_REFETCH);
+    let jwks = Jwks::new(settings.provider, metadata.jwks_uri().url().clone(), JWKS_MIN_REFETCH);
     let keys = jwks.fetch(http).await.map_err(|e| format!("signing keys at {}: {e}", metadata.jwks_uri().url()))?;
     metadata = metadata.set_jwks(keys.core.clone());
     let iss_parameter_supported = raw.get("authorization_response_iss_parameter_supported").and_then(|v| v.as_bool()).unwrap_or(false);

@@ -28,6 +28,8 @@ pub struct KeySet {
 }
 
 pub struct Jwks {
+    /// The provider it belongs to (for the metrics).
+    provider: &'static str,
     url: Url,
     current: RwLock<Arc<KeySet>>,
     /// When the last unknown-`kid` refetch happened; the lock makes it single-flight.
@@ -36,8 +38,9 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    pub fn new(url: Url, min_refetch_interval: Duration) -> Self {
+    pub fn new(provider: &'static str, url: Url, min_refetch_interval: Duration) -> Self {
         Self {
+            provider,
             url,
             current: RwLock::new(Arc::new(KeySet { core: CoreJsonWebKeySet::new(vec![]), jwt: vec![], generation: 0, fetched_at: None })),
             last_refetch: tokio::sync::Mutex::new(None),
@@ -51,6 +54,12 @@ impl Jwks {
 
     /// Fetches the key set now and makes it current.
     pub async fn fetch(&self, http: &reqwest::Client) -> Result<Arc<KeySet>, String> {
+        let result = self.fetch_once(http).await;
+        crate::telemetry::key_set_refresh(self.provider, result.is_ok());
+        result
+    }
+
+    async fn fetch_once(&self, http: &reqwest::Client) -> Result<Arc<KeySet>, String> {
         let resp = http.get(self.url.clone()).header("accept", "application/json").send().await.map_err(|e| crate::outbound::describe(&e))?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
