@@ -60,7 +60,40 @@ pub async fn record(state: &AppState, e: Entry) {
         detail: e.detail,
     };
     tracing::info!(action = %event.action, outcome = %event.outcome, target = ?event.target, actor = ?event.actor, "audit");
-    if let Err(err) = state.store.append_audit(&event).await {
-        tracing::error!(error = %err, action = %event.action, "could not write the audit log");
+    match state.store.append_audit(&event).await {
+        Ok(()) => {}
+        // The database is away: the entry is kept and written when it is
+        // back, so that an outage loses no audit entry.
+        Err(err) if err.is_unavailable() => keep_until_stored(state.store.clone(), event),
+        Err(err) => tracing::error!(error = %err, action = %event.action, "could not write the audit log"),
     }
+}
+
+/// Entries waiting for the database, at most [`MAX_PENDING`].
+static PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+const MAX_PENDING: usize = 100_000;
+
+fn keep_until_stored(store: std::sync::Arc<dyn portcullis_storage::Store>, event: AuditEvent) {
+    use std::sync::atomic::Ordering;
+    if PENDING.fetch_add(1, Ordering::Relaxed) >= MAX_PENDING {
+        PENDING.fetch_sub(1, Ordering::Relaxed);
+        tracing::error!(action = %event.action, "could not write the audit log: the database is unreachable and {MAX_PENDING} entries already wait for it");
+        return;
+    }
+    tracing::warn!(action = %event.action, "database unreachable: the audit entry waits until it is back");
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_millis(100);
+        loop {
+            tokio::time::sleep(wait).await;
+            match store.append_audit(&event).await {
+                Err(e) if e.is_unavailable() => wait = (wait * 2).min(std::time::Duration::from_secs(2)),
+                Err(e) => {
+                    tracing::error!(error = %e, action = %event.action, "could not write the audit log");
+                    break;
+                }
+                Ok(()) => break,
+            }
+        }
+        PENDING.fetch_sub(1, Ordering::Relaxed);
+    });
 }

@@ -19,6 +19,10 @@ pub struct CachedSession {
     pub touched_at: AtomicI64,
 }
 
+/// How long past its TTL an entry may still serve while the database is
+/// unreachable ([`TtlCache::get_stale`]).
+pub const STALE_IF_UNAVAILABLE: Duration = Duration::from_secs(60);
+
 /// A bounded map whose entries are served for at most `ttl`. Used for
 /// sessions and automations: changes on this replica evict at once, changes
 /// on another replica take effect within `ttl`.
@@ -48,14 +52,29 @@ impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
         found
     }
 
+    /// An entry past its TTL but younger than [`STALE_IF_UNAVAILABLE`]
+    /// beyond it: only for when the database cannot be reached (RFC 5861's
+    /// `stale-if-error`), so that what was just being served keeps working
+    /// through a short outage. Revocations made before the outage reached
+    /// this replica by notice and evicted the entry; those made during it
+    /// cannot happen (they need the database).
+    pub fn get_stale<Q>(&self, k: &Q) -> Option<Arc<V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let map = self.map.lock().expect("cache lock");
+        map.get(k).filter(|(_, at)| at.elapsed() < self.ttl + STALE_IF_UNAVAILABLE).map(|(v, _)| v.clone())
+    }
+
     pub fn insert(&self, k: K, v: V) -> Arc<V> {
         let v = Arc::new(v);
         let mut map = self.map.lock().expect("cache lock");
         if map.len() >= self.max_entries {
             // Bounded memory: drop what has expired, and everything if that
             // was not enough (the cost is one database read per entry).
-            let ttl = self.ttl;
-            map.retain(|_, (_, at)| at.elapsed() < ttl);
+            let keep = self.ttl + STALE_IF_UNAVAILABLE;
+            map.retain(|_, (_, at)| at.elapsed() < keep);
             if map.len() >= self.max_entries {
                 map.clear();
             }
@@ -92,6 +111,11 @@ impl SessionCache {
 
     pub fn get(&self, token_hash: &str) -> Option<Arc<CachedSession>> {
         self.0.get(token_hash)
+    }
+
+    /// See [`TtlCache::get_stale`].
+    pub fn get_stale(&self, token_hash: &str) -> Option<Arc<CachedSession>> {
+        self.0.get_stale(token_hash)
     }
 
     pub fn insert(&self, token_hash: String, session: SessionRecord, user: User, memberships: Vec<Membership>) -> Arc<CachedSession> {

@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod compat;
 pub mod config;
 pub mod crypto;
+pub mod database_status;
 pub mod error;
 pub mod health;
 pub mod idp;
@@ -108,6 +109,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/crewai_plus/api/v1", compat::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(telemetry::track_requests))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), database_status::watch))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
@@ -143,6 +145,7 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>, axu
         Ok(()) => "ok",
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
+            state.database.mark_down(state.store.clone());
             "unreachable"
         }
     };

@@ -42,6 +42,8 @@ pub struct Inner {
     /// Where cache invalidations for the other replicas are queued, once
     /// `crate::invalidation::spawn` runs (PostgreSQL only).
     pub invalidations: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Whether the database was last seen away (the caches' circuit breaker).
+    pub database: Arc<crate::database_status::DatabaseStatus>,
 }
 
 impl AppState {
@@ -76,7 +78,38 @@ impl AppState {
             bearer: crate::signin::bearer_cache::BearerCache::default(),
             oauth: crate::authserver::authority::LocalAuthority::default(),
             invalidations: std::sync::OnceLock::new(),
+            database: Arc::default(),
         })))
+    }
+}
+
+impl AppState {
+    /// A cached entry to serve while the database is away: `fresh` when
+    /// the cache has it, else `load` from the database unless it is known
+    /// to be away, and on `database_unavailable` the stale entry if any
+    /// (marking the database down).
+    pub async fn cached_or_stale<T>(
+        &self,
+        fresh: Option<Arc<T>>,
+        stale: impl Fn() -> Option<Arc<T>>,
+        load: impl std::future::Future<Output = crate::error::ApiResult<Arc<T>>>,
+    ) -> crate::error::ApiResult<Arc<T>> {
+        if let Some(v) = fresh {
+            return Ok(v);
+        }
+        if self.database.is_down() {
+            if let Some(v) = stale() {
+                return Ok(v);
+            }
+        }
+        match load.await {
+            Ok(v) => Ok(v),
+            Err(e) if e.code == "database_unavailable" => {
+                self.database.mark_down(self.store.clone());
+                stale().ok_or(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -67,9 +67,7 @@ impl UsageRecorder {
                     }
                 }
                 if !batch.is_empty() || !execs.is_empty() {
-                    if let Err(e) = store.append_usage_batch(&batch, &execs).await {
-                        tracing::error!(error = %e, events = batch.len(), executions = execs.len(), "could not record usage events and executions");
-                    }
+                    write_until_stored(store.as_ref(), &batch, &execs).await;
                     batch.clear();
                     execs.clear();
                 }
@@ -85,6 +83,7 @@ impl UsageRecorder {
         Self { tx, dropped }
     }
 
+    /// Records a usage event; dropped (and counted) when the queue is full.
     pub fn record(&self, e: UsageEvent) {
         if self.tx.try_send(Msg::Event(e)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -103,6 +102,39 @@ impl UsageRecorder {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Msg::Flush(tx)).await.is_ok() {
             let _ = rx.await;
+        }
+    }
+}
+
+/// Writes one batch. While the database is unreachable the batch is kept
+/// and retried (backing off from 100 ms to 2 s), so that an outage loses no
+/// execution or usage record: new records wait in the queue meanwhile
+/// (10,000 places; executions wait for room, usage events beyond it are
+/// dropped and counted). Any other failure is logged and the batch dropped,
+/// as retrying could not help.
+async fn write_until_stored(store: &dyn Store, batch: &[UsageEvent], execs: &[ExecutionOp]) {
+    let mut wait = Duration::from_millis(100);
+    let mut logged = false;
+    loop {
+        match store.append_usage_batch(batch, execs).await {
+            Ok(()) => {
+                if logged {
+                    tracing::info!(events = batch.len(), executions = execs.len(), "usage events and executions recorded after the database came back");
+                }
+                return;
+            }
+            Err(e) if e.is_unavailable() => {
+                if !logged {
+                    tracing::warn!(error = %e, events = batch.len(), executions = execs.len(), "database unreachable: keeping usage events and executions until it is back");
+                    logged = true;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = batch.len(), executions = execs.len(), "could not record usage events and executions");
+                return;
+            }
         }
     }
 }

@@ -35,6 +35,11 @@ pub enum StoreError {
     /// The database failed (logged with its detail, shown as a generic 500).
     #[error("database error")]
     Backend(#[source] BackendError),
+    /// The database cannot be reached right now: no connection within the
+    /// pool's acquire timeout, a connection lost, or the server shutting
+    /// down or starting up. Nothing was written; the caller may retry.
+    #[error("the database cannot be reached")]
+    Unavailable(#[source] BackendError),
 }
 
 /// An opaque database driver error.
@@ -58,7 +63,16 @@ impl std::error::Error for BackendError {
 
 impl StoreError {
     pub(crate) fn db(e: sqlx::Error) -> Self {
-        StoreError::Backend(BackendError(e))
+        if is_unavailable(&e) {
+            StoreError::Unavailable(BackendError(e))
+        } else {
+            StoreError::Backend(BackendError(e))
+        }
+    }
+
+    /// Whether the database was unreachable (worth retrying later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 
     /// Maps a write error: unique violations become [`StoreError::Conflict`],
@@ -79,6 +93,18 @@ impl StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::db(e)
+    }
+}
+
+/// An error that says the database is away rather than that the request
+/// was wrong: pool and connection failures, and PostgreSQL's SQLSTATE
+/// classes 08 (connection exception) and 57P (operator intervention:
+/// shutting down, starting up).
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

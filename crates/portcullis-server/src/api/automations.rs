@@ -67,14 +67,14 @@ pub async fn load(state: &AppState, scope: &OrgScope, raw_id: &str, access: Auto
 /// it allows).
 pub async fn load_with_acl(state: &AppState, scope: &OrgScope, raw_id: &str, access: AutomationAccess) -> ApiResult<(Automation, AutomationAcl)> {
     let id: AutomationId = parse_id("automation", raw_id)?;
-    let cached = match state.automations.get(&id) {
-        Some(c) => c,
-        None => {
+    // While the database is away, what was just served still is.
+    let cached = state
+        .cached_or_stale(state.automations.get(&id), || state.automations.get_stale(&id), async {
             let a = state.store.get_automation(scope.org.id, id).await?.ok_or_else(|| ApiError::not_found("automation"))?;
             let acl = state.store.get_acl(&a).await?;
-            state.automations.insert(id, (a, acl))
-        }
-    };
+            Ok(state.automations.insert(id, (a, acl)))
+        })
+        .await?;
     let (a, acl) = &*cached;
     if a.org_id != scope.org.id {
         return Err(ApiError::not_found("automation"));

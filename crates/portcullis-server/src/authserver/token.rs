@@ -267,6 +267,10 @@ pub struct LocalToken {
 /// `kid`, `typ` `at+jwt`, `iss`, `aud`, times against the injected clock,
 /// and a login (refresh-token family) that has not been ended. The error is
 /// the `error_description` to send.
+/// What [`verify_access_token`] answers when the login could not be looked
+/// up (the database is away): not the token's fault.
+pub const UNCHECKABLE: &str = "Invalid token: cannot be checked right now; try again shortly";
+
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<LocalToken, String> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| format!("Invalid token: not a signed JWT ({e})"))?;
     if header.alg != super::signing::ALG {
@@ -304,9 +308,10 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<LocalT
     match state.store.get_refresh_family_active(&family, now).await {
         Ok(true) => {}
         Ok(false) => return Err("Invalid token: this login was ended (logout or revoked sessions); run `portcullis login` again".into()),
+        Err(e) if e.is_unavailable() => return Err(UNCHECKABLE.into()),
         Err(e) => {
             tracing::error!(error = %e, "checking a login's refresh tokens");
-            return Err("Invalid token: cannot be checked right now; try again shortly".into());
+            return Err(UNCHECKABLE.into());
         }
     }
     Ok(LocalToken { user_id, expires_at: Timestamp(claims["exp"].as_i64().unwrap_or_default() * 1000), family })

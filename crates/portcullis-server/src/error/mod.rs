@@ -44,6 +44,11 @@ pub enum Status {
     BadGateway,
     /// Busy or not ready: try again shortly.
     Unavailable,
+    /// 424 (RFC 4918 §11.4): what was asked depended on another party that
+    /// failed. A sign-in when the identity provider cannot be reached:
+    /// Portcullis itself is well, so no 5xx counts it among its own errors
+    /// (alerts watch `portcullis_sign_ins_total{cause="idp_unreachable"}`).
+    FailedDependency,
     /// An upstream did not answer in time.
     GatewayTimeout,
 }
@@ -66,6 +71,7 @@ impl Status {
             Status::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Status::BadGateway => StatusCode::BAD_GATEWAY,
             Status::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Status::FailedDependency => StatusCode::FAILED_DEPENDENCY,
             Status::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -133,6 +139,17 @@ impl ApiError {
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(Status::Unauthorized, "unauthenticated", message)
     }
+    /// 503 `database_unavailable`, with `Retry-After: 2`: nothing was done.
+    pub fn database_unavailable() -> Self {
+        let mut e = ApiError::new(
+            Status::Unavailable,
+            "database_unavailable",
+            "Portcullis cannot reach its database right now (it is restarting, or the network to it is down); nothing was changed. Try again in a few seconds.",
+        );
+        e.retry_after = Some(2);
+        e
+    }
+
     /// The RBAC decision's refusal (counted in the metrics).
     pub fn forbidden(d: Denial) -> Self {
         crate::telemetry::rbac_denied(&d);
@@ -192,6 +209,10 @@ impl From<StoreError> for ApiError {
                 "in_use",
                 format!("this {what} is still held by members; move them to another role first"),
             ),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unreachable");
+                ApiError::database_unavailable()
+            }
             e @ (StoreError::Corrupt(_) | StoreError::Backend(_)) => ApiError::internal(format!("storage: {e:#}: {:?}", std::error::Error::source(&e))),
         }
     }
@@ -208,6 +229,10 @@ impl IntoResponse for ApiError {
         let mut resp = (self.http_override.unwrap_or(self.status.http()), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.code == "database_unavailable" {
+            // For crate::database_status::watch, which opens the breaker.
+            resp.extensions_mut().insert(crate::database_status::Unreachable);
         }
         if self.status == Status::Unauthorized {
             let challenge = self

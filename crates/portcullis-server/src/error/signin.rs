@@ -47,7 +47,7 @@ impl SignInError {
                 format!("Make the redirect URI registered in your IdP exactly match the callback URL: {callback}"),
             ),
             Unreachable(_) => (
-                Status::BadGateway,
+                Status::FailedDependency,
                 "idp_unreachable",
                 "The identity provider cannot be reached",
                 "Portcullis could not reach the identity provider.".into(),

@@ -41,9 +41,10 @@ impl Caller {
             .ok_or_else(|| ApiError::unauthorized(format!("not signed in; sign in at {sign_in}")))?;
         let hash = token_hash(token);
         let now = state.clock.now();
-        let ctx = match state.sessions.get(hash.as_str()) {
-            Some(c) => c,
-            None => {
+        // While the database is away, a session this replica was just
+        // serving keeps working (its status is still checked below).
+        let ctx = state
+            .cached_or_stale(state.sessions.get(hash.as_str()), || state.sessions.get_stale(hash.as_str()), async {
                 let session = state.store.find_session_by_token_hash(&hash).await?.ok_or_else(|| {
                     ApiError::unauthorized(format!("this session does not exist (it was signed out, revoked or tampered with); sign in again at {sign_in}"))
                 })?;
@@ -51,9 +52,9 @@ impl Caller {
                     ApiError::unauthorized(format!("the account of this session was deleted; sign in again at {sign_in}"))
                 })?;
                 let memberships = state.store.list_memberships(user.id).await?;
-                state.sessions.insert(hash.as_str().to_owned(), session, user, memberships)
-            }
-        };
+                Ok(state.sessions.insert(hash.as_str().to_owned(), session, user, memberships))
+            })
+            .await?;
         match ctx.session.times.status(now, &state.config.session) {
             SessionStatus::Active => {}
             SessionStatus::Revoked => {

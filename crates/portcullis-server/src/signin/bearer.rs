@@ -67,6 +67,23 @@ pub async fn caller(state: &AppState, token: &str) -> ApiResult<Caller> {
     result
 }
 
+/// The account behind a verified token, with its memberships, cached under
+/// the token's context key.
+async fn load_context(state: &AppState, verified: &VerifiedToken, now: Timestamp) -> ApiResult<std::sync::Arc<crate::cache::CachedSession>> {
+    let user = state.store.get_user(verified.user_id).await?.ok_or_else(|| invalid("Invalid token: its account was deleted in Portcullis"))?;
+    let memberships = state.store.list_memberships(user.id).await?;
+    // Stands for the token in `/me`; never stored.
+    let session = SessionRecord {
+        id: SessionId::new(),
+        user_id: user.id,
+        provider: verified.provider.to_owned(),
+        times: SessionTimes { created_at: now, last_seen_at: now, expires_at: verified.expires_at, revoked_at: None },
+        ip: None,
+        user_agent: None,
+    };
+    Ok(state.sessions.insert(verified.context_key.clone(), session, user, memberships))
+}
+
 async fn resolve(state: &AppState, token: &str, cached: &mut bool) -> ApiResult<Caller> {
     let now = state.clock.now();
     // The raw digest (no hex string): this runs on every bearer request.
@@ -86,27 +103,8 @@ async fn resolve(state: &AppState, token: &str, cached: &mut bool) -> ApiResult<
     };
     // The account, per user (not per token), for at most the session cache TTL.
     let key = &verified.context_key;
-    let ctx = match state.sessions.get(key) {
-        Some(c) => c,
-        None => {
-            let user = state
-                .store
-                .get_user(verified.user_id)
-                .await?
-                .ok_or_else(|| invalid("Invalid token: its account was deleted in Portcullis"))?;
-            let memberships = state.store.list_memberships(user.id).await?;
-            // Stands for the token in `/me`; never stored.
-            let session = SessionRecord {
-                id: SessionId::new(),
-                user_id: user.id,
-                provider: verified.provider.to_owned(),
-                times: SessionTimes { created_at: now, last_seen_at: now, expires_at: verified.expires_at, revoked_at: None },
-                ip: None,
-                user_agent: None,
-            };
-            state.sessions.insert(key.clone(), session, user, memberships)
-        }
-    };
+    // While the database is away, the account as this replica just knew it.
+    let ctx = state.cached_or_stale(state.sessions.get(key), || state.sessions.get_stale(key), load_context(state, &verified, now)).await?;
     if ctx.user.is_disabled() {
         return Err(invalid("Invalid token: this account is disabled in Portcullis; ask an organization owner to enable it"));
     }
@@ -198,7 +196,14 @@ pub async fn check_api_token(state: &AppState, p: &crate::idp::oidc::discovery::
 async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> ApiResult<VerifiedToken> {
     let iss = unverified_issuer(token).ok_or_else(|| invalid("Invalid token: not a JWT with an `iss` claim"))?;
     if state.config.sso.local && iss == crate::authserver::issuer(state) {
-        let t = crate::authserver::token::verify_access_token(state, token).await.map_err(invalid)?;
+        let t = crate::authserver::token::verify_access_token(state, token).await.map_err(|why| {
+            if why == crate::authserver::token::UNCHECKABLE {
+                // A 503 the CLI retries, not a 401 that sends its user to log in again.
+                ApiError::database_unavailable()
+            } else {
+                invalid(why)
+            }
+        })?;
         let mut v = VerifiedToken::new("local", t.user_id, t.expires_at);
         v.family = Some(t.family);
         return Ok(v);

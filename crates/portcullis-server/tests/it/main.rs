@@ -12,6 +12,7 @@ mod upstream;
 
 mod admin;
 mod automations;
+mod database_outage;
 mod bearer;
 mod invitations_idp;
 mod local_oauth;

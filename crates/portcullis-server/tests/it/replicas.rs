@@ -11,15 +11,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis-server");
-const OWNER: &str = "owner@example.com";
-const OWNER_PASSWORD: &str = "owner passphrase 1";
+pub const OWNER: &str = "owner@example.com";
+pub const OWNER_PASSWORD: &str = "owner passphrase 1";
 const SECRET_KEY: &str = "cmVwbGljYXMtc2hhcmUtb25lLWtleS0zMi1ieXRlcyE=";
 /// How fast every replica must follow.
 const WITHIN: Duration = Duration::from_millis(100);
 
-struct Replica {
-    child: Child,
-    base: String,
+pub struct Replica {
+    pub child: Child,
+    pub base: String,
 }
 
 impl Drop for Replica {
@@ -29,11 +29,18 @@ impl Drop for Replica {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A replica whose cache TTL is a minute, so that only a notice explains
+/// a change seen within 100 ms.
 async fn start(db_url: &str, public: &str, port: u16) -> Replica {
+    start_with(db_url, public, port, &[("PORTCULLIS_SESSION_CACHE_TTL", "60s")]).await
+}
+
+/// A replica on `db_url`, listening on `port`, with `env` on top of the shared settings.
+pub async fn start_with(db_url: &str, public: &str, port: u16, env: &[(&str, &str)]) -> Replica {
     let child = Command::new(BIN)
         .arg("serve")
         .env_clear()
@@ -42,10 +49,10 @@ async fn start(db_url: &str, public: &str, port: u16) -> Replica {
         .env("PORTCULLIS_SECRET_KEY", SECRET_KEY)
         .env("PORTCULLIS_PUBLIC_URL", public)
         .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
-        .env("PORTCULLIS_SESSION_CACHE_TTL", "60s")
         .env("PORTCULLIS_LOG", "warn")
         .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", OWNER)
         .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", OWNER_PASSWORD)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -76,7 +83,7 @@ async fn three() -> Option<(TestDb, [Replica; 3])> {
 }
 
 /// Polls `check` until it holds; returns how long that took after `since`.
-async fn until(since: Instant, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+pub async fn until(since: Instant, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
     loop {
         if check().await {
             return since.elapsed();

@@ -271,7 +271,7 @@ async fn an_unreachable_provider_is_named_in_readyz_and_the_page() {
     let srv = TestServer::start_with(Db::Sqlite, Options { bootstrap_admin: false, extra_env: env, listener: None }).await.unwrap();
     let mut b = Browser::new();
     let resp = b.get(&srv.url("/auth/okta/login")).await;
-    assert_eq!(resp.status(), 502);
+    assert_eq!(resp.status(), 424, "the troubleshooting page, not a 5xx: Portcullis is fine");
     assert!(resp.text().await.unwrap().contains("cannot be reached"));
     let ready = reqwest::get(srv.url("/readyz")).await.unwrap();
     assert_eq!(ready.status(), 503);

@@ -123,3 +123,46 @@ async fn signing_out_of_portcullis_continues_to_the_idp() {
     assert!(back.starts_with(&srv.url("/auth/logged-out")), "{back}");
     assert!(b.get(&back).await.text().await.unwrap().contains("You are signed out"));
 }
+
+/// The identity provider goes down: whoever is signed in keeps working (the
+/// browser session, and the CLI's token verified before), and a sign-in in
+/// flight ends on the troubleshooting page, not a 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_idp_down_sessions_keep_working_and_sign_ins_get_the_troubleshooting_page() {
+    let (peer, srv) = setup(Db::Sqlite).await.unwrap();
+    let mut signed_in = Browser::new();
+    assert_eq!(sign_in(&mut signed_in, &srv.base, "okta", "alice").await.status(), 303);
+    let token = peer.device_login("okta", "okta-cli", "alice", "").await;
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let bearer = |access: String| {
+        let url = srv.url("/api/v1/me");
+        async move { reqwest::Client::new().get(url).bearer_auth(access).send().await.unwrap().status() }
+    };
+    assert_eq!(bearer(access.clone()).await, 200);
+
+    // Someone else is half-way: the IdP sent them back with a code.
+    let mut arriving = Browser::new();
+    let resp = arriving.get(&srv.url("/auth/okta/login?return_to=/welcome")).await;
+    let interaction = arriving.follow_until(location(&resp), "never").await.err().unwrap();
+    let form_url = interaction.url().to_string();
+    let resp = arriving.post_form(&format!("{form_url}/login"), &[("login", "bob"), ("password", "any")], None).await;
+    let next = url::Url::parse(&form_url).unwrap().join(&location(&resp)).unwrap().to_string();
+    let callback = arriving.follow_until(next, &srv.url("/auth/okta/callback")).await.unwrap_or_else(|_| panic!("no callback"));
+
+    drop(peer);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let (status, me) = signed_in.me(&srv.base).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"]["email"], "alice@example.test");
+    assert_eq!(bearer(access).await, 200, "the CLI's token, verified before, still works");
+    let resp = arriving.get(&callback).await;
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap();
+    assert_eq!(status, 424, "the troubleshooting page, not a 5xx: {body}");
+    assert!(body.contains("The identity provider cannot be reached") && body.contains("/readyz"), "{body}");
+    assert!(!arriving.has_session());
+    // A new sign-in still goes to the IdP (known since discovery); the
+    // browser, not Portcullis, finds it down.
+    assert_eq!(arriving.get(&srv.url("/auth/okta/login")).await.status(), 303);
+}

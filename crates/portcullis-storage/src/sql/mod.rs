@@ -99,7 +99,15 @@ impl SqlStore {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            // PostgreSQL: a request that cannot get a connection within
+            // 1.5 s answers a clear 503 (database_unavailable) rather than
+            // hanging while the database is away; every connection busy for
+            // that long is overload, shed the same way. SQLite is a local
+            // file: waiting longer for its single writer is right.
+            .acquire_timeout(match backend {
+                Backend::Postgres => Duration::from_millis(1500),
+                Backend::Sqlite => Duration::from_secs(10),
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
