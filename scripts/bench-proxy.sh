@@ -1,22 +1,48 @@
 #!/usr/bin/env bash
 # Kickoff proxy overhead (see docs/benchmarks.md): wrk against a stand-in
-# automation directly, then through Portcullis, side by side on loopback.
+# automation directly, through nginx as a plain reverse-proxy hop that adds
+# the token (Debian's nginx-light), then through Portcullis, side by side on
+# loopback in one run. BENCH_PERF=1 records a `perf` profile of Portcullis
+# during its run (target/bench-proxy.perf.data).
 # Usage: scripts/bench-proxy.sh [duration, default 15s] [upstream delay in ms, default 0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-15s}"
 delay="${2:-0}"
 command -v wrk >/dev/null || { echo "error: install wrk (apt-get install wrk)" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "error: install nginx (apt-get install nginx-light)" >&2; exit 1; }
 cargo build --release --locked -p portcullis-server --bin portcullis-server >/dev/null
 cargo build --release --locked -p portcullis-server --example bench_upstream >/dev/null
 dir=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-up_port=$(free_port); port=$(free_port)
+up_port=$(free_port); port=$(free_port); nginx_port=$(free_port)
 token="bench-upstream-token"
-cleanup() { kill ${up_pid:-} ${pid:-} 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { kill ${up_pid:-} ${pid:-} 2>/dev/null || true; [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
 target/release/examples/bench_upstream "$up_port" "$token" "$delay" & up_pid=$!
+# nginx: one plain hop that adds the automation's token, with keep-alive
+# connections to the upstream (as Portcullis keeps them), two workers (one per core).
+cat > "$dir/nginx.conf" <<NGINX
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream automation { server 127.0.0.1:$up_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://automation;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer $token";
+    }
+  }
+}
+NGINX
+nginx -c "$dir/nginx.conf" -p "$dir"
 PORTCULLIS_LISTEN="127.0.0.1:$port" PORTCULLIS_DATA_DIR="$dir/data" PORTCULLIS_LOG=warn \
 PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL=bench@example.com PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD="bench passphrase 123" \
   target/release/portcullis-server serve >/dev/null 2>"$dir/err" & pid=$!
@@ -39,6 +65,11 @@ wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
+cat > "$dir/nginx.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+LUA
 cat > "$dir/proxy.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$body'
@@ -50,7 +81,11 @@ curl -fsS -H "cookie: portcullis_session=$session" -H "x-csrf-token: $api_csrf" 
 
 echo "== direct: POST http://127.0.0.1:$up_port/kickoff (upstream delay ${delay} ms), wrk -t2 -c64 -d$duration"
 wrk -t2 -c64 -d"$duration" --latency -s "$dir/direct.lua" "http://127.0.0.1:$up_port/kickoff"
+echo "== through nginx: POST http://127.0.0.1:$nginx_port/kickoff"
+wrk -t2 -c64 -d"$duration" --latency -s "$dir/nginx.lua" "http://127.0.0.1:$nginx_port/kickoff"
 echo "== through Portcullis: POST $base/api/v1/automations/$id/kickoff"
+if [ -n "${BENCH_PERF:-}" ]; then perf record -F 499 -g -p "$pid" -o target/bench-proxy.perf.data -- sleep 8 >/dev/null 2>&1 & perf_pid=$!; fi
 wrk -t2 -c64 -d"$duration" --latency -s "$dir/proxy.lua" "$base/api/v1/automations/$id/kickoff"
+[ -n "${perf_pid:-}" ] && wait "$perf_pid"
 if [ -n "${BENCH_INPUTS:-}" ]; then echo "== GET inputs through Portcullis"; wrk -t2 -c64 -d"$duration" --latency -H "Cookie: portcullis_session=$session" "$base/api/v1/automations/$id/inputs"; echo "== GET /api/v1/automations/$id (no upstream call)"; wrk -t2 -c64 -d"$duration" --latency -H "Cookie: portcullis_session=$session" "$base/api/v1/automations/$id"; fi
 echo "executions recorded: $(curl -fsS -H "cookie: portcullis_session=$session" "$base/api/v1/automations/$id/executions?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') (listing capped at 1000)"

@@ -3,6 +3,9 @@
 //! `portcullis-cli` crate, which builds without any of this.
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use portcullis_server::bootstrap::Bootstrap;
 use portcullis_server::config::{self, Config, LogFormat, SecretKeySource};
 use std::process::ExitCode;

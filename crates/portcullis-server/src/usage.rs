@@ -58,13 +58,23 @@ impl UsageRecorder {
                     Msg::Flush(w) => waiters.push(w),
                 };
                 take(first, &mut batch, &mut execs, &mut waiters);
-                // Gather what arrives within a short window, up to 1000 records.
-                let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
-                while batch.len() + execs.len() < 1000 && waiters.is_empty() {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(m)) => take(m, &mut batch, &mut execs, &mut waiters),
-                        _ => break,
+                // Take what is queued (up to 1000 records); when that is
+                // less than a batch, sleep through a short window and take
+                // what arrived meanwhile, so that a busy kickoff path wakes
+                // this task once per batch, not once per record. A backlog
+                // is written without waiting, and a flush goes at once.
+                let mut drain = |batch: &mut Vec<UsageEvent>, execs: &mut Vec<ExecutionOp>, waiters: &mut Vec<oneshot::Sender<()>>| {
+                    while batch.len() + execs.len() < 1000 {
+                        match rx.try_recv() {
+                            Ok(m) => take(m, batch, execs, waiters),
+                            Err(_) => break,
+                        }
                     }
+                };
+                drain(&mut batch, &mut execs, &mut waiters);
+                if batch.len() + execs.len() < 1000 && waiters.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    drain(&mut batch, &mut execs, &mut waiters);
                 }
                 if !batch.is_empty() || !execs.is_empty() {
                     write_until_stored(store.as_ref(), &batch, &execs).await;

@@ -314,7 +314,7 @@ impl AutomationStore for SqlStore {
                 // the upstream reused a kickoff id: an error would abort the batch.
                 let rows = (0..run.len())
                     .map(|r| {
-                        let cols = (1..=11).map(|c| format!("${}", r * 11 + c)).collect::<Vec<_>>();
+                        let cols = (1..=11).map(|c| self.param(r * 11 + c)).collect::<Vec<_>>();
                         if r == 0 {
                             // Name the columns once, for the WHERE below.
                             let names = EXECUTION_COLS.split(", ").map(str::trim);
