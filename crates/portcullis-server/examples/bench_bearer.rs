@@ -4,7 +4,11 @@
 //! 1. `GET /api/v1/me` with a session cookie (the baseline),
 //! 2. the same with one bearer token repeated (served from the verified-token cache),
 //! 3. the same with a fresh RS256 token on every request (a pool signed
-//!    beforehand, larger than the number of requests), each one verified.
+//!    beforehand, larger than the number of requests), each one verified;
+//! 4. beside it, in the same run, Apache httpd with mod_auth_openidc as an
+//!    OAuth 2.0 resource server (Debian's `apache2` and
+//!    `libapache2-mod-auth-openidc`) verifying the same fresh tokens against
+//!    the same key set (the IdP's JWKS), in front of a static `/api/v1/me`.
 //!
 //! Usage: cargo run --release -p portcullis-server --example bench_bearer [seconds] [pool size]
 
@@ -16,6 +20,84 @@ use std::process::Command;
 use support::browser::{location, Browser};
 use support::hostile_idp::{HostileIdp, Mode};
 use support::{Db, Options, TestServer};
+
+/// Apache httpd with mod_auth_openidc guarding `/api/v1/me` (a static
+/// JSON file) as an OAuth 2.0 resource server: every request's JWT verified
+/// locally with the IdP's signing key `k1`, given as an X.509 certificate
+/// (mod_auth_openidc fetches key sets over https only, and the test IdP
+/// serves http). Returns the process and its base URL.
+fn start_apache(dir: &std::path::Path) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let www = dir.join("www/api/v1");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    std::fs::write(www.join("me"), "{\"user\":{\"email\":\"mallory@example.test\"}}\n").unwrap();
+    // The same key the IdP signs with, in a self-signed certificate.
+    let keys: serde_json::Value = serde_json::from_str(include_str!("../tests/fixtures/hostile-idp-keys.json")).unwrap();
+    std::fs::write(dir.join("k1.key"), keys["k1"]["private_pem"].as_str().unwrap()).unwrap();
+    let cert = dir.join("k1.crt");
+    let made = Command::new("openssl")
+        .args(["req", "-new", "-x509", "-days", "1", "-subj", "/CN=k1", "-key"])
+        .arg(dir.join("k1.key"))
+        .arg("-out")
+        .arg(&cert)
+        .status()
+        .expect("openssl must be installed");
+    assert!(made.success());
+    let m = "/usr/lib/apache2/modules";
+    let conf = format!(
+        r#"ServerRoot "{dir}"
+DefaultRuntimeDir "{dir}/run"
+PidFile "{dir}/run/httpd.pid"
+Mutex file:{dir}/run default
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+User www-data
+Group www-data
+ErrorLog "{dir}/error.log"
+LogLevel warn
+LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule authn_core_module {m}/mod_authn_core.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule authz_user_module {m}/mod_authz_user.so
+LoadModule auth_openidc_module {m}/mod_auth_openidc.so
+# One process per core, enough threads for wrk's 64 connections.
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 64
+MaxRequestWorkers 128
+KeepAlive On
+MaxKeepAliveRequests 0
+DocumentRoot "{dir}/www"
+<Directory "{dir}/www">
+  Require all granted
+</Directory>
+OIDCCryptoPassphrase bench-only-passphrase
+OIDCOAuthVerifyCertFiles k1#{cert}
+OIDCOAuthAcceptTokenAs header
+<Location /api/v1/me>
+  AuthType oauth20
+  Require valid-user
+</Location>
+"#,
+        dir = dir.display(),
+        cert = cert.display()
+    );
+    let path = dir.join("httpd.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new("/usr/sbin/apache2")
+        .args(["-f", path.to_str().unwrap(), "-DFOREGROUND"])
+        .spawn()
+        .expect("Apache httpd must be installed (apt-get install apache2 libapache2-mod-auth-openidc)");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (child, base);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("Apache did not start: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
+}
 
 fn wrk(label: &str, base: &str, secs: u64, args: &[&str]) -> f64 {
     let out = Command::new("wrk")
@@ -53,7 +135,7 @@ async fn main() {
             false,
             &serde_json::json!({
                 "iss": idp.issuer, "aud": "api://default", "sub": "hostile-user-1", "iat": now, "exp": now + 3600,
-                "jti": format!("bench-{i}"), "email": "mallory@example.test", "groups": ["member"],
+                "jti": format!("bench-{i}"), "cid": support::hostile_idp::CLIENT_ID, "email": "mallory@example.test", "groups": ["member"],
             }),
         )
     };
@@ -100,19 +182,34 @@ end
     )
     .unwrap();
 
+    let (mut apache, apache_base) = start_apache(&dir.join("apache"));
+    // Apache accepts the token, and refuses a forged one, before it is measured.
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{apache_base}/api/v1/me")).bearer_auth(&one).send().await.unwrap().status(), 200, "Apache accepts the token");
+    // A signature changed in its middle (the last base64url character may
+    // carry only padding bits).
+    let at = one.rfind('.').unwrap() + 40;
+    let forged = format!("{}{}{}", &one[..at], if &one[at..at + 1] == "A" { "B" } else { "A" }, &one[at + 1..]);
+    assert_eq!(http.get(format!("{apache_base}/api/v1/me")).bearer_auth(&forged).send().await.unwrap().status(), 401, "Apache refuses a forged one");
+    assert_eq!(http.get(srv.url("/api/v1/me")).bearer_auth(&forged).send().await.unwrap().status(), 401, "Portcullis refuses a forged one");
+
     let base = srv.base.clone();
     let auth = format!("Authorization: Bearer {one}");
-    let (cookie_rps, repeat_rps, pool_rps) = tokio::task::spawn_blocking(move || {
+    let (cookie_rps, repeat_rps, pool_rps, apache_rps) = tokio::task::spawn_blocking(move || {
         let c = wrk("session cookie", &base, secs, &["-H", &cookie]);
         let r = wrk("one bearer token, repeated", &base, secs, &["-H", &auth]);
         let p = wrk("a fresh RS256 token per request", &base, secs, &["-s", lua.to_str().unwrap()]);
-        (c, r, p)
+        let a = wrk("Apache httpd + mod_auth_openidc, a fresh RS256 token per request", &apache_base, secs, &["-s", lua.to_str().unwrap()]);
+        (c, r, p, a)
     })
     .await
     .unwrap();
+    let _ = apache.kill();
+    let _ = apache.wait();
+    println!("summary: fresh tokens verified by Portcullis {pool_rps:.0}/s, by Apache + mod_auth_openidc {apache_rps:.0}/s: {:.2}x", pool_rps / apache_rps);
     let requests = pool_rps * secs as f64;
     println!("summary: cookie {cookie_rps:.0} req/s; repeated bearer {repeat_rps:.0} req/s ({:+.1}% vs cookie); fresh tokens {pool_rps:.0} verified req/s ({requests:.0} requests from a pool of {pool}{})",
         (repeat_rps / cookie_rps - 1.0) * 100.0,
-        if requests > pool as f64 { ": the pool was too small, tokens repeated" } else { ", none repeated" });
+        if requests.max(apache_rps * secs as f64) > pool as f64 { ": the pool was too small, tokens repeated" } else { ", none repeated" });
     std::fs::remove_dir_all(&dir).ok();
 }
