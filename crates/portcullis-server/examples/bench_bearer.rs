@@ -85,7 +85,7 @@ OIDCOAuthAcceptTokenAs header
     );
     let path = dir.join("httpd.conf");
     std::fs::write(&path, conf).unwrap();
-    let child = Command::new("/usr/sbin/apache2")
+    let mut child = Command::new("/usr/sbin/apache2")
         .args(["-f", path.to_str().unwrap(), "-DFOREGROUND"])
         .spawn()
         .expect("Apache httpd must be installed (apt-get install apache2 libapache2-mod-auth-openidc)");
@@ -96,6 +96,8 @@ OIDCOAuthAcceptTokenAs header
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("Apache did not start: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
 }
 
