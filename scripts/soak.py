@@ -39,7 +39,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, "target/release/portcullis-server")
 UPSTREAM = os.path.join(REPO, "target/release/examples/bench_upstream")
 OWNER, PASSWORD = "soak@example.com", "soak passphrase 123"
-SECRET_KEY = "c29hay10ZXN0LWtleS0zMi1ieXRlcy1sb25nLW9rIQ=="
+SECRET_KEY = "c29hay10ZXN0LWtleS1vZi0zMi1ieXRlcy1sb25nISE="
 TOKEN = "soak-upstream-token"
 
 
@@ -107,7 +107,11 @@ def main():
                         break
                 except OSError:
                     pass
+                if proc.poll() is not None:
+                    sys.exit(f"soak: replica {i + 1} exited with {proc.returncode} (its error is above)")
                 time.sleep(0.1)
+            else:
+                sys.exit(f"soak: replica {i + 1} not ready in 30 s")
             replicas.append((proc, base, f"http://127.0.0.1:{m}/metrics"))
 
         # The owner's session, an automation, and a CLI token (device grant).
