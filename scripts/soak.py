@@ -152,7 +152,7 @@ request = function()
 end
 response = function(status, headers, body)
   if step == 0 then
-    cookie = (headers["Set-Cookie"] or ""):match("^[^;]+")
+    cookie = (headers["set-cookie"] or headers["Set-Cookie"] or ""):match("^[^;]+")
     csrf = body:match('"csrf_token":"([^"]+)"')
     step = 1
   else
