@@ -2,6 +2,7 @@
 //! token the way a browser would, or with a bearer access token as the CLI
 //! does.
 
+use crate::scim::*;
 use crate::types::*;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -234,6 +235,18 @@ impl Client {
     /// `DELETE /api/v1/users/{user}/sessions`: ends every session of the member.
     pub async fn revoke_user_sessions(&self, user: Uuid) -> Result<RevokedSessions> {
         self.send(Method::DELETE, &format!("/api/v1/users/{user}/sessions"), &serde_json::json!({})).await
+    }
+    /// `POST /api/v1/scim/tokens`: a SCIM token for the current organization (shown once).
+    pub async fn create_scim_token(&self, name: &str) -> Result<CreatedScimToken> {
+        self.send(Method::POST, "/api/v1/scim/tokens", &CreateScimToken { name: name.into() }).await
+    }
+    /// `GET /api/v1/scim/tokens`.
+    pub async fn scim_tokens(&self) -> Result<Vec<ScimTokenInfo>> {
+        self.get("/api/v1/scim/tokens").await
+    }
+    /// `DELETE /api/v1/scim/tokens/{id}`.
+    pub async fn revoke_scim_token(&self, id: Uuid) -> Result<()> {
+        self.send_empty(Method::DELETE, &format!("/api/v1/scim/tokens/{id}")).await
     }
     /// `GET /api/v1/roles`.
     pub async fn roles(&self) -> Result<Vec<RoleInfo>> {

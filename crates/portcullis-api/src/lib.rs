@@ -9,7 +9,9 @@
 
 pub mod client;
 pub mod device;
+pub mod scim;
 pub mod types;
 
 pub use client::{Client, ClientError};
+pub use scim::*;
 pub use types::*;

@@ -22,6 +22,7 @@ pub mod outbound;
 pub mod pages;
 pub mod password;
 pub mod rate_limit;
+pub mod scim;
 pub mod request_id;
 pub mod secrets;
 pub mod session;
@@ -107,6 +108,9 @@ pub fn app(state: AppState) -> Router {
         .merge(authserver::router())
         .nest("/api/v1", api::router().fallback(api_not_found))
         .nest("/crewai_plus/api/v1", compat::router())
+        // SCIM clients send `application/scim+json` bodies, a user with many
+        // attributes well under the general limit.
+        .nest("/scim/v2", scim::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(axum::middleware::from_fn_with_state(state.clone(), database_status::watch))

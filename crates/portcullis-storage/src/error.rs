@@ -29,6 +29,10 @@ pub enum StoreError {
         /// What is still referred to.
         what: &'static str,
     },
+    /// The row changed since it was read (a concurrent write won): read it
+    /// again and redo the change.
+    #[error("the record changed meanwhile")]
+    Stale,
     /// Stored data that does not parse (a bug or manual tampering).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

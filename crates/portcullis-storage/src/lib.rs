@@ -338,9 +338,69 @@ pub trait UsageStore: Send + Sync {
     async fn list_usage_rows(&self, q: &UsageQuery) -> Result<UsageRows>;
 }
 
+/// SCIM provisioning (RFC 7644): an organization's tokens, and the users
+/// and groups its identity provider provisions.
+#[async_trait]
+pub trait ScimStore: Send + Sync {
+    /// Stores a new token (its hash only).
+    async fn create_scim_token(&self, new: &NewScimToken) -> Result<ScimToken>;
+    /// The tokens of `org`, newest first, revoked ones included.
+    async fn list_scim_tokens(&self, org: OrgId) -> Result<Vec<ScimToken>>;
+    /// Revokes a token of `org`; `false` when there is no such live token.
+    async fn revoke_scim_token(&self, org: OrgId, id: uuid::Uuid, now: Timestamp) -> Result<bool>;
+    /// The live token whose hash this is, recording its use.
+    async fn use_scim_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<ScimToken>>;
+
+    /// A provisioned user with a new account, and (if active) a Member
+    /// membership, in one transaction. [`StoreError::Conflict`] when
+    /// `userName` or `externalId` is taken in the organization.
+    async fn create_scim_user(&self, org: OrgId, id: uuid::Uuid, fields: &ScimUserFields, now: Timestamp) -> Result<ScimUser>;
+    /// The provisioned user `id` of `org`.
+    async fn get_scim_user(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<ScimUser>>;
+    /// Provisioned users by an indexed attribute.
+    async fn find_scim_users(&self, org: OrgId, key: ScimKey, value: &str) -> Result<Vec<ScimUser>>;
+    /// A page of provisioned users, oldest first, and how many there are.
+    async fn list_scim_users(&self, org: OrgId, offset: i64, limit: Option<i64>) -> Result<(Vec<ScimUser>, i64)>;
+    /// Replaces what a provisioned user says, if it is still at
+    /// `if_version` ([`StoreError::Stale`] otherwise). Deactivation ends the
+    /// membership, sessions and CLI logins in the same transaction
+    /// ([`StoreError::LastOwner`] for the last owner); reactivation
+    /// restores the membership with the role held before.
+    async fn update_scim_user(&self, org: OrgId, id: uuid::Uuid, fields: &ScimUserFields, if_version: Option<i64>, now: Timestamp) -> Result<(ScimUser, AccessChange)>;
+    /// Deletes a provisioned user: their access ends as at deactivation,
+    /// the account stays (disabled when no membership is left); the
+    /// account's id, or `None` when there was no such user.
+    async fn delete_scim_user(&self, org: OrgId, id: uuid::Uuid, now: Timestamp) -> Result<Option<UserId>>;
+    /// The groups of each of `users`.
+    async fn list_scim_user_groups(&self, org: OrgId, users: &[uuid::Uuid]) -> Result<std::collections::HashMap<uuid::Uuid, Vec<ScimMember>>>;
+    /// At a first IdP sign-in: links the provisioned account whose
+    /// `externalId` is `subject` (or whose `userName` is the verified
+    /// address) to `issuer` + `subject`; the account, or `None`.
+    async fn link_scim_user(&self, issuer: &str, subject: &str, verified_email: Option<&str>) -> Result<Option<UserId>>;
+    /// The organizations whose directory has deactivated `user`.
+    async fn list_scim_deactivated_orgs(&self, user: UserId) -> Result<Vec<OrgId>>;
+
+    /// A provisioned group with its members. [`StoreError::Conflict`] for a
+    /// taken `displayName` or `externalId`, [`StoreError::NotFound`] for a
+    /// member who is not a provisioned user of the organization.
+    async fn create_scim_group(&self, org: OrgId, id: uuid::Uuid, fields: &ScimGroupFields, members: &[uuid::Uuid], now: Timestamp) -> Result<ScimGroup>;
+    /// The group `id` of `org`, with its members.
+    async fn get_scim_group(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<ScimGroup>>;
+    /// Groups by an indexed attribute.
+    async fn find_scim_groups(&self, org: OrgId, key: ScimKey, value: &str) -> Result<Vec<ScimGroup>>;
+    /// A page of groups, oldest first, and how many there are.
+    async fn list_scim_groups(&self, org: OrgId, offset: i64, limit: Option<i64>) -> Result<(Vec<ScimGroup>, i64)>;
+    /// Replaces what a group says and adds and removes members, if it is
+    /// still at `if_version`.
+    #[allow(clippy::too_many_arguments)]
+    async fn update_scim_group(&self, org: OrgId, id: uuid::Uuid, fields: &ScimGroupFields, add: &[uuid::Uuid], remove: &[uuid::Uuid], if_version: Option<i64>, now: Timestamp) -> Result<ScimGroup>;
+    /// Deletes a group; `false` when there is none.
+    async fn delete_scim_group(&self, org: OrgId, id: uuid::Uuid) -> Result<bool>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + UserStore + SessionStore + InvitationStore + IdpStore + OAuthStore + AuditStore + LimitStore + AutomationStore + EnvStore + UsageStore {
+pub trait Store: OrgStore + UserStore + SessionStore + InvitationStore + IdpStore + OAuthStore + AuditStore + LimitStore + AutomationStore + EnvStore + UsageStore + ScimStore {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     /// Which database this is.

@@ -67,6 +67,8 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/automations", get(dashboard::automations))
         .route("/automations/{id}/access", get(automations::get_access).put(automations::put_access))
         .route("/audit", get(audit_log::query))
+        .route("/scim/tokens", get(crate::scim::tokens::list).post(crate::scim::tokens::create))
+        .route("/scim/tokens/{id}", delete(crate::scim::tokens::revoke))
         .route("/openapi.json", get(openapi::document))
 }
 

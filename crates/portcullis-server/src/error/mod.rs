@@ -9,6 +9,7 @@
 //! logged, so internal error text, and a database's, never reaches a client.
 
 pub mod oauth;
+pub mod scim;
 pub mod signin;
 
 use crate::request_id;
@@ -209,6 +210,7 @@ impl From<StoreError> for ApiError {
                 "in_use",
                 format!("this {what} is still held by members; move them to another role first"),
             ),
+            StoreError::Stale => ApiError::conflict("changed_meanwhile", "the record changed while this request was being handled; retry it"),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unreachable");
                 ApiError::database_unavailable()

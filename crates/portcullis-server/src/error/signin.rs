@@ -126,6 +126,13 @@ impl SignInError {
                 "Your Portcullis account has been disabled.".into(),
                 "Ask an administrator of your organization to enable it.".into(),
             ),
+            Deprovisioned => (
+                Status::Forbidden,
+                "deprovisioned",
+                "Account deactivated by your directory",
+                "Your organization's identity provider has deactivated your account in Portcullis (SCIM provisioning), so you can no longer sign in.".into(),
+                "Ask your IT administrator to assign you to the application again in the identity provider; the next provisioning cycle reactivates your account.".into(),
+            ),
             Saml { check, cause, fix } | SamlLogout { check, cause, fix } => {
                 let (code, title) = if matches!(self, SamlLogout { .. }) { ("saml_logout_refused", "SAML sign-out refused") } else { ("saml_refused", "SAML sign-in refused") };
                 let status = if *check == "unreachable" { Status::Unavailable } else { Status::BadRequest };

@@ -28,6 +28,9 @@ pub enum SignInError {
     UserinfoSubjectMismatch,
     NotAssigned { provider: String },
     Disabled,
+    /// The organization's directory deactivated the person over SCIM (and
+    /// no other membership is left).
+    Deprovisioned,
     UnknownProvider(String),
     /// Portcullis failed on its own side (storage, a worker task, building a
     /// message), not the IdP: a 500 with the request id, the detail logged.

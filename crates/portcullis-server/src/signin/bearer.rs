@@ -285,6 +285,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
             "this account has neither the member nor the factory-admin role for this application; ask your administrator to assign you in the identity provider",
         ),
         crate::idp::error::SignInError::Disabled => invalid("Invalid token: this account is disabled in Portcullis; ask an organization owner to enable it"),
+        crate::idp::error::SignInError::Deprovisioned => invalid("Invalid token: your organization's identity provider deactivated this account (SCIM); ask your IT administrator to assign you to the application again"),
         other => ApiError::internal(other.detail()),
     })?;
     state.bearer.users.insert(who(&roles), user.id);

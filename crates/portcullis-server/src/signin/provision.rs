@@ -44,6 +44,13 @@ pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Resul
         return Err(SignInError::NotAssigned { provider: s.display_name.into() });
     }
     let now = state.clock.now();
+    // A person provisioned over SCIM before this first sign-in: their
+    // account is linked by the IdP's subject as the provisioned externalId,
+    // or by a verified address as the userName (never an unverified one).
+    let verified = ident.email_verified.then_some(ident.email.as_str());
+    if let Some(linked) = state.store.link_scim_user(s.issuer, &ident.subject, verified).await.map_err(db)? {
+        crate::audit::record(state, crate::audit::Entry::new("user.linked", true).actor(linked, &ident.email).detail(serde_json::json!({ "provider": s.provider, "via": "scim" }))).await;
+    }
     let (user, created) = state
         .store
         .upsert_idp_user(
@@ -64,9 +71,15 @@ pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Resul
     if created {
         crate::audit::record(state, crate::audit::Entry::new("user.provisioned", true).actor(user.id, &user.email).detail(serde_json::json!({ "provider": s.provider }))).await;
     }
-    apply_mapping(state, &state.config.sso.role_mapping, &user, &ident.roles).await.map_err(db)?;
+    // Organizations whose directory deactivated the person: no sign-in
+    // gives them their membership back there; only the directory does.
+    let deprovisioned = state.store.list_scim_deactivated_orgs(user.id).await.map_err(db)?;
+    apply_mapping(state, &state.config.sso.role_mapping, &user, &ident.roles, &deprovisioned).await.map_err(db)?;
     if ident.email_verified {
         crate::signin::invite::apply_at_sign_in(state, &user).await.map_err(db)?;
+    }
+    if !deprovisioned.is_empty() && state.store.list_memberships(user.id).await.map_err(db)?.is_empty() {
+        return Err(SignInError::Deprovisioned);
     }
     crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserSessions(user.id));
     Ok(user)
@@ -75,14 +88,14 @@ pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Resul
 /// Brings the user's memberships in the mapped organizations in line with
 /// their IdP roles. A change that would leave an organization without an
 /// owner is skipped (and logged), never forced.
-async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles: &[String]) -> Result<(), StoreError> {
+async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles: &[String], deprovisioned: &[portcullis_domain::OrgId]) -> Result<(), StoreError> {
     let now = state.clock.now();
     let orgs = state.store.list_orgs().await?;
     let Some(default_org) = orgs.first() else { return Ok(()) };
     let targets = super::role_mapping::mapped_orgs(rules, &orgs);
     // Current memberships in one query; roles are listed only to change one.
     let memberships = state.store.list_memberships(user.id).await?;
-    for org in targets {
+    for org in targets.into_iter().filter(|o| !deprovisioned.contains(&o.id)) {
         let wanted = rules
             .iter()
             .filter(|r| match &r.org {

@@ -4,8 +4,10 @@ mod accounts;
 mod automations;
 mod oauth;
 mod records;
+mod scim;
 
 pub use accounts::*;
 pub use automations::*;
 pub use oauth::*;
 pub use records::*;
+pub use scim::*;

@@ -14,6 +14,7 @@ mod notify;
 mod oauth;
 mod orgs;
 mod owners;
+mod scim;
 mod sessions;
 mod usage;
 mod users;

@@ -93,7 +93,7 @@ async fn insert_role(
 /// the transaction takes the organization row's lock (PostgreSQL) or the
 /// database write lock (SQLite), so two concurrent demotions cannot both see
 /// "another owner is left".
-async fn lock_org(tx: &mut Transaction<'static, Any>, org: OrgId, now: Timestamp) -> Result<()> {
+pub(crate) async fn lock_org(tx: &mut Transaction<'static, Any>, org: OrgId, now: Timestamp) -> Result<()> {
     let r = sqlx::query("UPDATE organizations SET updated_at = $2 WHERE id = $1")
         .bind(org.to_string())
         .bind(now.0)

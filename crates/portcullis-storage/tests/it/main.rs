@@ -8,3 +8,4 @@ mod conformance;
 mod idp_accounts;
 mod migrations;
 mod oauth;
+mod scim;
