@@ -3,7 +3,7 @@
 #   - installs what the tests need (the build prerequisites of scripts/build-deps.sh,
 #     Debian's chromium, SimpleSAMLphp with php for the SAML IdP peer in tests/saml-idp,
 #     the npm packages of tests/browser and of the OpenID provider peer in tests/idp,
-#     and the platform's CLI from PyPI),
+#     the platform's CLI and the SCIM compliance checker scim2-tester from PyPI),
 #   - runs every Rust test (domain, storage conformance and HTTP API, each on SQLite and PostgreSQL),
 #   - runs the browser tests in headless Chromium against the real binary.
 #
@@ -58,6 +58,11 @@ venv="$PWD/target/crewai-cli-venv"
 [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/crewai-cli/requirements.txt -c tests/crewai-cli/constraints.txt
 export PORTCULLIS_CREWAI_BIN="$venv/bin/crewai"
+say "installing the SCIM compliance checker from PyPI (tests/scim: scim2-tester, pinned)"
+scim_venv="$PWD/target/scim-tester-venv"
+[ -x "$scim_venv/bin/pip" ] || python3 -m venv "$scim_venv"
+"$scim_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/scim/requirements.txt -c tests/scim/constraints.txt
+export PORTCULLIS_SCIM_TESTER_PY="$scim_venv/bin/python"
 
 # --- PostgreSQL ----------------------------------------------------------------
 pg_url="${PORTCULLIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"

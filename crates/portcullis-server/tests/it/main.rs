@@ -21,6 +21,8 @@ mod metrics;
 mod request_origin;
 mod role_mapping;
 mod saml;
+mod scim;
+mod scim_deprovisioning;
 mod saml_attacks;
 mod saml_logout;
 mod saml_wrapping;

@@ -77,6 +77,11 @@ impl Browser {
         panic!("too many redirects");
     }
 
+    /// The value of one cookie of the jar.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.get(name).cloned()
+    }
+
     pub fn has_session(&self) -> bool {
         self.jar.contains_key("portcullis_session")
     }

@@ -190,7 +190,13 @@ pub async fn sign_in(b: &mut super::browser::Browser, base: &str, provider: &str
     let resp = b.post_form(&format!("{form_url}/login"), &[("login", login), ("password", "any")], None).await;
     assert_eq!(resp.status(), 303, "{provider}: the IdP accepts {login}");
     let next = url::Url::parse(&form_url).unwrap().join(&super::browser::location(&resp)).unwrap().to_string();
-    let callback = b.follow_until(next, &format!("{base}/auth/{provider}/callback")).await.unwrap_or_else(|_| panic!("{provider}: no callback"));
+    let callback = match b.follow_until(next, &format!("{base}/auth/{provider}/callback")).await {
+        Ok(c) => c,
+        Err(page) => {
+            let (status, url) = (page.status(), page.url().to_string());
+            panic!("{provider}: no callback but {status} at {url}: {}", page.text().await.unwrap_or_default())
+        }
+    };
     let cb = url::Url::parse(&callback).unwrap();
     assert!(cb.query_pairs().any(|(k, _)| k == "iss"), "{provider}: RFC 9207 iss in the response");
     b.get(&callback).await
