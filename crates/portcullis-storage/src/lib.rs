@@ -348,7 +348,8 @@ pub trait ScimStore: Send + Sync {
     async fn list_scim_tokens(&self, org: OrgId) -> Result<Vec<ScimToken>>;
     /// Revokes a token of `org`; `false` when there is no such live token.
     async fn revoke_scim_token(&self, org: OrgId, id: uuid::Uuid, now: Timestamp) -> Result<bool>;
-    /// The live token whose hash this is, recording its use.
+    /// The live token whose hash this is, recording its use (`last_used_at`,
+    /// brought up to date at most once a minute).
     async fn use_scim_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<ScimToken>>;
 
     /// A provisioned user with a new account, and (if active) a Member

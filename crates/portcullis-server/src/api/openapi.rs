@@ -49,6 +49,9 @@ pub const ROUTES: &[RouteDoc] = &[
     ("get", "/api/v1/automations/{id}/access", "Visibility and grants of an automation", "manage_settings", None, Some("AutomationAccess")),
     ("put", "/api/v1/automations/{id}/access", "Replace visibility and grants", "manage_settings", Some("AutomationAccess"), Some("AutomationAccess")),
     ("get", "/api/v1/audit", "Audit log (filters: since, until, actor, action, limit)", "organization_settings: manage, or factory-admin", None, Some("AuditList")),
+    ("get", "/api/v1/scim/tokens", "SCIM tokens of the organization (never the tokens themselves)", "organization_settings: manage", None, Some("ScimTokenList")),
+    ("post", "/api/v1/scim/tokens", "Create a SCIM token for the identity provider; the answer carries it once, with the SCIM base URL", "organization_settings: manage", Some("CreateScimToken"), Some("CreatedScimToken")),
+    ("delete", "/api/v1/scim/tokens/{id}", "Revoke a SCIM token (refused at once on every replica)", "organization_settings: manage", None, None),
     ("get", "/api/v1/openapi.json", "This document", "nothing", None, None),
 ];
 
@@ -129,6 +132,10 @@ fn schemas() -> Value {
     // Added apart: one json! literal this long reaches the macro recursion limit.
     all["CliLogin"] = obj(&[("id", s()), ("client_id", s()), ("scope", s()), ("started_at", time()), ("last_used_at", time()), ("expires_at", time())], &["id", "client_id", "started_at", "expires_at"]);
     all["CliLoginList"] = list("CliLogin");
+    all["ScimToken"] = obj(&[("id", uuid()), ("name", s()), ("created_at", time()), ("last_used_at", time()), ("revoked_at", time())], &["id", "name", "created_at"]);
+    all["ScimTokenList"] = list("ScimToken");
+    all["CreateScimToken"] = obj(&[("name", json!({"type":"string","minLength":1,"maxLength":64}))], &["name"]);
+    all["CreatedScimToken"] = obj(&[("id", uuid()), ("name", s()), ("created_at", time()), ("token", s()), ("base_url", s())], &["id", "name", "token", "base_url"]);
     all
 }
 

@@ -118,7 +118,7 @@ async fn query(state: &AppState, caller: &ScimCaller, shape: Shape) -> Result<Re
     let docs = groups.iter().map(|g| render(caller, g, wants_display(Some(&shape)))).collect::<Result<Vec<_>, _>>()?;
     let matching = shape.keep_matching(KIND, docs);
     let total = total.unwrap_or(matching.len());
-    caller.audit(state, "scim.group.query", None, true, json!({ "results": total })).await;
+    caller.audit_read(state, "scim.group.query", None, json!({ "results": total }));
     Ok(scim_json(Status::Ok, &shape.list(KIND, matching, total, paged), None))
 }
 
@@ -148,7 +148,7 @@ pub struct Projection {
 /// `GET /Groups/{id}`.
 pub async fn get_one(State(state): State<AppState>, caller: ScimCaller, Path(id): Path<String>, Query(p): Query<Projection>) -> Result<Response, ScimFailure> {
     let g = find(&state, &caller, &id).await?;
-    caller.audit(&state, "scim.group.read", Some(format!("scim-group:{}", g.id)), true, Value::Null).await;
+    caller.audit_read(&state, "scim.group.read", Some(format!("scim-group:{}", g.id)), Value::Null);
     one(&caller, &g, Status::Ok, Some(&Shape::projection(p.attributes.as_deref(), p.excluded_attributes.as_deref())?))
 }
 

@@ -41,13 +41,26 @@ pub struct ScimCaller {
 }
 
 impl ScimCaller {
-    /// Audits one request: what it did, to which resource, and how it went.
-    pub async fn audit(&self, state: &AppState, action: &'static str, target: Option<String>, ok: bool, detail: Value) {
+    fn entry(&self, action: &'static str, target: Option<String>, ok: bool, detail: Value) -> Entry {
         let mut entry = Entry::new(action, ok).org(self.org).detail(json!({ "scim_token": self.token_name, "scim_token_id": self.token_id, "detail": detail }));
         if let Some(t) = target {
             entry = entry.target(t);
         }
-        audit::record(state, entry).await;
+        entry
+    }
+
+    /// Audits a change, before it is answered.
+    pub async fn audit(&self, state: &AppState, action: &'static str, target: Option<String>, ok: bool, detail: Value) {
+        audit::record(state, self.entry(action, target, ok, detail)).await;
+    }
+
+    /// Audits a read without making the answer wait for the commit (an
+    /// identity provider looks a user up before every change; the entry is
+    /// written right after, and kept until stored if the database is away).
+    pub fn audit_read(&self, state: &AppState, action: &'static str, target: Option<String>, detail: Value) {
+        let (state, entry) = (state.clone(), self.entry(action, target, true, detail));
+        let rid = crate::request_id::current();
+        tokio::spawn(crate::request_id::scope(rid, async move { audit::record(&state, entry).await }));
     }
 }
 

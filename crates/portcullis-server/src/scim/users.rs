@@ -107,7 +107,7 @@ async fn query(state: &AppState, caller: &ScimCaller, shape: Shape) -> Result<Re
     };
     let matching = shape.keep_matching(KIND, render_all(state, caller, &users).await?);
     let total = total.unwrap_or(matching.len());
-    caller.audit(state, "scim.user.query", None, true, json!({ "filter": shape.filter.as_ref().map(|_| true), "results": total })).await;
+    caller.audit_read(state, "scim.user.query", None, json!({ "filter": shape.filter.as_ref().map(|_| true), "results": total }));
     Ok(scim_json(Status::Ok, &shape.list(KIND, matching, total, paged), None))
 }
 
@@ -139,7 +139,7 @@ async fn find(state: &AppState, caller: &ScimCaller, raw: &str) -> Result<ScimUs
 /// `GET /Users/{id}`.
 pub async fn get_one(State(state): State<AppState>, caller: ScimCaller, Path(id): Path<String>, Query(p): Query<Projection>) -> Result<Response, ScimFailure> {
     let u = find(&state, &caller, &id).await?;
-    caller.audit(&state, "scim.user.read", Some(format!("scim-user:{}", u.id)), true, Value::Null).await;
+    caller.audit_read(&state, "scim.user.read", Some(format!("scim-user:{}", u.id)), Value::Null);
     one(&state, &caller, &u, Status::Ok, Some(&Shape::projection(p.attributes.as_deref(), p.excluded_attributes.as_deref())?)).await
 }
 

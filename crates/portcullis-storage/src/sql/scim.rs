@@ -17,6 +17,9 @@ use uuid::Uuid;
 /// The `idp_issuer` of an account provisioned before its first sign-in.
 const UNLINKED: &str = "scim";
 
+/// How often a token's `last_used_at` is brought up to date.
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
 const USER_COLS: &str = "id, org_id, user_id, user_name, external_id, display_name, active, document, version, created_at, updated_at";
 const GROUP_COLS: &str = "id, org_id, display_name, external_id, document, version, created_at, updated_at";
 
@@ -197,17 +200,19 @@ impl ScimStore for SqlStore {
     }
 
     async fn use_scim_token(&self, token_hash: &TokenHash, now: Timestamp) -> Result<Option<ScimToken>> {
-        // One statement: a revoked token is never used, even by a request
-        // racing the revocation on another replica.
-        let row = sqlx::query(
-            "UPDATE scim_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
-             RETURNING id, org_id, name, created_by, created_at, last_used_at, revoked_at",
-        )
-        .bind(token_hash.as_str().to_owned())
-        .bind(now.0)
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(token_from_row).transpose()
+        // Read on every request (a revoked token stops at once, on every
+        // replica); `last_used_at` is written at most once a minute, so that
+        // a lookup does not wait for a commit.
+        let row = sqlx::query("SELECT id, org_id, name, created_by, created_at, last_used_at, revoked_at FROM scim_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(token_hash.as_str().to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(mut token) = row.as_ref().map(token_from_row).transpose()? else { return Ok(None) };
+        if !matches!(token.last_used_at, Some(t) if now.0 - t.0 < LAST_USED_EVERY_MS) {
+            sqlx::query("UPDATE scim_tokens SET last_used_at = $2 WHERE id = $1").bind(token.id.to_string()).bind(now.0).execute(self.pool()).await?;
+            token.last_used_at = Some(now);
+        }
+        Ok(Some(token))
     }
 
     async fn create_scim_user(&self, org: OrgId, id: Uuid, f: &ScimUserFields, now: Timestamp) -> Result<ScimUser> {
