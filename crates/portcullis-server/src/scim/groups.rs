@@ -99,27 +99,36 @@ fn one(caller: &ScimCaller, g: &ScimGroup, status: Status, shape: Option<&Shape>
     Ok(scim_json(status, &Value::Object(doc), Some(&etag(g.version))))
 }
 
-async fn query(state: &AppState, caller: &ScimCaller, shape: Shape) -> Result<Response, ScimFailure> {
+/// Every group the filter matches, as resources (`displayName`,
+/// `externalId` and `id` equalities answered by indexes).
+pub async fn matching(state: &AppState, caller: &ScimCaller, shape: &Shape) -> Result<Vec<Map<String, Value>>, ScimFailure> {
     let store = &state.store;
     let eq = shape.filter.as_ref().and_then(|f| f.as_equality()).filter(|(p, _)| p.urn.is_none() && p.sub.is_none());
-    let (groups, total, paged) = match eq {
-        Some((p, v)) if p.attr.eq_ignore_ascii_case("displayName") => (store.find_scim_groups(caller.org, ScimKey::Name, v).await?, None, false),
-        Some((p, v)) if p.attr.eq_ignore_ascii_case("externalId") => (store.find_scim_groups(caller.org, ScimKey::ExternalId, v).await?, None, false),
+    let groups = match eq {
+        Some((p, v)) if p.attr.eq_ignore_ascii_case("displayName") => store.find_scim_groups(caller.org, ScimKey::Name, v).await?,
+        Some((p, v)) if p.attr.eq_ignore_ascii_case("externalId") => store.find_scim_groups(caller.org, ScimKey::ExternalId, v).await?,
         Some((p, v)) if p.attr.eq_ignore_ascii_case("id") => match v.parse() {
-            Ok(id) => (store.get_scim_group(caller.org, id).await?.into_iter().collect(), None, false),
-            Err(_) => (Vec::new(), None, false),
+            Ok(id) => store.get_scim_group(caller.org, id).await?.into_iter().collect(),
+            Err(_) => Vec::new(),
         },
-        _ if shape.filter.is_none() => {
-            let (page, total) = store.list_scim_groups(caller.org, shape.offset as i64, Some(shape.count as i64)).await?;
-            (page, Some(total as usize), true)
-        }
-        _ => (store.list_scim_groups(caller.org, 0, None).await?.0, None, false),
+        _ => store.list_scim_groups(caller.org, 0, None).await?.0,
     };
-    let docs = groups.iter().map(|g| render(caller, g, wants_display(Some(&shape)))).collect::<Result<Vec<_>, _>>()?;
-    let matching = shape.keep_matching(KIND, docs);
-    let total = total.unwrap_or(matching.len());
-    caller.audit_read(state, "scim.group.query", None, json!({ "results": total }));
-    Ok(scim_json(Status::Ok, &shape.list(KIND, matching, total, paged), None))
+    let docs = groups.iter().map(|g| render(caller, g, wants_display(Some(shape)))).collect::<Result<Vec<_>, _>>()?;
+    Ok(shape.keep_matching(KIND, docs))
+}
+
+async fn query(state: &AppState, caller: &ScimCaller, shape: Shape) -> Result<Response, ScimFailure> {
+    let (page, total, paged) = if shape.filter.is_none() {
+        let (groups, total) = state.store.list_scim_groups(caller.org, shape.offset as i64, Some(shape.count as i64)).await?;
+        let docs = groups.iter().map(|g| render(caller, g, wants_display(Some(&shape)))).collect::<Result<Vec<_>, _>>()?;
+        (docs, total as usize, true)
+    } else {
+        let all = matching(state, caller, &shape).await?;
+        let total = all.len();
+        (all, total, false)
+    };
+    caller.audit_read(state, "scim.group.query", None, json!({ "filter": shape.filter.is_some(), "results": total }));
+    Ok(scim_json(Status::Ok, &shape.list(KIND, page, total, paged), None))
 }
 
 /// `GET /Groups`.

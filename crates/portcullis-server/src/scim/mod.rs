@@ -97,7 +97,7 @@ pub fn router() -> Router<AppState> {
         .route("/Groups", get(groups::list).post(groups::create).fallback(method_not_allowed))
         .route("/Groups/.search", post(groups::search))
         .route("/Groups/{id}", get(groups::get_one).put(groups::replace).patch(groups::patch).delete(groups::delete).fallback(method_not_allowed))
-        .route("/.search", post(not_implemented))
+        .route("/.search", post(search_all))
         .route("/Bulk", post(not_implemented))
         .route("/Me", get(not_implemented))
         .fallback(not_found)
@@ -108,11 +108,34 @@ async fn method_not_allowed(method: Method) -> ScimFailure {
 }
 
 async fn not_implemented(_caller: ScimCaller) -> ScimFailure {
-    ScimFailure(ScimError::status(501, "not supported by Portcullis: query /Users or /Groups, one request per change"))
+    ScimFailure(ScimError::status(501, "not supported by Portcullis: send one request per change to /Users or /Groups"))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ScimFailure {
     ScimFailure(ScimError::not_found(format!("no SCIM endpoint at {}; the endpoints are /Users, /Groups, /ServiceProviderConfig, /ResourceTypes and /Schemas", uri.path())))
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): Users and Groups at
+/// once, each projected with its own schema.
+async fn search_all(axum::extract::State(state): axum::extract::State<AppState>, caller: ScimCaller, bytes: axum::body::Bytes) -> Result<Response, ScimFailure> {
+    let q: render::ListQuery = serde_json::from_value(render::body(&bytes)?).map_err(|e| ScimError::bad_request(portcullis_scim::ScimType::InvalidSyntax, format!("not a SearchRequest: {e}")))?;
+    let shape = q.shape()?;
+    let users = users::matching(&state, &caller, &shape).await?.into_iter().map(|r| (ResourceKind::User, r));
+    let groups = groups::matching(&state, &caller, &shape).await?.into_iter().map(|r| (ResourceKind::Group, r));
+    let all: Vec<_> = users.chain(groups).collect();
+    let total = all.len();
+    let page: Vec<Value> = all
+        .into_iter()
+        .skip(shape.offset)
+        .take(shape.count)
+        .map(|(kind, mut r)| {
+            portcullis_scim::resource::project(&mut r, kind, &shape.attributes, &shape.excluded);
+            Value::Object(r)
+        })
+        .collect();
+    caller.audit_read(&state, "scim.search", None, json!({ "results": total }));
+    let body = json!({ "schemas": [schema::LIST_URN], "totalResults": total, "startIndex": shape.offset + 1, "itemsPerPage": page.len(), "Resources": page });
+    Ok(scim_json(Status::Ok, &body, None))
 }
 
 async fn service_provider_config(caller: ScimCaller) -> Response {

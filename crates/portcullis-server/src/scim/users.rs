@@ -89,26 +89,35 @@ async fn one(state: &AppState, caller: &ScimCaller, u: &ScimUser, status: Status
     Ok(scim_json(status, &Value::Object(doc), Some(&etag(u.version))))
 }
 
-async fn query(state: &AppState, caller: &ScimCaller, shape: Shape) -> Result<Response, ScimFailure> {
+/// Every user the filter matches, as resources; the equalities Okta and
+/// Entra ID send (`userName`, `externalId`, `id`) are answered by indexes.
+pub async fn matching(state: &AppState, caller: &ScimCaller, shape: &Shape) -> Result<Vec<Map<String, Value>>, ScimFailure> {
     let store = &state.store;
     let eq = shape.filter.as_ref().and_then(|f| f.as_equality()).filter(|(p, _)| p.urn.is_none() && p.sub.is_none());
-    let (users, total, paged) = match eq {
-        Some((p, v)) if p.attr.eq_ignore_ascii_case("userName") => (store.find_scim_users(caller.org, ScimKey::Name, v).await?, None, false),
-        Some((p, v)) if p.attr.eq_ignore_ascii_case("externalId") => (store.find_scim_users(caller.org, ScimKey::ExternalId, v).await?, None, false),
+    let users = match eq {
+        Some((p, v)) if p.attr.eq_ignore_ascii_case("userName") => store.find_scim_users(caller.org, ScimKey::Name, v).await?,
+        Some((p, v)) if p.attr.eq_ignore_ascii_case("externalId") => store.find_scim_users(caller.org, ScimKey::ExternalId, v).await?,
         Some((p, v)) if p.attr.eq_ignore_ascii_case("id") => match v.parse() {
-            Ok(id) => (store.get_scim_user(caller.org, id).await?.into_iter().collect(), None, false),
-            Err(_) => (Vec::new(), None, false),
+            Ok(id) => store.get_scim_user(caller.org, id).await?.into_iter().collect(),
+            Err(_) => Vec::new(),
         },
-        _ if shape.filter.is_none() => {
-            let (page, total) = store.list_scim_users(caller.org, shape.offset as i64, Some(shape.count as i64)).await?;
-            (page, Some(total as usize), true)
-        }
-        _ => (store.list_scim_users(caller.org, 0, None).await?.0, None, false),
+        _ => store.list_scim_users(caller.org, 0, None).await?.0,
     };
-    let matching = shape.keep_matching(KIND, render_all(state, caller, &users).await?);
-    let total = total.unwrap_or(matching.len());
-    caller.audit_read(state, "scim.user.query", None, json!({ "filter": shape.filter.as_ref().map(|_| true), "results": total }));
-    Ok(scim_json(Status::Ok, &shape.list(KIND, matching, total, paged), None))
+    Ok(shape.keep_matching(KIND, render_all(state, caller, &users).await?))
+}
+
+async fn query(state: &AppState, caller: &ScimCaller, shape: Shape) -> Result<Response, ScimFailure> {
+    let (page, total, paged) = if shape.filter.is_none() {
+        // Without a filter the database pages (a connection test, a full sync).
+        let (users, total) = state.store.list_scim_users(caller.org, shape.offset as i64, Some(shape.count as i64)).await?;
+        (render_all(state, caller, &users).await?, total as usize, true)
+    } else {
+        let all = matching(state, caller, &shape).await?;
+        let total = all.len();
+        (all, total, false)
+    };
+    caller.audit_read(state, "scim.user.query", None, json!({ "filter": shape.filter.is_some(), "results": total }));
+    Ok(scim_json(Status::Ok, &shape.list(KIND, page, total, paged), None))
 }
 
 /// `GET /Users` (also how Okta and Entra ID test the connection:

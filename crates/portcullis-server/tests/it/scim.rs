@@ -67,9 +67,9 @@ each_backend!(the_compliance_checker_finds_no_error, |srv| async move {
     println!("{report}");
     assert!(out.status.success(), "scim2-tester found errors:\n{report}\n{}", String::from_utf8_lossy(&out.stderr));
     let summary = report.lines().find(|l| l.starts_with("summary:")).unwrap();
-    assert!(!summary.contains("ERROR") && !summary.contains("CRITICAL"), "{summary}");
+    assert!(!summary.contains("ERROR") && !summary.contains("CRITICAL") && !summary.contains("SKIPPED"), "{summary}");
     let success: usize = summary.split("SUCCESS=").nth(1).and_then(|s| s.split(',').next()).unwrap().trim().parse().unwrap();
-    assert!(success >= 90, "every check runs: {summary}");
+    assert!(success >= 94, "every check runs: {summary}");
 });
 
 // Okta: connection test, lookup before create, create, duplicate,
