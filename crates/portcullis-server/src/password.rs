@@ -7,11 +7,21 @@
 //! A pool of its own rather than tokio's blocking pool: that pool grows to
 //! 512 threads, and each thread that ran a hash keeps its 19 MiB in its own
 //! malloc arena afterwards, so even one hash at a time would, over a flood,
-//! leave hundreds of MiB behind. A fixed set of threads keeps at most one
-//! hash's memory per core.
+//! leave hundreds of MiB behind.
+//!
+//! Each hashing thread also keeps one Argon2 block buffer for its whole life
+//! (RFC 9106 §3.2: the memory the hash fills) and hands it to
+//! `hash_password_into_with_memory`, instead of letting the crate allocate
+//! and free 19 MiB per hash. Freed blocks that size go back to the operating
+//! system and come back on the next sign-in, so resident memory swung by
+//! tens of MiB under sign-in load (the soak in docs/benchmarks.md); with the
+//! buffer kept it is flat at one buffer per core. The PHC string is still
+//! parsed, produced and compared by the `password-hash` crate, whose
+//! `Output` compares in constant time.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::cell::RefCell;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -66,7 +76,15 @@ impl Passwords {
                 })
                 .expect("a password hashing thread");
         }
-        let dummy_hash = hash_blocking(&crate::keys::random_token()).expect("argon2 with default parameters");
+        // The dummy is hashed on the pool too, so that no other thread keeps a buffer.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let password = crate::keys::random_token();
+        queue
+            .send(Box::new(move || {
+                let _ = tx.send(hash_blocking(&password));
+            }))
+            .expect("the password hashing pool");
+        let dummy_hash = rx.recv().expect("the password hashing pool").expect("argon2 with default parameters");
         Self { dummy_hash, queue }
     }
 
@@ -93,15 +111,75 @@ impl Passwords {
         let real = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
         let ok = self
-            .bounded(move || PasswordHash::new(&hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false))
+            .bounded(move || PasswordHash::new(&hash).map(|h| verify_blocking(password.as_bytes(), &h)).unwrap_or(false))
             .await?;
         Ok(ok && real)
     }
 }
 
+/// The largest Argon2 memory a stored hash may ask for (256 MiB): a
+/// corrupted or hostile hash must not make a hashing thread allocate without bound.
+const MAX_BLOCKS: usize = 256 * 1024;
+
+thread_local! {
+    /// This thread's Argon2 block buffer, kept between hashes (see the module docs).
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `count` blocks of this thread's buffer, growing it once if needed.
+fn with_blocks<T>(count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    BLOCKS.with(|b| {
+        let mut blocks = b.borrow_mut();
+        if blocks.len() < count {
+            blocks.resize(count, Block::default());
+        }
+        f(&mut blocks[..count])
+    })
+}
+
+/// Hashes with the default parameters (argon2id, 19 MiB, 2 passes, 1 lane:
+/// OWASP's first recommendation) and a fresh 16-byte salt.
 fn hash_blocking(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+    let params = Params::default();
+    let ctx = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt.decode_b64(&mut salt_bytes).map_err(|e| e.to_string())?;
+    let output = with_blocks(params.block_count(), |blocks| {
+        Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| ctx.hash_password_into_with_memory(password.as_bytes(), salt_raw, out, blocks).map_err(Into::into))
+    })
+    .map_err(|e| e.to_string())?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| e.to_string())?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
+}
+
+/// Recomputes `hash` for `password` with the hash's own algorithm, version,
+/// parameters and salt, and compares in constant time. Anything unreadable
+/// in the stored hash fails closed.
+fn verify_blocking(password: &[u8], hash: &PasswordHash<'_>) -> bool {
+    let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else { return false };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(hash.algorithm), Params::try_from(hash)) else { return false };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    if params.block_count() > MAX_BLOCKS {
+        tracing::error!(memory_kib = params.m_cost(), "a stored password hash asks for more Argon2 memory than allowed; refused");
+        return false;
+    }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let ctx = Argon2::new(algorithm, version, params.clone());
+    let computed = with_blocks(params.block_count(), |blocks| {
+        Output::init_with(expected.len(), |out| ctx.hash_password_into_with_memory(password, salt_raw, out, blocks).map_err(Into::into))
+    });
+    computed.map(|c| c == expected).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -116,6 +194,34 @@ mod tests {
         assert!(p.verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
         assert!(!p.verify("wrong horse battery".into(), Some(h)).await.unwrap());
         assert!(!p.verify("anything".into(), None).await.unwrap());
+    }
+
+    /// Hashes stored before the kept buffer (by the crate's own hasher) still
+    /// verify, and the new ones verify with the crate's own verifier.
+    #[tokio::test]
+    async fn the_phc_strings_are_the_crates_own() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let p = Passwords::new();
+        let salt = SaltString::generate(&mut OsRng);
+        let old = Argon2::default().hash_password(b"old password", &salt).unwrap().to_string();
+        assert!(p.verify("old password".into(), Some(old.clone())).await.unwrap());
+        assert!(!p.verify("old passwore".into(), Some(old)).await.unwrap());
+        // Other parameters (an older cost, another variant) are read from the hash.
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x10, Params::new(8 * 1024, 3, 1, None).unwrap());
+        let other = argon2i.hash_password(b"other", &salt).unwrap().to_string();
+        assert!(p.verify("other".into(), Some(other)).await.unwrap());
+        let new = p.hash("new password".into()).await.unwrap();
+        assert!(Argon2::default().verify_password(b"new password", &PasswordHash::new(&new).unwrap()).is_ok());
+        assert_eq!(PasswordHash::new(&new).unwrap().params.get_decimal("m"), Some(Params::DEFAULT_M_COST));
+    }
+
+    #[tokio::test]
+    async fn a_hash_asking_for_unbounded_memory_is_refused() {
+        let p = Passwords::new();
+        let huge = "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        assert!(PasswordHash::new(huge).is_ok());
+        assert!(!p.verify("x".into(), Some(huge.into())).await.unwrap());
+        assert!(!p.verify("x".into(), Some("$argon2id$v=19$garbage".into())).await.unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

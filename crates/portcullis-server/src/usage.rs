@@ -1,22 +1,33 @@
 //! Recording usage events and executions without slowing requests down, and
 //! the latency histogram usage is summarised with.
 //!
-//! Handlers hand records to a bounded channel; one task writes them in
-//! batches, in order, in one transaction each (with the roll-ups). So the
-//! kickoff path has no synchronous database write, and SQLite sees one
-//! writer instead of many competing for its lock. Usage events are dropped
-//! (and counted in the log) when the channel is full rather than making a
-//! request wait; executions are never dropped: their sender waits.
+//! One task writes everything, in batches of one transaction each (with the
+//! roll-ups), so the kickoff path has no synchronous database write and
+//! SQLite sees one writer instead of many competing for its lock.
+//! - Executions go through a bounded channel, in order; when it is full
+//!   their sender waits, so none is ever dropped.
+//! - Usage events never wait and are never dropped: they are merged as they
+//!   arrive into counts per hour and key (what the roll-ups keep anyway), so
+//!   what waits for the writer grows with the variety of the traffic, not its
+//!   volume: a flood of API calls, or an hour-long database outage, is a
+//!   few thousand counters. Sign-ins and upstream errors, which are also
+//!   kept as rows, wait one by one up to [`ROWS_WAITING`], and are merged
+//!   past that (their counts stay exact).
 
-use portcullis_domain::Timestamp;
+use portcullis_domain::{AutomationId, OrgId, Timestamp, UserId};
 use portcullis_storage::{ExecutionOp, Store, UsageEvent};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// How many events kept as rows may wait one by one before they are merged.
+pub const ROWS_WAITING: usize = 100_000;
+
+/// The smallest roll-up period: merged events are counted per hour.
+const HOUR_MS: i64 = 3_600_000;
 
 enum Msg {
-    Event(UsageEvent),
     Execution(ExecutionOp),
     Flush(oneshot::Sender<()>),
 }
@@ -32,71 +43,149 @@ pub fn bucket_upper_ms(bucket: i64) -> f64 {
     (2f64.powf((bucket + 1) as f64 / 4.0) - 1.0).max(0.0)
 }
 
+/// Everything of an event the roll-ups read, with its time cut to the hour.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct MergeKey {
+    hour: i64,
+    org: Option<OrgId>,
+    kind: String,
+    provider: Option<String>,
+    success: Option<bool>,
+    automation: Option<AutomationId>,
+    user: Option<UserId>,
+    bucket: Option<i64>,
+}
+
+/// Usage events waiting for the writer.
+#[derive(Default)]
+struct Waiting {
+    merged: HashMap<MergeKey, i64>,
+    rows: Vec<UsageEvent>,
+    /// Events kept as rows that were merged because too many waited.
+    rows_merged: u64,
+}
+
+impl Waiting {
+    fn is_empty(&self) -> bool {
+        self.merged.is_empty() && self.rows.is_empty()
+    }
+
+    fn add(&mut self, e: UsageEvent) {
+        if e.kept_as_row() && self.rows.len() < ROWS_WAITING {
+            self.rows.push(e);
+            return;
+        }
+        if e.kept_as_row() {
+            self.rows_merged += e.count as u64;
+        }
+        let key = MergeKey {
+            hour: e.at.0.div_euclid(HOUR_MS) * HOUR_MS,
+            org: e.org_id,
+            kind: e.kind,
+            provider: e.provider,
+            success: e.success,
+            automation: e.automation_id,
+            user: e.user_id,
+            bucket: e.latency_bucket,
+        };
+        *self.merged.entry(key).or_default() += e.count;
+    }
+
+    /// The events to write: the rows, then one record per merged key.
+    fn into_events(self) -> Vec<UsageEvent> {
+        let mut out = self.rows;
+        out.extend(self.merged.into_iter().map(|(k, count)| UsageEvent {
+            at: Timestamp(k.hour),
+            org_id: k.org,
+            kind: k.kind,
+            provider: k.provider,
+            success: k.success,
+            automation_id: k.automation,
+            user_id: k.user,
+            latency_ms: None,
+            latency_bucket: k.bucket,
+            count,
+        }));
+        out
+    }
+}
+
 #[derive(Clone)]
 pub struct UsageRecorder {
     tx: mpsc::Sender<Msg>,
-    dropped: Arc<AtomicU64>,
+    waiting: Arc<Mutex<Waiting>>,
+    wake: Arc<Notify>,
 }
 
 impl UsageRecorder {
     pub fn start(store: Arc<dyn Store>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Msg>(10_000);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let dropped_w = dropped.clone();
+        let waiting = Arc::new(Mutex::new(Waiting::default()));
+        let wake = Arc::new(Notify::new());
+        let (waiting_w, wake_w) = (waiting.clone(), wake.clone());
         tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(500);
             let mut execs: Vec<ExecutionOp> = Vec::new();
             let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
-            loop {
-                let first = match rx.recv().await {
-                    Some(m) => m,
-                    None => break,
-                };
-                let take = |m: Msg, batch: &mut Vec<UsageEvent>, execs: &mut Vec<ExecutionOp>, waiters: &mut Vec<oneshot::Sender<()>>| match m {
-                    Msg::Event(e) => batch.push(e),
+            let mut open = true;
+            while open {
+                let take = |m: Msg, execs: &mut Vec<ExecutionOp>, waiters: &mut Vec<oneshot::Sender<()>>| match m {
                     Msg::Execution(x) => execs.push(x),
                     Msg::Flush(w) => waiters.push(w),
                 };
-                take(first, &mut batch, &mut execs, &mut waiters);
-                // Take what is queued (up to 1000 records); when that is
-                // less than a batch, sleep through a short window and take
-                // what arrived meanwhile, so that a busy kickoff path wakes
-                // this task once per batch, not once per record. A backlog
-                // is written without waiting, and a flush goes at once.
-                let mut drain = |batch: &mut Vec<UsageEvent>, execs: &mut Vec<ExecutionOp>, waiters: &mut Vec<oneshot::Sender<()>>| {
-                    while batch.len() + execs.len() < 1000 {
+                tokio::select! {
+                    m = rx.recv() => match m {
+                        Some(m) => take(m, &mut execs, &mut waiters),
+                        None => open = false, // every recorder is gone: write what waits, then stop
+                    },
+                    _ = wake_w.notified() => {}
+                }
+                // Take what is queued (up to 1000 executions); when that is
+                // less, sleep through a short window and take what arrived
+                // meanwhile, so that a busy kickoff path wakes this task once
+                // per batch, not once per record. A backlog is written
+                // without waiting, and a flush goes at once.
+                let mut drain = |execs: &mut Vec<ExecutionOp>, waiters: &mut Vec<oneshot::Sender<()>>| {
+                    while execs.len() < 1000 {
                         match rx.try_recv() {
-                            Ok(m) => take(m, batch, execs, waiters),
+                            Ok(m) => take(m, execs, waiters),
                             Err(_) => break,
                         }
                     }
                 };
-                drain(&mut batch, &mut execs, &mut waiters);
-                if batch.len() + execs.len() < 1000 && waiters.is_empty() {
+                drain(&mut execs, &mut waiters);
+                if open && execs.len() < 1000 && waiters.is_empty() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    drain(&mut batch, &mut execs, &mut waiters);
+                    drain(&mut execs, &mut waiters);
                 }
+                let taken = std::mem::take(&mut *waiting_w.lock().unwrap_or_else(|p| p.into_inner()));
+                if taken.rows_merged > 0 {
+                    tracing::warn!(
+                        merged = taken.rows_merged,
+                        "sign-in and upstream-error events were waiting past {ROWS_WAITING}: the rest were merged per hour (their counts are exact)"
+                    );
+                }
+                let batch = taken.into_events();
                 if !batch.is_empty() || !execs.is_empty() {
                     write_until_stored(store.as_ref(), &batch, &execs).await;
-                    batch.clear();
                     execs.clear();
-                }
-                let d = dropped_w.swap(0, Ordering::Relaxed);
-                if d > 0 {
-                    tracing::warn!(dropped = d, "usage events dropped: the recorder could not keep up");
                 }
                 for w in waiters.drain(..) {
                     let _ = w.send(());
                 }
             }
         });
-        Self { tx, dropped }
+        Self { tx, waiting, wake }
     }
 
-    /// Records a usage event; dropped (and counted) when the queue is full.
+    /// Records a usage event. Never waits and never drops it (see the module docs).
     pub fn record(&self, e: UsageEvent) {
-        if self.tx.try_send(Msg::Event(e)).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let was_empty = waiting.is_empty();
+        waiting.add(e);
+        drop(waiting);
+        if was_empty {
+            // One wake-up per batch: the writer takes everything that waits.
+            self.wake.notify_one();
         }
     }
 
@@ -119,8 +208,8 @@ impl UsageRecorder {
 /// Writes one batch. While the database is unreachable the batch is kept
 /// and retried (backing off from 100 ms to 2 s), so that an outage loses no
 /// execution or usage record: new records wait in the queue meanwhile
-/// (10,000 places; executions wait for room, usage events beyond it are
-/// dropped and counted). Any other failure is logged and the batch dropped,
+/// (executions in a channel of 10,000 places, waiting for room; usage
+/// events merged, see the module docs). Any other failure is logged and the batch dropped,
 /// as retrying could not help.
 async fn write_until_stored(store: &dyn Store, batch: &[UsageEvent], execs: &[ExecutionOp]) {
     let mut wait = Duration::from_millis(100);
@@ -179,12 +268,46 @@ pub fn event(kind: &str, at: Timestamp) -> UsageEvent {
         user_id: None,
         latency_ms: None,
         latency_bucket: None,
+        count: 1,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_events_keep_every_count_and_rows_stay_rows() {
+        let mut w = Waiting::default();
+        let org = OrgId::new();
+        for i in 0..10_000 {
+            let mut e = event(if i % 2 == 0 { "api_call" } else { "kickoff" }, Timestamp(5 * HOUR_MS + i));
+            e.org_id = Some(org);
+            e.latency_bucket = (i % 2 == 1).then_some(3);
+            w.add(e);
+        }
+        w.add(event("signin", Timestamp(7)));
+        w.add(event("signin", Timestamp(8)));
+        assert_eq!(w.merged.len(), 2, "two keys for 10,000 events");
+        let events = w.into_events();
+        assert_eq!(events.len(), 4);
+        assert_eq!(events.iter().filter(|e| e.kind == "signin").map(|e| e.at.0).collect::<Vec<_>>(), vec![7, 8]);
+        for kind in ["api_call", "kickoff"] {
+            let e = events.iter().find(|e| e.kind == kind).unwrap();
+            assert_eq!((e.count, e.at.0), (5_000, 5 * HOUR_MS));
+        }
+    }
+
+    #[test]
+    fn past_the_rows_waiting_rows_are_merged_and_counted() {
+        let mut w = Waiting::default();
+        for i in 0..(ROWS_WAITING as i64 + 10) {
+            w.add(event("upstream_error", Timestamp(i)));
+        }
+        assert_eq!((w.rows.len(), w.rows_merged), (ROWS_WAITING, 10));
+        let total: i64 = w.into_events().iter().map(|e| e.count).sum();
+        assert_eq!(total, ROWS_WAITING as i64 + 10);
+    }
 
     #[test]
     fn buckets_are_monotonic_and_bound_their_values() {

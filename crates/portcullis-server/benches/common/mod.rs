@@ -46,6 +46,7 @@ pub async fn append_year_of_usage(store: &dyn Store, org: OrgId, automations: &[
             user_id: Some(users[i % users.len()]),
             latency_ms: latency,
             latency_bucket: latency.map(latency_bucket),
+            count: 1,
         });
         if batch.len() == 10_000 {
             store.append_usage(&batch).await.unwrap();

@@ -70,6 +70,20 @@ pub struct UsageEvent {
     pub latency_ms: Option<i64>,
     /// Latency histogram bucket, computed by the server (see its usage module).
     pub latency_bucket: Option<i64>,
+    /// How many identical events this record stands for (1 for one event).
+    /// The roll-ups add it; a kind kept as rows ([`UsageEvent::kept_as_row`])
+    /// still gets one row per record.
+    pub count: i64,
+}
+
+impl UsageEvent {
+    /// Whether the event is kept as a row of its own besides the roll-ups.
+    /// API calls and kickoffs are not: their roll-ups (and the executions
+    /// table) are their record, and a row each would double the write load
+    /// of the busiest paths. Sign-ins and upstream errors are kept.
+    pub fn kept_as_row(&self) -> bool {
+        self.kind != "api_call" && self.kind != "kickoff"
+    }
 }
 
 /// What a usage report reads: organization (`None`: installation-wide

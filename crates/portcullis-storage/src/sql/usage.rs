@@ -139,24 +139,21 @@ pub(crate) async fn write_usage(tx: &mut Transaction<'static, Any>, events: &[Us
                 let start = e.at.0.div_euclid(ms) * ms;
                 *kinds
                     .entry((period, org.clone(), start, e.kind.clone(), key(e.provider.clone()), e.success.unwrap_or(true) as i64))
-                    .or_default() += 1;
+                    .or_default() += e.count;
                 if e.kind == "kickoff" {
                     if let Some(a) = e.automation_id {
-                        *subjects.entry((period, org.clone(), start, "automation", a.to_string())).or_default() += 1;
+                        *subjects.entry((period, org.clone(), start, "automation", a.to_string())).or_default() += e.count;
                     }
                     if let Some(u) = e.user_id {
-                        *subjects.entry((period, org.clone(), start, "user", u.to_string())).or_default() += 1;
+                        *subjects.entry((period, org.clone(), start, "user", u.to_string())).or_default() += e.count;
                     }
                 }
                 if let Some(b) = e.latency_bucket {
-                    *latency.entry((period, org.clone(), start, b)).or_default() += 1;
+                    *latency.entry((period, org.clone(), start, b)).or_default() += e.count;
                 }
             }
         }
-        // The raw record of API calls and kickoffs is the roll-ups and the
-        // executions table; writing each one again here would double the
-        // write load of the busiest paths. Sign-ins and upstream errors are kept.
-        let raw: Vec<&UsageEvent> = events.iter().filter(|e| e.kind != "api_call" && e.kind != "kickoff").collect();
+        let raw: Vec<&UsageEvent> = events.iter().filter(|e| e.kept_as_row()).collect();
         // Many rows per statement: far fewer round trips through the driver.
         for chunk in raw.chunks(100) {
             let mut sql = String::from(

@@ -571,6 +571,7 @@ each_backend!(kickoffs_per_subject_sum_exactly_over_any_range, |db: TestDb| asyn
             user_id: Some(users[i as usize % 3]),
             latency_ms: Some(10),
             latency_bucket: Some(3),
+            count: 1,
         })
         .collect();
     let (a, b) = events.split_at(events.len() / 2);
@@ -585,4 +586,34 @@ each_backend!(kickoffs_per_subject_sum_exactly_over_any_range, |db: TestDb| asyn
             assert_eq!(got, expected, "{kind} kickoffs in [{from}, {to})");
         }
     }
+});
+
+// The server merges identical events into one record with a count (its usage
+// recorder); the roll-ups add the count, and a kind kept as rows gets one row.
+each_backend!(a_merged_event_adds_its_count_to_every_roll_up, |db: TestDb| async move {
+    let s = &db.store;
+    let (org, _) = org_with_owner(s, "Merged").await;
+    let hour = 3_600_000;
+    let automation = AutomationId::new();
+    let merged = UsageEvent {
+        at: t(2 * hour),
+        org_id: Some(org.id),
+        kind: "kickoff".into(),
+        provider: None,
+        success: Some(true),
+        automation_id: Some(automation),
+        user_id: None,
+        latency_ms: None,
+        latency_bucket: Some(4),
+        count: 1_000,
+    };
+    let single = UsageEvent { at: t(2 * hour + 5), count: 1, ..merged.clone() };
+    s.append_usage(&[merged, single]).await.unwrap();
+    let rows = s.list_usage_rows(&UsageQuery { org_id: Some(org.id), from: t(0), to: t(24 * hour), daily: false, bucket_ms: 24 * hour }).await.unwrap();
+    let kickoffs: i64 = rows.kinds.iter().filter(|r| r.kind == "kickoff").map(|r| r.count).sum();
+    assert_eq!(kickoffs, 1_001);
+    let per_automation: i64 = rows.subjects.iter().filter(|r| r.subject_id == automation.to_string()).map(|r| r.count).sum();
+    assert_eq!(per_automation, 1_001);
+    let latency: i64 = rows.latency.iter().map(|r| r.count).sum();
+    assert_eq!(latency, 1_001);
 });
