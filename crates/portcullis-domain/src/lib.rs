@@ -9,6 +9,7 @@
 pub mod automation;
 pub mod clock;
 pub mod device;
+pub mod group_rules;
 pub mod ids;
 pub mod permission;
 pub mod rbac;

@@ -399,9 +399,25 @@ pub trait ScimStore: Send + Sync {
     async fn delete_scim_group(&self, org: OrgId, id: uuid::Uuid) -> Result<bool>;
 }
 
+/// Group-to-role rules ([`portcullis_domain::group_rules`]), one set per organization.
+#[async_trait]
+pub trait GroupRuleStore: Send + Sync {
+    /// The rule set of `org`, if it has one.
+    async fn get_group_rules(&self, org: OrgId) -> Result<Option<StoredRuleSet>>;
+    /// Every enabled rule set (what a sign-in applies).
+    async fn list_enabled_group_rules(&self) -> Result<Vec<StoredRuleSet>>;
+    /// Replaces the rule set of `org` in one transaction, if it is still at
+    /// `if_version` (`None`: if it has none yet); [`StoreError::Stale`]
+    /// otherwise. The result is no longer `seeded_from_env`.
+    async fn put_group_rules(&self, org: OrgId, set: &portcullis_domain::group_rules::RuleSet, enabled: bool, if_version: Option<i64>, now: Timestamp) -> Result<StoredRuleSet>;
+    /// Writes `set` as seeded from the environment, enabled, unless `org`
+    /// has a rule set already (whether enabled or not); whether it did.
+    async fn seed_group_rules(&self, org: OrgId, set: &portcullis_domain::group_rules::RuleSet, now: Timestamp) -> Result<bool>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + UserStore + SessionStore + InvitationStore + IdpStore + OAuthStore + AuditStore + LimitStore + AutomationStore + EnvStore + UsageStore + ScimStore {
+pub trait Store: OrgStore + UserStore + SessionStore + InvitationStore + IdpStore + OAuthStore + AuditStore + LimitStore + AutomationStore + EnvStore + UsageStore + ScimStore + GroupRuleStore {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     /// Which database this is.

@@ -2,12 +2,14 @@
 
 mod accounts;
 mod automations;
+mod group_rules;
 mod oauth;
 mod records;
 mod scim;
 
 pub use accounts::*;
 pub use automations::*;
+pub use group_rules::*;
 pub use oauth::*;
 pub use records::*;
 pub use scim::*;

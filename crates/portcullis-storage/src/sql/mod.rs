@@ -7,6 +7,7 @@
 mod audit;
 mod automations;
 mod env;
+mod group_rules;
 mod idp;
 mod invitations;
 mod limits;

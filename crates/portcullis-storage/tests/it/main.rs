@@ -5,6 +5,7 @@
 mod support;
 
 mod conformance;
+mod group_rules;
 mod idp_accounts;
 mod migrations;
 mod oauth;
