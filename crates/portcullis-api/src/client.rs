@@ -2,6 +2,7 @@
 //! token the way a browser would, or with a bearer access token as the CLI
 //! does.
 
+use crate::group_rules::*;
 use crate::scim::*;
 use crate::types::*;
 use reqwest::{Method, StatusCode};
@@ -247,6 +248,18 @@ impl Client {
     /// `DELETE /api/v1/scim/tokens/{id}`.
     pub async fn revoke_scim_token(&self, id: Uuid) -> Result<()> {
         self.send_empty(Method::DELETE, &format!("/api/v1/scim/tokens/{id}")).await
+    }
+    /// `GET /api/v1/group-rules`.
+    pub async fn group_rules(&self) -> Result<GroupRulesInfo> {
+        self.get("/api/v1/group-rules").await
+    }
+    /// `PUT /api/v1/group-rules`.
+    pub async fn put_group_rules(&self, rules: &PutGroupRules) -> Result<GroupRulesInfo> {
+        self.send(Method::PUT, "/api/v1/group-rules", rules).await
+    }
+    /// `POST /api/v1/group-rules/dry-run`.
+    pub async fn dry_run_group_rules(&self, run: &GroupRulesDryRun) -> Result<DryRunResult> {
+        self.send(Method::POST, "/api/v1/group-rules/dry-run", run).await
     }
     /// `GET /api/v1/roles`.
     pub async fn roles(&self) -> Result<Vec<RoleInfo>> {

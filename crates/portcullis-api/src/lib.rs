@@ -9,9 +9,11 @@
 
 pub mod client;
 pub mod device;
+pub mod group_rules;
 pub mod scim;
 pub mod types;
 
 pub use client::{Client, ClientError};
+pub use group_rules::*;
 pub use scim::*;
 pub use types::*;

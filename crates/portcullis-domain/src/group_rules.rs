@@ -52,6 +52,11 @@ impl ClaimPath {
 /// Where a rule looks for groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GroupSource {
+    /// The roles the provider's adapter reads, wherever its vendor puts them
+    /// (Okta's `groups`, Entra ID's `roles`, Keycloak's `realm_access.roles`,
+    /// Auth0's namespaced claim, a SAML role attribute): what
+    /// `PORTCULLIS_ROLE_MAPPING` matched, so its rules keep their meaning.
+    IdpRoles,
     /// The strings at a claim of the IdP's token (a string or a list of them).
     Claim(ClaimPath),
     /// The organization's SCIM groups the person is a member of.
@@ -124,12 +129,15 @@ fn glob_matches(pattern: &str, value: &str) -> bool {
 }
 
 /// A role, by what no rename changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RoleChoice {
     /// A predefined role (owner or member) by its kind.
     Kind(RoleKind),
     /// A role by its id.
     Id(RoleId),
+    /// A custom role by its key, which is set at creation and never changes
+    /// (`PORTCULLIS_ROLE_MAPPING` names custom roles so, before they exist).
+    Key(String),
 }
 
 impl RoleChoice {
@@ -138,6 +146,11 @@ impl RoleChoice {
         match self {
             RoleChoice::Kind(kind) => roles.iter().find(|r| r.kind == *kind && kind.is_predefined()),
             RoleChoice::Id(id) => roles.iter().find(|r| r.id == *id),
+            // The key as written (`data science`, from before keys were
+            // slugs) or as its slug (`data-science`).
+            RoleChoice::Key(key) => roles.iter().find(|r| {
+                r.kind == RoleKind::Custom && (r.key == *key || crate::role::custom_role_keys(key).next().is_some_and(|slug| r.key == slug))
+            }),
         }
     }
 }
@@ -154,7 +167,7 @@ pub struct GroupRule {
 }
 
 /// What happens when no rule matches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NoMatch {
     /// No role in the organization: an existing membership ends, and a
     /// sign-in that leaves the person in no organization is refused.
@@ -185,6 +198,8 @@ pub struct KnownGroup {
 
 /// What the rules are evaluated against.
 pub struct Groups<'a> {
+    /// The roles the provider's adapter read.
+    pub idp_roles: &'a [String],
     /// The strings at a claim path of the token (empty when absent).
     pub claim: &'a dyn Fn(&ClaimPath) -> Vec<String>,
     /// The organization's SCIM groups.
@@ -202,10 +217,18 @@ impl Groups<'_> {
             }
         };
         match source {
+            GroupSource::IdpRoles => {
+                for v in self.idp_roles {
+                    push(v);
+                    for g in self.known.iter().filter(|g| g.ids.iter().any(|id| id == v)) {
+                        push(&g.display_name);
+                    }
+                }
+            }
             GroupSource::Claim(path) => {
                 for v in (self.claim)(path) {
                     push(&v);
-                    for g in self.known.iter().filter(|g| g.ids.iter().any(|id| *id == v)) {
+                    for g in self.known.iter().filter(|g| g.ids.contains(&v)) {
                         push(&g.display_name);
                     }
                 }
@@ -310,7 +333,7 @@ impl RuleSet {
             };
             matches.push(RuleMatch { index, values, skipped });
         }
-        let outcome = decided.unwrap_or_else(|| match self.no_match {
+        let outcome = decided.unwrap_or_else(|| match &self.no_match {
             NoMatch::Refuse => Outcome::Refused,
             NoMatch::Default(choice) => match choice.resolve(roles) {
                 Some(role) => Outcome::Default { role: role.clone() },

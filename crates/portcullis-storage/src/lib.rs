@@ -413,6 +413,9 @@ pub trait GroupRuleStore: Send + Sync {
     /// Writes `set` as seeded from the environment, enabled, unless `org`
     /// has a rule set already (whether enabled or not); whether it did.
     async fn seed_group_rules(&self, org: OrgId, set: &portcullis_domain::group_rules::RuleSet, now: Timestamp) -> Result<bool>;
+    /// The SCIM groups of `org`, each by its name, id and external id, and
+    /// whether `user` is one of its members (what rules match groups with).
+    async fn known_groups(&self, org: OrgId, user: UserId) -> Result<Vec<portcullis_domain::group_rules::KnownGroup>>;
 }
 
 /// Everything the server needs from storage.

@@ -44,7 +44,7 @@ fn glob(p: &str) -> Pattern {
 fn evaluate(set: &RuleSet, groups: &[&str], known: &[KnownGroup], roles: &[Role]) -> Evaluation {
     let values: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
     let lookup = move |p: &ClaimPath| if p.as_str() == "groups" { values.clone() } else { vec![] };
-    set.evaluate(&Groups { claim: &lookup, known }, roles)
+    set.evaluate(&Groups { idp_roles: &[], claim: &lookup, known }, roles)
 }
 
 #[test]
@@ -179,4 +179,19 @@ fn bad_patterns_and_paths_say_what_a_good_one_looks_like() {
         no_match: NoMatch::Refuse,
     };
     assert!(too_many.validate().is_err());
+}
+
+#[test]
+fn the_providers_roles_and_custom_role_keys_keep_the_environment_mappings_meaning() {
+    let f = fixture();
+    let set = RuleSet {
+        rules: vec![GroupRule { source: GroupSource::IdpRoles, pattern: exact("member"), role: RoleChoice::Key("Developer".into()) }],
+        no_match: NoMatch::Default(RoleChoice::Kind(RoleKind::Member)),
+    };
+    let roles = vec!["member".to_string()];
+    let none = |_: &ClaimPath| Vec::new();
+    let e = set.evaluate(&Groups { idp_roles: &roles, claim: &none, known: &[] }, &f.roles);
+    assert_eq!(e.outcome.role().map(|r| r.id), Some(f.developer.id), "the key `developer`, written as the name");
+    // A predefined role is never found by key.
+    assert_eq!(RoleChoice::Key("owner".into()).resolve(&f.roles), None);
 }

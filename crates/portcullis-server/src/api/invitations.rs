@@ -50,14 +50,11 @@ pub async fn invite(state: &AppState, scope: &OrgScope, body: api::CreateInvitat
         return Err(ApiError::conflict("already_member", format!("{email} is a member of this organization already; change their role with PATCH /api/v1/users/<id>")));
     }
     let with_link = state.config.sso.local;
-    if !with_link {
-        let orgs = state.store.list_orgs().await?;
-        if crate::signin::role_mapping::mapped_orgs(&state.config.sso.role_mapping, &orgs).iter().any(|o| o.id == scope.org.id) {
-            return Err(ApiError::conflict(
-                "governed_by_role_mapping",
-                format!("memberships in {} follow the identity provider's roles (PORTCULLIS_ROLE_MAPPING); give {email} the role or group at the identity provider instead", scope.org.name),
-            ));
-        }
+    if !with_link && crate::signin::role_mapping::governed_orgs(state).await?.contains(&scope.org.id) {
+        return Err(ApiError::conflict(
+            "governed_by_role_mapping",
+            format!("memberships in {} follow the identity provider's groups (its group-to-role rules); give {email} a group the rules name at the identity provider instead", scope.org.name),
+        ));
     }
     let token = with_link.then(crate::keys::random_token);
     let now = state.clock.now();

@@ -6,6 +6,7 @@ pub mod automations;
 pub mod cli_parameters;
 pub mod dashboard;
 pub mod env;
+pub mod group_rules;
 pub mod invitations;
 pub mod proxy;
 pub mod convert;
@@ -53,6 +54,8 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/{id}", delete(invitations::remove))
         .route("/admin/users/{id}", delete(members::delete_account))
         .route("/roles", get(roles::list).post(roles::create))
+        .route("/group-rules", get(group_rules::get).put(group_rules::put))
+        .route("/group-rules/dry-run", post(group_rules::dry_run))
         .route("/roles/{id}", get(roles::get_one).patch(roles::update).delete(roles::remove))
         .route("/automations", get(automations::list).post(automations::create))
         .route("/automations/{id}", get(automations::get_one).patch(automations::update).delete(automations::remove))

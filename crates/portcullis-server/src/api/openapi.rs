@@ -52,6 +52,9 @@ pub const ROUTES: &[RouteDoc] = &[
     ("get", "/api/v1/scim/tokens", "SCIM tokens of the organization (never the tokens themselves)", "organization_settings: manage", None, Some("ScimTokenList")),
     ("post", "/api/v1/scim/tokens", "Create a SCIM token for the identity provider; the answer carries it once, with the SCIM base URL", "organization_settings: manage", Some("CreateScimToken"), Some("CreatedScimToken")),
     ("delete", "/api/v1/scim/tokens/{id}", "Revoke a SCIM token (refused at once on every replica)", "organization_settings: manage", None, None),
+    ("get", "/api/v1/group-rules", "The organization's group-to-role rules, in order, and what happens when none matches", "invitations: read", None, Some("GroupRules")),
+    ("put", "/api/v1/group-rules", "Replace the group-to-role rules whole, if still at `version` (409 changed_meanwhile otherwise); the next sign-in applies them", "organization_settings: manage", Some("PutGroupRules"), Some("GroupRules")),
+    ("post", "/api/v1/group-rules/dry-run", "Which rules match pasted claims and/or a person's SCIM groups, and which role results (nothing is saved)", "organization_settings: manage", Some("GroupRulesDryRun"), Some("DryRunResult")),
     ("get", "/api/v1/openapi.json", "This document", "nothing", None, None),
 ];
 
@@ -136,6 +139,20 @@ fn schemas() -> Value {
     all["ScimTokenList"] = list("ScimToken");
     all["CreateScimToken"] = obj(&[("name", json!({"type":"string","minLength":1,"maxLength":64}))], &["name"]);
     all["CreatedScimToken"] = obj(&[("id", uuid()), ("name", s()), ("created_at", time()), ("token", s()), ("base_url", s())], &["id", "name", "token", "base_url"]);
+    let role_ref = obj(&[("kind", json!({"enum":["owner","member"]})), ("id", uuid()), ("key", s()), ("name", json!({"type":"string","readOnly":true}))], &[]);
+    let rule = obj(
+        &[("source", json!({"enum":["idp_roles","claim","scim_group"]})), ("claim", json!({"type":"string","description":"dotted claim path, for source claim"})), ("match", json!({"enum":["exact","glob"]})), ("pattern", s()), ("role", role_ref.clone())],
+        &["source", "match", "pattern", "role"],
+    );
+    let no_match = obj(&[("action", json!({"enum":["refuse","default"]})), ("role", role_ref.clone())], &["action"]);
+    let rules = json!({"type":"array","items": rule});
+    all["GroupRules"] = obj(&[("enabled", json!({"type":"boolean"})), ("rules", rules.clone()), ("no_match", no_match.clone()), ("version", json!({"type":"integer"})), ("seeded_from_env", json!({"type":"boolean"})), ("updated_at", time())], &["enabled", "rules", "no_match", "version"]);
+    all["PutGroupRules"] = obj(&[("enabled", json!({"type":"boolean"})), ("rules", rules), ("no_match", no_match), ("version", json!({"type":"integer","description":"0 when there is no rule set yet"}))], &["enabled", "rules", "no_match", "version"]);
+    all["GroupRulesDryRun"] = obj(&[("claims", json!({"type":"object"})), ("user_id", uuid()), ("rules", r("PutGroupRules"))], &[]);
+    all["DryRunResult"] = obj(
+        &[("matches", json!({"type":"array","items": obj(&[("position", json!({"type":"integer"})), ("values", json!({"type":"array","items":{"type":"string"}})), ("status", json!({"enum":["decided","later","role_missing"]}))], &["position","values","status"])})), ("outcome", json!({"enum":["rule","default","refused","default_missing"]})), ("role", role_ref)],
+        &["matches", "outcome"],
+    );
     all
 }
 
@@ -153,7 +170,7 @@ pub fn build() -> Value {
             Some(name) => json!({ "description": "OK", "content": { "application/json": { "schema": r(name) } } }),
             None => json!({ "description": "Done" }),
         };
-        op["responses"][if *method == "post" { "201" } else if resp.is_none() && *method == "delete" { "204" } else { "200" }] = ok;
+        op["responses"][if *method == "post" && !path.ends_with("/dry-run") { "201" } else if resp.is_none() && *method == "delete" { "204" } else { "200" }] = ok;
         if let Some(name) = req {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": r(name) } } });
         }

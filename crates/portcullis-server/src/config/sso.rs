@@ -103,20 +103,6 @@ impl RoleTarget {
             RoleTarget::Key(t.to_lowercase())
         }
     }
-
-    /// Whether `role` is the one this target means.
-    pub fn matches(&self, role: &portcullis_domain::Role) -> bool {
-        match self {
-            RoleTarget::Predefined(kind) => role.kind == *kind,
-            RoleTarget::Id(id) => role.id == *id && role.kind == portcullis_domain::RoleKind::Custom,
-            // The key as written (`data science`, from before keys were
-            // slugs) or as its slug (`data-science`).
-            RoleTarget::Key(key) => {
-                role.kind == portcullis_domain::RoleKind::Custom
-                    && (role.key == *key || portcullis_domain::custom_role_keys(key).next().is_some_and(|slug| role.key == slug))
-            }
-        }
-    }
 }
 
 impl std::fmt::Display for RoleTarget {

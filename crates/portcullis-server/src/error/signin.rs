@@ -119,6 +119,19 @@ impl SignInError {
                 format!("You signed in to {provider}, but your account has neither the member nor the factory-admin role for this application."),
                 "Ask your administrator to assign you to the application in your IdP with a role (Member or Factory Admin). For Okta, the user or their group must be assigned under the app's Assignments tab.".into(),
             ),
+            NoRoleRule { orgs, seen, hint } => (
+                Status::Forbidden,
+                "no_matching_group_rule",
+                "403 Forbidden: no group rule gives you a role",
+                format!(
+                    "You signed in, but the group-to-role rules of {} match none of your groups{}, and say to refuse when nothing matches.",
+                    orgs.join(", "),
+                    if seen.is_empty() { " (the identity provider sent none)".to_owned() } else { format!(" ({})", seen.iter().take(20).cloned().collect::<Vec<_>>().join(", ")) }
+                ),
+                hint.clone().unwrap_or_else(|| {
+                    "Ask your administrator to add you to a group the rules name, in the identity provider, or to add a rule for one of your groups (Check access shows which rules match).".into()
+                }),
+            ),
             Disabled => (
                 Status::Forbidden,
                 "account_disabled",

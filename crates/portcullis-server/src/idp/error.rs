@@ -31,6 +31,15 @@ pub enum SignInError {
     /// The organization's directory deactivated the person over SCIM (and
     /// no other membership is left).
     Deprovisioned,
+    /// The group-to-role rules gave the person no role in any organization.
+    NoRoleRule {
+        /// The organizations whose rules refused, by name.
+        orgs: Vec<String>,
+        /// The groups the rules saw.
+        seen: Vec<String>,
+        /// What to configure at the IdP, when the cause is known (Okta's capped or missing `groups`).
+        hint: Option<String>,
+    },
     UnknownProvider(String),
     /// Portcullis failed on its own side (storage, a worker task, building a
     /// message), not the IdP: a 500 with the request id, the detail logged.

@@ -45,6 +45,10 @@ pub struct Identity {
     pub email_verified: bool,
     pub name: String,
     pub roles: Vec<String>,
+    /// Every claim the provider sent (ID token merged with userinfo; for
+    /// SAML, each attribute as a list of its values), for group rules that
+    /// read a claim path.
+    pub claims: serde_json::Value,
     /// The IdP session (for back-channel logout).
     pub sid: Option<String>,
     /// The ID token as received, for `id_token_hint` at logout.
@@ -225,6 +229,7 @@ pub fn identity(settings: &OidcSettings, claims: &serde_json::Value, id_token: S
     Ok(Identity {
         email_verified: claims.get("email_verified").and_then(|v| v.as_bool().or_else(|| v.as_str().map(|s| s == "true"))).unwrap_or(true),
         roles: settings.vendor().roles(settings, claims),
+        claims: claims.clone(),
         sid: str_claim(claims, "sid").map(str::to_owned),
         subject,
         email,

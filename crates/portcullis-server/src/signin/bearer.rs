@@ -275,6 +275,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         name: claims.get("name").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(|| email.clone()),
         email,
         roles: roles.clone(),
+        claims: claims.clone(),
         sid: None,
         id_token: String::new(),
     };
@@ -283,6 +284,11 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
             Status::Forbidden,
             "not_assigned",
             "this account has neither the member nor the factory-admin role for this application; ask your administrator to assign you in the identity provider",
+        ),
+        crate::idp::error::SignInError::NoRoleRule { orgs, .. } => ApiError::new(
+            Status::Forbidden,
+            "no_matching_group_rule",
+            format!("the group-to-role rules of {} match none of this account's groups; ask your administrator to add you to a group the rules name", orgs.join(", ")),
         ),
         crate::idp::error::SignInError::Disabled => invalid("Invalid token: this account is disabled in Portcullis; ask an organization owner to enable it"),
         crate::idp::error::SignInError::Deprovisioned => invalid("Invalid token: your organization's identity provider deactivated this account (SCIM); ask your IT administrator to assign you to the application again"),

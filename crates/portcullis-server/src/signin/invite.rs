@@ -56,16 +56,15 @@ pub async fn still_valid(state: &AppState, inv: &Invitation) -> Result<Result<()
 }
 
 /// Applies the link-less invitations waiting for `user`'s address, at an
-/// IdP sign-in, in the organizations whose memberships the role mapping
-/// does not govern (there, the IdP decides).
+/// IdP sign-in, in the organizations whose memberships no group-to-role
+/// rules govern (there, the IdP decides).
 pub async fn apply_at_sign_in(state: &AppState, user: &User) -> Result<(), StoreError> {
     let now = state.clock.now();
     let pending = state.store.list_invitations_for_email(&user.email, now).await?;
     if pending.iter().all(|i| i.has_link) {
         return Ok(());
     }
-    let orgs = state.store.list_orgs().await?;
-    let mapped: Vec<_> = crate::signin::role_mapping::mapped_orgs(&state.config.sso.role_mapping, &orgs).iter().map(|o| o.id).collect();
+    let mapped = crate::signin::role_mapping::governed_orgs(state).await?;
     for inv in pending.into_iter().filter(|i| !i.has_link && !mapped.contains(&i.org_id)) {
         if let Err(why) = still_valid(state, &inv).await? {
             tracing::info!(invitation = %inv.id, %why, "an invitation that ended was not applied");

@@ -10,6 +10,7 @@ pub mod federated;
 pub mod invite;
 pub mod local;
 pub mod provision;
+pub mod group_rules;
 pub mod role_mapping;
 pub mod saml_complete;
 pub mod setup;

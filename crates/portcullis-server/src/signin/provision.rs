@@ -3,17 +3,36 @@
 //! The account is keyed on issuer + subject (never the e-mail address). The
 //! IdP roles `member` and `factory-admin` are the platform's: with
 //! `require_role`, a user with neither is refused; `factory-admin` makes the
-//! user an administrator of the whole installation. `PORTCULLIS_ROLE_MAPPING`
-//! maps IdP roles or groups to organization roles; in the organizations the
-//! mapping names, the IdP is authoritative: a role removed there is gone at
-//! the next sign-in.
+//! user an administrator of the whole installation. The group-to-role rules
+//! (`group_rules`, first written from `PORTCULLIS_ROLE_MAPPING`) map IdP
+//! roles or groups to organization roles; in the organizations that have
+//! them, the IdP is authoritative: a role removed there is gone at the next
+//! sign-in.
 
 use crate::idp::error::SignInError;
 use crate::idp::identity::Identity;
-use crate::config::sso::RoleRule;
 use crate::idp::vendors::{OidcSettings, VendorOf};
 use crate::state::AppState;
 use portcullis_storage::{IdpUser, StoreError, User};
+
+/// Okta caps the `groups` claim at 100 groups, and sends none unless the
+/// app's sign-on settings add it: say which, and what to configure.
+fn okta_groups_hint(provider: &str, claims: &serde_json::Value) -> Option<String> {
+    if provider != "okta" {
+        return None;
+    }
+    match claims.get("groups") {
+        None => Some(
+            "Okta sent no `groups` claim. In the Okta app's Sign On tab, add a groups claim named `groups` to the ID token (filter: Matches regex `.*`, or the groups the rules name), and make the CLI and browser clients request the `groups` scope."
+                .into(),
+        ),
+        Some(serde_json::Value::Array(list)) if list.len() >= 100 => Some(format!(
+            "Okta sent {} groups, its limit for the `groups` claim, so the one a rule names may have been cut. In the Okta app's Sign On tab, narrow the groups claim filter (Starts with, or Matches regex) to the groups the rules name.",
+            list.len()
+        )),
+        _ => None,
+    }
+}
 
 pub const MEMBER: &str = "member";
 pub const FACTORY_ADMIN: &str = "factory-admin";
@@ -74,60 +93,20 @@ pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Resul
     // Organizations whose directory deactivated the person: no sign-in
     // gives them their membership back there; only the directory does.
     let deprovisioned = state.store.list_scim_deactivated_orgs(user.id).await.map_err(db)?;
-    apply_mapping(state, &state.config.sso.role_mapping, &user, &ident.roles, &deprovisioned).await.map_err(db)?;
+    let no_role = super::group_rules::apply(state, &user, ident, &deprovisioned).await.map_err(db)?;
     if ident.email_verified {
         crate::signin::invite::apply_at_sign_in(state, &user).await.map_err(db)?;
     }
-    if !deprovisioned.is_empty() && state.store.list_memberships(user.id).await.map_err(db)?.is_empty() {
+    let left_in_none = (!deprovisioned.is_empty() || !no_role.is_empty()) && state.store.list_memberships(user.id).await.map_err(db)?.is_empty();
+    if left_in_none && !deprovisioned.is_empty() {
         return Err(SignInError::Deprovisioned);
+    }
+    // Refused by the rules everywhere: an installation administrator still
+    // gets in (to the Organizations page), anyone else is told why.
+    if left_in_none && !user.factory_admin {
+        let seen = no_role.iter().flat_map(|n| n.seen.iter().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        return Err(SignInError::NoRoleRule { orgs: no_role.into_iter().map(|n| n.org).collect(), seen, hint: okta_groups_hint(s.provider, &ident.claims) });
     }
     crate::invalidation::broadcast(state, crate::invalidation::Invalidation::UserSessions(user.id));
     Ok(user)
-}
-
-/// Brings the user's memberships in the mapped organizations in line with
-/// their IdP roles. A change that would leave an organization without an
-/// owner is skipped (and logged), never forced.
-async fn apply_mapping(state: &AppState, rules: &[RoleRule], user: &User, roles: &[String], deprovisioned: &[portcullis_domain::OrgId]) -> Result<(), StoreError> {
-    let now = state.clock.now();
-    let orgs = state.store.list_orgs().await?;
-    let Some(default_org) = orgs.first() else { return Ok(()) };
-    let targets = super::role_mapping::mapped_orgs(rules, &orgs);
-    // Current memberships in one query; roles are listed only to change one.
-    let memberships = state.store.list_memberships(user.id).await?;
-    for org in targets.into_iter().filter(|o| !deprovisioned.contains(&o.id)) {
-        let wanted = rules
-            .iter()
-            .filter(|r| match &r.org {
-                None => org.id == default_org.id,
-                Some(n) => org.name.eq_ignore_ascii_case(n),
-            })
-            .find(|r| r.idp_role == "*" || roles.contains(&r.idp_role))
-            .map(|r| &r.role);
-        let current = memberships.iter().find(|m| m.org.id == org.id);
-        let result = match (wanted, current) {
-            (Some(target), Some(m)) if target.matches(&m.role) => Ok(()),
-            (Some(target), current) => {
-                let Some(role) = state.store.list_roles(org.id).await?.into_iter().find(|r| target.matches(r)) else {
-                    tracing::warn!(org = %org.name, role = %target, "PORTCULLIS_ROLE_MAPPING names a role the organization does not have");
-                    continue;
-                };
-                match current {
-                    None => state.store.create_member(org.id, user.id, role.id, now).await,
-                    Some(_) => state.store.update_member_role(org.id, user.id, role.id, now).await,
-                }
-            }
-            (None, Some(_)) => state.store.delete_member(org.id, user.id, now).await,
-            (None, None) => Ok(()),
-        };
-        match result {
-            Ok(()) => {}
-            Err(StoreError::LastOwner) => {
-                tracing::warn!(org = %org.name, user = %user.id, "IdP roles would leave the organization without an owner; membership kept")
-            }
-            Err(StoreError::Conflict { .. }) => {} // a concurrent sign-in added it
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

@@ -19,6 +19,7 @@ mod local_oauth;
 mod replicas;
 mod metrics;
 mod request_origin;
+mod group_rules;
 mod role_mapping;
 mod saml;
 mod scim;

@@ -6,7 +6,9 @@ use portcullis_domain::{OrgId, Timestamp};
 /// A rule set with what storage keeps about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredRuleSet {
+    /// The organization it governs.
     pub org_id: OrgId,
+    /// The rules, in order, and the answer when none matches.
     pub set: RuleSet,
     /// Whether sign-ins apply it (memberships then follow the IdP). A set
     /// that is turned off is kept, so that it is not seeded again.
@@ -16,5 +18,6 @@ pub struct StoredRuleSet {
     pub seeded_from_env: bool,
     /// Bumped at every write, for optimistic concurrency (`If-Match`).
     pub version: i64,
+    /// When it was last written.
     pub updated_at: Timestamp,
 }

@@ -3,36 +3,37 @@
 //! read at.
 
 use super::orgs::lock_org;
-use super::{get_i64, get_id, get_opt_id, get_opt_str, get_str, SqlStore};
+use super::{get_i64, get_id, get_opt_str, get_str, SqlStore};
 use crate::{GroupRuleStore, Result, StoreError, StoredRuleSet};
 use async_trait::async_trait;
-use portcullis_domain::group_rules::{ClaimPath, GroupRule, GroupSource, NoMatch, Pattern, RoleChoice, RuleSet};
-use portcullis_domain::{OrgId, RoleId, RoleKind, Timestamp};
+use portcullis_domain::group_rules::{ClaimPath, GroupRule, GroupSource, KnownGroup, NoMatch, Pattern, RoleChoice, RuleSet};
+use portcullis_domain::{OrgId, RoleId, RoleKind, Timestamp, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 
-const SET_COLS: &str = "org_id, enabled, no_match, default_role_kind, default_role_id, seeded_from_env, version, updated_at";
+const SET_COLS: &str = "org_id, enabled, no_match, default_role, seeded_from_env, version, updated_at";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("group rules: {what} `{value}`"))
 }
 
-/// A role column pair (kind or id) as a choice.
-fn role_choice(row: &AnyRow, kind_col: &str, id_col: &str) -> Result<Option<RoleChoice>> {
-    match (get_opt_str(row, kind_col)?, get_opt_id::<uuid::Uuid>(row, id_col)?) {
-        (Some(kind), None) => RoleKind::parse(&kind).filter(|k| k.is_predefined()).map(|k| Some(RoleChoice::Kind(k))).ok_or_else(|| corrupt("role kind", &kind)),
-        (None, Some(id)) => Ok(Some(RoleChoice::Id(RoleId(id)))),
-        (None, None) => Ok(None),
-        (Some(kind), Some(_)) => Err(corrupt("role with a kind and an id", &kind)),
+/// A stored role reference (`kind:owner`, `id:<uuid>`, `key:<key>`) as a choice.
+fn role_choice(raw: &str) -> Result<RoleChoice> {
+    match raw.split_once(':') {
+        Some(("kind", k)) => RoleKind::parse(k).filter(|k| k.is_predefined()).map(RoleChoice::Kind).ok_or_else(|| corrupt("role", raw)),
+        Some(("id", id)) => id.parse().map(|id| RoleChoice::Id(RoleId(id))).map_err(|_| corrupt("role", raw)),
+        Some(("key", key)) if !key.is_empty() => Ok(RoleChoice::Key(key.to_owned())),
+        _ => Err(corrupt("role", raw)),
     }
 }
 
-/// The (kind, id) columns of a choice.
-fn role_columns(choice: &RoleChoice) -> (Option<String>, Option<String>) {
+/// A choice as stored.
+fn role_column(choice: &RoleChoice) -> String {
     match choice {
-        RoleChoice::Kind(k) => (Some(k.as_str().to_owned()), None),
-        RoleChoice::Id(id) => (None, Some(id.to_string())),
+        RoleChoice::Kind(k) => format!("kind:{}", k.as_str()),
+        RoleChoice::Id(id) => format!("id:{id}"),
+        RoleChoice::Key(key) => format!("key:{key}"),
     }
 }
 
@@ -43,11 +44,12 @@ fn rule_from_row(row: &AnyRow) -> Result<GroupRule> {
             GroupSource::Claim(ClaimPath::parse(&path).map_err(|_| corrupt("claim path", &path))?)
         }
         "scim_group" => GroupSource::ScimGroup,
+        "idp_roles" => GroupSource::IdpRoles,
         other => return Err(corrupt("source", other)),
     };
     let raw = get_str(row, "pattern")?;
     let pattern = Pattern::parse(get_i64(row, "glob")? == 1, &raw).map_err(|_| corrupt("pattern", &raw))?;
-    let role = role_choice(row, "role_kind", "role_id")?.ok_or_else(|| corrupt("rule without a role at position", &get_i64(row, "position").unwrap_or(-1).to_string()))?;
+    let role = role_choice(&get_str(row, "role")?)?;
     Ok(GroupRule { source, pattern, role })
 }
 
@@ -77,7 +79,7 @@ impl SqlStore {
                 let org_id: OrgId = get_id(row, "org_id")?;
                 let no_match = match get_str(row, "no_match")?.as_str() {
                     "refuse" => NoMatch::Refuse,
-                    "default" => NoMatch::Default(role_choice(row, "default_role_kind", "default_role_id")?.ok_or_else(|| corrupt("default without a role", "default"))?),
+                    "default" => NoMatch::Default(role_choice(&get_opt_str(row, "default_role")?.unwrap_or_default())?),
                     other => return Err(corrupt("no_match", other)),
                 };
                 Ok(StoredRuleSet {
@@ -95,24 +97,20 @@ impl SqlStore {
     /// Writes the set row and its rules, replacing what was there.
     #[allow(clippy::too_many_arguments)]
     async fn write_set(tx: &mut Transaction<'static, Any>, org: OrgId, set: &RuleSet, enabled: bool, seeded: bool, version: i64, now: Timestamp, insert: bool) -> Result<()> {
-        let (kind, id, no_match) = match &set.no_match {
-            NoMatch::Refuse => (None, None, "refuse"),
-            NoMatch::Default(choice) => {
-                let (k, i) = role_columns(choice);
-                (k, i, "default")
-            }
+        let (default_role, no_match) = match &set.no_match {
+            NoMatch::Refuse => (None, "refuse"),
+            NoMatch::Default(choice) => (Some(role_column(choice)), "default"),
         };
         let sql = if insert {
-            format!("INSERT INTO group_rule_sets ({SET_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            format!("INSERT INTO group_rule_sets ({SET_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         } else {
-            "UPDATE group_rule_sets SET enabled = $2, no_match = $3, default_role_kind = $4, default_role_id = $5, seeded_from_env = $6, version = $7, updated_at = $8 WHERE org_id = $1".to_owned()
+            "UPDATE group_rule_sets SET enabled = $2, no_match = $3, default_role = $4, seeded_from_env = $5, version = $6, updated_at = $7 WHERE org_id = $1".to_owned()
         };
         sqlx::query(&sql)
             .bind(org.to_string())
             .bind(enabled as i64)
             .bind(no_match)
-            .bind(kind)
-            .bind(id)
+            .bind(default_role)
             .bind(seeded as i64)
             .bind(version)
             .bind(now.0)
@@ -123,17 +121,16 @@ impl SqlStore {
             let (source, path) = match &rule.source {
                 GroupSource::Claim(p) => ("claim", Some(p.as_str().to_owned())),
                 GroupSource::ScimGroup => ("scim_group", None),
+                GroupSource::IdpRoles => ("idp_roles", None),
             };
-            let (role_kind, role_id) = role_columns(&rule.role);
-            sqlx::query("INSERT INTO group_rules (org_id, position, source, claim_path, glob, pattern, role_kind, role_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            sqlx::query("INSERT INTO group_rules (org_id, position, source, claim_path, glob, pattern, role) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(org.to_string())
                 .bind(position as i64)
                 .bind(source)
                 .bind(path)
                 .bind(matches!(rule.pattern, Pattern::Glob(_)) as i64)
                 .bind(rule.pattern.as_str().to_owned())
-                .bind(role_kind)
-                .bind(role_id)
+                .bind(role_column(&rule.role))
                 .execute(&mut **tx)
                 .await?;
         }
@@ -179,5 +176,25 @@ impl GroupRuleStore for SqlStore {
         Self::write_set(&mut tx, org, set, true, true, 1, now, true).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn known_groups(&self, org: OrgId, user: UserId) -> Result<Vec<KnownGroup>> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.display_name, g.external_id, CAST(CASE WHEN EXISTS ( \
+               SELECT 1 FROM scim_group_members m JOIN scim_users u ON u.org_id = m.org_id AND u.id = m.member_id \
+               WHERE m.org_id = g.org_id AND m.group_id = g.id AND u.user_id = $2 AND u.active = 1) THEN 1 ELSE 0 END AS BIGINT) AS member \
+             FROM scim_groups g WHERE g.org_id = $1 ORDER BY g.display_name_key",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let mut ids = vec![get_str(row, "id")?];
+                ids.extend(get_opt_str(row, "external_id")?);
+                Ok(KnownGroup { display_name: get_str(row, "display_name")?, ids, member: get_i64(row, "member")? == 1 })
+            })
+            .collect()
     }
 }

@@ -17,6 +17,7 @@ fn sample(developer: RoleId) -> RuleSet {
             GroupRule { source: GroupSource::Claim(ClaimPath::parse("groups").unwrap()), pattern: Pattern::parse(false, "admins").unwrap(), role: RoleChoice::Kind(RoleKind::Owner) },
             GroupRule { source: GroupSource::ScimGroup, pattern: Pattern::parse(true, "eng-*").unwrap(), role: RoleChoice::Id(developer) },
             GroupRule { source: GroupSource::Claim(ClaimPath::parse("realm_access.roles").unwrap()), pattern: Pattern::parse(true, "*").unwrap(), role: RoleChoice::Kind(RoleKind::Member) },
+            GroupRule { source: GroupSource::IdpRoles, pattern: Pattern::parse(false, "member").unwrap(), role: RoleChoice::Key("data-science".into()) },
         ],
         no_match: NoMatch::Default(RoleChoice::Id(developer)),
     }
@@ -39,7 +40,7 @@ each_backend!(a_rule_set_is_stored_in_order_and_replaced_over_its_version, |db: 
     assert_eq!(second.version, 2);
     assert!(matches!(s.put_group_rules(org.id, &shorter, true, Some(1), t(5)).await, Err(StoreError::Stale)));
     let read = s.get_group_rules(org.id).await.unwrap().unwrap();
-    assert_eq!((read.set.rules.len(), read.set.no_match, read.enabled), (2, NoMatch::Refuse, false));
+    assert_eq!((read.set.rules.len(), read.set.no_match, read.enabled), (3, NoMatch::Refuse, false));
     // Turned off: not among the sets a sign-in applies.
     assert!(s.list_enabled_group_rules().await.unwrap().iter().all(|r| r.org_id != org.id));
     // An organization that is gone has no rule set to write.
@@ -62,7 +63,7 @@ each_backend!(seeding_writes_only_where_no_set_was_ever_stored, |db: TestDb| asy
     assert!(!s.get_group_rules(b.id).await.unwrap().unwrap().enabled);
     let enabled = s.list_enabled_group_rules().await.unwrap();
     assert_eq!(enabled.iter().map(|r| r.org_id).collect::<Vec<_>>(), vec![a.id]);
-    assert_eq!(enabled[0].set.rules.len(), 3, "with its rules");
+    assert_eq!(enabled[0].set.rules.len(), 4, "with its rules");
     // Edited after seeding: no longer marked as from the environment.
     let edited = s.put_group_rules(a.id, &sample(developer), true, Some(1), t(4)).await.unwrap();
     assert!(!edited.seeded_from_env);
@@ -92,4 +93,33 @@ each_backend!(concurrent_writers_over_one_version_land_once, |db: TestDb| async 
     }
     assert_eq!(landed, 1, "one writer over version 1 wins, the others are told to re-read");
     assert_eq!(s.get_group_rules(org.id).await.unwrap().unwrap().version, 2);
+});
+
+each_backend!(known_groups_name_every_group_and_whether_the_person_is_in_it, |db: TestDb| async move {
+    let s = &db.store;
+    let org = s.create_org("Directory", t(1)).await.unwrap();
+    let fields = |name: &str| ScimUserFields {
+        user_name: name.into(),
+        external_id: None,
+        display_name: None,
+        active: true,
+        email: name.into(),
+        document: serde_json::json!({ "userName": name }).to_string(),
+    };
+    let ada = s.create_scim_user(org.id, uuid::Uuid::new_v4(), &fields("ada@d.test"), t(2)).await.unwrap();
+    let bob = s.create_scim_user(org.id, uuid::Uuid::new_v4(), &fields("bob@d.test"), t(2)).await.unwrap();
+    let eng = ScimGroupFields { display_name: "Engineering".into(), external_id: Some("6f1d4c1e-entra-object-id".into()), document: "{}".into() };
+    let sales = ScimGroupFields { display_name: "Sales".into(), external_id: None, document: "{}".into() };
+    let g1 = s.create_scim_group(org.id, uuid::Uuid::new_v4(), &eng, &[ada.id], t(3)).await.unwrap();
+    s.create_scim_group(org.id, uuid::Uuid::new_v4(), &sales, &[bob.id], t(3)).await.unwrap();
+    let known = s.known_groups(org.id, ada.user_id).await.unwrap();
+    assert_eq!(known.len(), 2);
+    assert_eq!(known[0].display_name, "Engineering");
+    assert_eq!(known[0].ids, vec![g1.id.to_string(), "6f1d4c1e-entra-object-id".to_string()]);
+    assert_eq!(known.iter().map(|g| g.member).collect::<Vec<_>>(), vec![true, false]);
+    // Deactivated: in no group as far as the rules go.
+    let mut off = fields("ada@d.test");
+    off.active = false;
+    s.update_scim_user(org.id, ada.id, &off, None, t(4)).await.unwrap();
+    assert!(s.known_groups(org.id, ada.user_id).await.unwrap().iter().all(|g| !g.member));
 });

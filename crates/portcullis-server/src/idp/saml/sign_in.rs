@@ -310,6 +310,21 @@ fn check_times(a: &Assertion, now: Timestamp) -> Result<(), SignInError> {
     Ok(())
 }
 
+/// Every attribute of the verified assertion, by name (and friendly name),
+/// as a list of its values: what group rules read as claims.
+fn attribute_claims(a: &Assertion) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for at in a.attribute_statements.iter().flatten().flat_map(|s| s.attributes.iter()) {
+        let values: Vec<serde_json::Value> = at.values.iter().filter_map(|v| v.value.as_deref()).map(|v| v.trim().into()).collect();
+        for name in [at.name.as_deref(), at.friendly_name.as_deref()].into_iter().flatten() {
+            if let serde_json::Value::Array(list) = out.entry(name.to_owned()).or_insert_with(|| serde_json::Value::Array(vec![])) {
+                list.extend(values.iter().cloned());
+            }
+        }
+    }
+    serde_json::Value::Object(out)
+}
+
 fn attribute_values<'a>(a: &'a Assertion, names: &[String]) -> Vec<&'a str> {
     let attrs: Vec<_> = a.attribute_statements.iter().flatten().flat_map(|s| s.attributes.iter()).collect();
     for n in names {
@@ -351,7 +366,7 @@ fn identity(s: &crate::idp::saml::SamlSettings, a: &Assertion) -> Result<Identit
     let name = attribute_values(a, &s.attributes.name).first().map(|v| v.to_string()).unwrap_or_else(|| email.clone());
     let roles = attribute_values(a, &s.attributes.roles).into_iter().map(str::to_owned).collect();
     // A signed assertion's address is the IdP's word: SAML has no "unverified" flag.
-    Ok(Identity { subject, email, email_verified: true, name, roles, sid: None, id_token: String::new() })
+    Ok(Identity { subject, email, email_verified: true, name, roles, claims: attribute_claims(a), sid: None, id_token: String::new() })
 }
 
 /// samael's refusal, in the troubleshooting guide's terms: which check,
