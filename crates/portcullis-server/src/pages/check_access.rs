@@ -3,6 +3,11 @@
 //! `decide`, as every request gets it; the page adds only the facts the
 //! decision read (the member's roles and their levels, the automation's
 //! visibility and grants). Needs `organization_settings: manage`.
+//!
+//! Below it, the group-to-role rules' dry run: paste a token's claims and/or
+//! pick a person (their SCIM groups), and see which rules match and which
+//! role results, from the same evaluation sign-ins use
+//! (`api::group_rules::run`).
 
 use crate::error::Status;
 use crate::pages;
@@ -34,6 +39,23 @@ pub struct CheckQuery {
     /// `feature:<feature>:<level>` or `automation:<id>:<access index>`.
     #[serde(default)]
     what: String,
+    /// The dry run's person (a user id, or empty).
+    #[serde(default)]
+    rules_member: String,
+    /// The dry run's pasted claims (a JSON object), or empty.
+    #[serde(default)]
+    claims: String,
+    /// Set when the dry-run form was sent.
+    #[serde(default)]
+    dry_run: String,
+}
+
+/// The dry run's answer, as the page shows it.
+struct RulesAnswer {
+    verdict: String,
+    class: &'static str,
+    /// (position, values, what became of it)
+    matches: Vec<(usize, String, &'static str)>,
 }
 
 struct Answer {
@@ -52,6 +74,10 @@ struct CheckView {
     feature_options: Vec<(String, String, bool)>,
     automation_options: Vec<(String, String, bool)>,
     result: Option<Answer>,
+    /// (user id, label, selected) for the dry run, with "nobody" first.
+    rules_members: Vec<(String, String, bool)>,
+    claims: String,
+    rules_result: Option<Result<RulesAnswer, String>>,
 }
 
 /// `GET /settings/check-access`.
@@ -110,7 +136,13 @@ async fn build(state: &AppState, scope: &OrgScope, q: &CheckQuery) -> Result<Che
         Some(m) if !q.what.is_empty() => answer(state, scope, &m.user, &automations, &q.what).await?,
         _ => None,
     };
+    let rules_result = if q.dry_run.is_empty() { None } else { Some(dry_run(state, scope, q).await?) };
+    let mut rules_members = vec![(String::new(), "nobody: the pasted claims only".to_owned(), q.rules_member.is_empty())];
+    rules_members.extend(members.iter().map(|m| (m.user.id.to_string(), format!("{} <{}>", m.user.display_name, m.user.email), q.rules_member == m.user.id.to_string())));
     Ok(CheckView {
+        rules_members,
+        claims: q.claims.clone(),
+        rules_result,
         switch: OrgSwitch::new(scope, "/settings/check-access"),
         members: members.iter().map(|m| (m.user.id.to_string(), format!("{} <{}>", m.user.display_name, m.user.email), chosen.is_some_and(|c| c.user.id == m.user.id))).collect(),
         feature_options,
@@ -173,4 +205,50 @@ async fn answer(
 
 fn names(p: portcullis_domain::PermSet) -> String {
     p.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The group rules' dry run: the API's own, so the page cannot disagree with
+/// a sign-in. Refusals of the input (bad JSON, no rules) are shown on the page.
+async fn dry_run(state: &AppState, scope: &OrgScope, q: &CheckQuery) -> Result<Result<RulesAnswer, String>, StoreError> {
+    let claims = match q.claims.trim() {
+        "" => None,
+        raw => match serde_json::from_str::<serde_json::Value>(raw) {
+            Ok(v) => Some(v),
+            Err(e) => return Ok(Err(format!("The claims are not JSON ({e}). Paste the token's payload, as in {{\"groups\": [\"engineering\"]}}."))),
+        },
+    };
+    let user_id = match q.rules_member.as_str() {
+        "" => None,
+        id => id.parse::<uuid::Uuid>().ok(),
+    };
+    let body = portcullis_api::GroupRulesDryRun { claims, user_id, rules: None };
+    let r = match crate::api::group_rules::run(state, scope, &body).await {
+        Ok(r) => r,
+        // A failure on this side is logged and shown generically, as the error layer does.
+        Err(e) if e.status.http().is_server_error() => {
+            tracing::error!(error = %e.message, "the group rules' dry run failed");
+            return Ok(Err("The rules could not be run just now (the server log has the detail); try again shortly.".into()));
+        }
+        Err(e) => return Ok(Err(e.message)),
+    };
+    let role = r.role.as_ref().and_then(|r| r.name.clone()).unwrap_or_default();
+    let (verdict, class) = match r.outcome.as_str() {
+        "rule" => (format!("Rule {} gives the role {role}", r.matches.iter().find(|m| m.status == "decided").map(|m| m.position).unwrap_or(0)), "ok"),
+        "default" => (format!("No rule matches: the default role {role}"), "ok"),
+        "default_missing" => ("No rule matches, and the default role no longer exists: refused".to_owned(), "error"),
+        _ => ("No rule matches: refused".to_owned(), "error"),
+    };
+    let matches = r
+        .matches
+        .iter()
+        .map(|m| {
+            let status = match m.status.as_str() {
+                "decided" => "decides",
+                "role_missing" => "skipped: its role no longer exists",
+                _ => "matches too, but an earlier rule decided",
+            };
+            (m.position, m.values.join(", "), status)
+        })
+        .collect();
+    Ok(Ok(RulesAnswer { verdict, class, matches }))
 }

@@ -26,6 +26,7 @@ const AREAS: &[Area] = &[
     Area { href: "/members", label: "Members", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
     Area { href: "/settings/roles", label: "Roles", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
     Area { href: "/settings/check-access", label: "Check access", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
+    Area { href: "/settings/provisioning", label: "Provisioning", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/audit", label: "Audit log", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/organizations", label: "Organizations", action: Some(Action::InstallationAdmin) },
     Area { href: "/settings/sign-in", label: "Sign-in settings", action: Some(Action::InstallationAdmin) },

@@ -28,32 +28,48 @@ fn allowed(scope: &OrgScope) -> ApiResult<()> {
 
 /// `GET /api/v1/scim/tokens`.
 pub async fn list(State(state): State<AppState>, scope: OrgScope) -> ApiResult<axum::Json<Vec<api::ScimTokenInfo>>> {
-    allowed(&scope)?;
-    Ok(axum::Json(state.store.list_scim_tokens(scope.org.id).await?.iter().map(info).collect()))
+    Ok(axum::Json(listed(&state, &scope).await?))
+}
+
+/// The organization's tokens, newest first (shared with the Provisioning page).
+pub async fn listed(state: &AppState, scope: &OrgScope) -> ApiResult<Vec<api::ScimTokenInfo>> {
+    allowed(scope)?;
+    Ok(state.store.list_scim_tokens(scope.org.id).await?.iter().map(info).collect())
 }
 
 /// `POST /api/v1/scim/tokens`: the answer carries the token, once.
 pub async fn create(State(state): State<AppState>, scope: OrgScope, Json(body): Json<api::CreateScimToken>) -> ApiResult<Created<axum::Json<api::CreatedScimToken>>> {
-    allowed(&scope)?;
-    let name = validation::name("name", body.name.trim()).map_err(|e| ApiError::bad_request("invalid_input", format!("{e}; name the token after the identity provider that will use it, as in \"Okta\"")))?;
+    Ok(Created(axum::Json(create_token(&state, &scope, &body.name).await?)))
+}
+
+/// Creates a token named `name`; audited. The answer is the only time it is shown.
+pub async fn create_token(state: &AppState, scope: &OrgScope, name: &str) -> ApiResult<api::CreatedScimToken> {
+    allowed(scope)?;
+    let name = validation::name("name", name.trim()).map_err(|e| ApiError::bad_request("invalid_input", format!("{e}; name the token after the identity provider that will use it, as in \"Okta\"")))?;
     let token = format!("{PREFIX}{}", crate::keys::random_token());
     let actor = &scope.caller.ctx.user;
     let new = NewScimToken { id: uuid::Uuid::new_v4(), org_id: scope.org.id, name: name.clone(), token_hash: TokenHash::of(&token), created_by: actor.id, created_at: state.clock.now() };
     let created = state.store.create_scim_token(&new).await?;
-    audit::record(&state, Entry::new("scim.token.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("scim-token:{}", created.id)).detail(serde_json::json!({ "name": name }))).await;
+    audit::record(state, Entry::new("scim.token.create", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("scim-token:{}", created.id)).detail(serde_json::json!({ "name": name }))).await;
     let base_url = format!("{}/scim/v2", state.config.public_url.as_str().trim_end_matches('/'));
-    Ok(Created(axum::Json(api::CreatedScimToken { info: info(&created), token, base_url })))
+    Ok(api::CreatedScimToken { info: info(&created), token, base_url })
 }
 
 /// `DELETE /api/v1/scim/tokens/{id}`: refused at once on every replica
 /// (each request checks the token in the database).
 pub async fn revoke(State(state): State<AppState>, scope: OrgScope, Path(id): Path<String>) -> ApiResult<NoContent> {
-    allowed(&scope)?;
-    let id: uuid::Uuid = parse_id("SCIM token", &id)?;
+    revoke_token(&state, &scope, &id).await?;
+    Ok(NoContent)
+}
+
+/// Revokes token `id` of the organization; audited.
+pub async fn revoke_token(state: &AppState, scope: &OrgScope, id: &str) -> ApiResult<()> {
+    allowed(scope)?;
+    let id: uuid::Uuid = parse_id("SCIM token", id)?;
     if !state.store.revoke_scim_token(scope.org.id, id, state.clock.now()).await? {
         return Err(ApiError::not_found("SCIM token"));
     }
     let actor = &scope.caller.ctx.user;
-    audit::record(&state, Entry::new("scim.token.revoke", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("scim-token:{id}"))).await;
-    Ok(NoContent)
+    audit::record(state, Entry::new("scim.token.revoke", true).org(scope.org.id).actor(actor.id, &actor.email).target(format!("scim-token:{id}"))).await;
+    Ok(())
 }

@@ -172,6 +172,37 @@ async fn a_dry_run_shows_every_matching_rule_and_the_result(db: Db) {
     srv.cleanup().await;
 }
 
+async fn the_check_access_page_runs_the_same_rules(db: Db) {
+    let Some((_peer, srv)) = start(db).await else { return };
+    let owner = srv.owner().await;
+    let dev = owner.create_role(&CreateRole { name: "Developer".into(), permissions: Default::default() }).await.unwrap();
+    let version = owner.group_rules().await.unwrap().version;
+    owner
+        .put_group_rules(&PutGroupRules {
+            enabled: true,
+            rules: vec![rule("claim", Some("groups"), true, "eng-*", RoleRef { id: Some(dev.id), ..Default::default() }), rule("claim", Some("groups"), true, "*", kind("member"))],
+            no_match: NoMatchInfo { action: "refuse".into(), role: None },
+            version,
+        })
+        .await
+        .unwrap();
+    let mut b = srv.owner_browser().await;
+    let q = |claims: &str| format!("/settings/check-access?dry_run=1&claims={}", url_escape(claims));
+    let page = b.get(&srv.url(&q(r#"{"groups": ["eng-platform", "everyone"]}"#))).await.text().await.unwrap();
+    assert!(page.contains("Rule 1 gives the role Developer"), "{page}");
+    assert!(page.contains("matches too, but an earlier rule decided"), "{page}");
+    let page = b.get(&srv.url(&q("{}"))).await.text().await.unwrap();
+    assert!(page.contains("No rule matches: refused"), "{page}");
+    let page = b.get(&srv.url(&q("{not json"))).await.text().await.unwrap();
+    assert!(page.contains("The claims are not JSON"), "{page}");
+    srv.cleanup().await;
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes().map(|c| if c.is_ascii_alphanumeric() { (c as char).to_string() } else { format!("%{c:02X}") }).collect()
+}
+
+on_both_backends!(check_access_page, super::the_check_access_page_runs_the_same_rules);
 on_both_backends!(sign_in_rules, super::rules_decide_memberships_at_sign_in);
 on_both_backends!(validation, super::bad_rules_say_what_is_wrong_and_members_cannot_change_them);
 on_both_backends!(dry_run, super::a_dry_run_shows_every_matching_rule_and_the_result);

@@ -236,3 +236,34 @@ each_backend!(scim_tokens_belong_to_one_organization_and_stop_when_revoked, |srv
     let (s, e) = scim.get("/Nothing").await;
     assert_eq!((s, e["status"].as_str()), (StatusCode::NOT_FOUND, Some("404")));
 });
+
+// Settings → Provisioning: a token made in the panel is shown once (never
+// cached), works at /scim/v2, is listed, and stops when revoked there.
+each_backend!(the_provisioning_page_makes_shows_once_and_revokes_tokens, |srv| async move {
+    let mut b = srv.owner_browser().await;
+    let page = b.get(&srv.url("/settings/provisioning")).await.text().await.unwrap();
+    assert!(page.contains("No SCIM token yet") && page.contains("/scim/v2"), "{page}");
+    let csrf = crate::support::oidc_peer::hidden(&page, "csrf_token");
+    let org = srv.owner().await.organizations().await.unwrap().into_iter().find(|o| o.name == "Default").unwrap().id;
+    let r = b.post_form(&srv.url(&format!("/settings/provisioning/tokens?org={org}")), &[("csrf_token", &csrf), ("name", "Entra ID")], Some(&srv.base)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let page = r.text().await.unwrap();
+    let at = page.find("pcs_scim_").expect("the token, shown once");
+    let token: String = page[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    let users = |t: &str| reqwest::Client::new().get(srv.url("/scim/v2/Users?startIndex=1&count=2")).bearer_auth(t.to_owned()).send();
+    assert_eq!(users(&token).await.unwrap().status(), StatusCode::OK);
+    // Listed, never shown again.
+    let page = b.get(&srv.url("/settings/provisioning")).await.text().await.unwrap();
+    assert!(page.contains("Entra ID") && !page.contains(&token), "{page}");
+    // A form without the CSRF token changes nothing.
+    let id = srv.owner().await.scim_tokens().await.unwrap()[0].id;
+    let r = b.post_form(&srv.url(&format!("/settings/provisioning/tokens/{id}/revoke?org={org}")), &[("csrf_token", "forged")], Some(&srv.base)).await;
+    assert_ne!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(users(&token).await.unwrap().status(), StatusCode::OK);
+    let r = b.post_form(&srv.url(&format!("/settings/provisioning/tokens/{id}/revoke?org={org}")), &[("csrf_token", &csrf)], Some(&srv.base)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(users(&token).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let page = b.get(&srv.url("/settings/provisioning")).await.text().await.unwrap();
+    assert!(page.contains("revoked"), "{page}");
+});

@@ -124,6 +124,16 @@ impl TestServer {
         c
     }
 
+    /// A browser signed in as the bootstrap owner, through the local form.
+    pub async fn owner_browser(&self) -> browser::Browser {
+        let mut b = browser::Browser::new();
+        let page = b.get(&self.url("/auth/local/login")).await.text().await.unwrap();
+        let csrf = oidc_peer::hidden(&page, "csrf_token");
+        let r = b.post_form(&self.url("/auth/local/login"), &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("csrf_token", &csrf)], Some(&self.base)).await;
+        assert_eq!(r.status(), 303, "the owner's local sign-in");
+        b
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
