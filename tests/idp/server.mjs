@@ -15,6 +15,7 @@ import * as https from 'node:https';
 // console.info, so route every console method to stderr before loading it.
 console.log = console.info = console.debug = console.error;
 const { default: Provider, errors } = await import('oidc-provider');
+const { GRAPH_RESOURCE, GRAPH_PERMISSION, groupsOf, oidOf, startGraph } = await import('./graph.mjs');
 
 const argv = process.argv.slice(2);
 const argValue = (name) => {
@@ -36,11 +37,26 @@ const DEBUG = Boolean(process.env.IDP_DEBUG);
 const TENANT = '11111111-2222-3333-4444-555555555555';
 
 // Any password is accepted; sub is the login name. carol has no roles: the role claim is omitted.
+// dave is in 250 Entra ID groups: more than a token holds (group overage, see graph.mjs).
 const ACCOUNTS = {
   alice: { email: 'alice@example.test', name: 'Alice Admin', roles: ['member', 'factory-admin'] },
   bob: { email: 'bob@example.test', name: 'Bob Member', roles: ['member'] },
   carol: { email: 'carol@example.test', name: 'Carol Nobody', roles: [] },
+  dave: { email: 'dave@example.test', name: 'Dave Many-Groups', roles: ['member'] },
 };
+
+// Entra ID's `groups` claim: the groups' object ids, or above 200 of them the
+// distributed claim that points at Graph instead (OpenID Connect Core 5.6.2).
+function entraGroupClaims(sub) {
+  const groups = groupsOf(sub);
+  if (groups.length > 200) {
+    return {
+      _claim_names: { groups: 'src1' },
+      _claim_sources: { src1: { endpoint: `https://graph.windows.net/${TENANT}/users/${oidOf(sub)}/getMemberObjects` } },
+    };
+  }
+  return groups.length ? { groups } : {};
+}
 
 // Each layout: where the issuer lives, where oidc-provider is mounted (the common path
 // prefix of its endpoints), the endpoint routes relative to that mount, the access
@@ -101,9 +117,9 @@ const LAYOUTS = [
     audience: 'api://portcullis-cli',
     clientClaim: 'azp', accessTokenTyp: 'JWT', accessTokenEmail: true,
     idTokenClaims: true,
-    roleClaimNames: ['roles', 'tid'],
+    roleClaimNames: ['roles', 'tid', 'oid', 'groups'],
     roleClaims: (roles) => ({ roles }),
-    extraClaims: { tid: TENANT },
+    extraClaims: (sub) => ({ tid: TENANT, oid: oidOf(sub), ...entraGroupClaims(sub) }),
     tenant: TENANT,
   },
   {
@@ -148,7 +164,8 @@ const LAYOUTS = [
 // so the RP needs no vendor-specific scope to receive them.
 function accountClaims(layout, sub, scopes) {
   const account = ACCOUNTS[sub];
-  const out = { sub, ...layout.extraClaims, ...(account.roles.length ? layout.roleClaims(account.roles) : {}) };
+  const extra = typeof layout.extraClaims === 'function' ? layout.extraClaims(sub) : layout.extraClaims;
+  const out = { sub, ...extra, ...(account.roles.length ? layout.roleClaims(account.roles) : {}) };
   if (scopes.has('email')) Object.assign(out, { email: account.email, email_verified: true });
   if (scopes.has('profile')) Object.assign(out, { name: account.name, preferred_username: sub });
   return out;
@@ -160,7 +177,8 @@ function clientsFor(layout) {
     post_logout_redirect_uris: [`${RP}/auth/logged-out`],
     backchannel_logout_uri: `${RP}/auth/${layout.name}/backchannel-logout`,
     backchannel_logout_session_required: true,
-    grant_types: ['authorization_code', 'refresh_token'],
+    // client_credentials: Entra ID apps list group overage from Graph with it.
+    grant_types: ['authorization_code', 'refresh_token', ...(layout.name === 'entra_id' ? ['client_credentials'] : [])],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic', // client_secret_post is converted, see normalizeTokenRequest
     ...layout.web,
@@ -236,6 +254,7 @@ function configure(layout, keys) {
       devInteractions: { enabled: false },
       pushedAuthorizationRequests: { enabled: false }, // not part of the vendor layouts below
       deviceFlow: { enabled: true },
+      clientCredentials: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       backchannelLogout: { enabled: true },
       revocation: { enabled: true },
@@ -246,6 +265,10 @@ function configure(layout, keys) {
         defaultResource: () => resource,
         useGrantedResource: () => true,
         getResourceServerInfo(ctx, indicator) {
+          if (layout.name === 'entra_id' && indicator === GRAPH_RESOURCE) {
+            // Microsoft Graph's application permission, as app tokens carry it in `roles`.
+            return { scope: GRAPH_PERMISSION, audience: GRAPH_RESOURCE, accessTokenTTL: ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+          }
           if (indicator !== resource) throw new errors.InvalidTarget();
           return {
             // OIDC scopes are also API scopes here, so the JWT access token carries
@@ -261,6 +284,10 @@ function configure(layout, keys) {
     },
     // JWT access tokens carry email and the same role claim(s) as the ID token.
     async extraTokenClaims(ctx, token) {
+      if (token.kind === 'ClientCredentials') {
+        // Entra ID app tokens name the consented application permissions in `roles`.
+        return { roles: String(token.scope ?? '').split(' ').filter(Boolean), idtyp: 'app', ...(layout.tenant ? { tid: layout.tenant } : {}) };
+      }
       if (token.kind !== 'AccessToken' || !ACCOUNTS[token.accountId]) return undefined;
       const withEmail = layout.accessTokenEmail && process.env.IDP_ACCESS_TOKEN_EMAIL !== '0';
       const { sub, ...rest } = accountClaims(layout, token.accountId, new Set(withEmail ? ['email'] : []));
@@ -393,6 +420,19 @@ async function normalizeTokenRequest(layout, req, res, isRevocation) {
       if (res.statusCode === 200 && clientId === at[layout.clientClaim]) layout.revoked.add(at.jti);
     });
   }
+  // Entra ID's v2.0 `.default` scope names a resource (`<graph>/.default`): give it to
+  // oidc-provider as an RFC 8707 resource indicator, with the application permission the
+  // app was granted (none with IDP_GRAPH_PERMISSION=0: the admin never consented).
+  if (layout.name === 'entra_id' && form.get('grant_type') === 'client_credentials') {
+    const scope = form.get('scope') ?? '';
+    if (scope === `${layout.graphOrigin}/.default` || scope === `${GRAPH_RESOURCE}/.default`) {
+      form.set('resource', GRAPH_RESOURCE);
+      form.set('scope', process.env.IDP_GRAPH_PERMISSION === '0' ? '' : GRAPH_PERMISSION);
+    } else {
+      send(res, 400, { error: 'invalid_scope', error_description: `AADSTS70011: The provided value for the input parameter 'scope' is not valid (${scope}).` });
+      return true;
+    }
+  }
   req.body = form.toString(); // oidc-provider reads req.body once the stream is consumed
 }
 
@@ -447,7 +487,7 @@ async function handle(layout, req, res) {
   const at = (route) => layout.mount + layout.routes[route];
   if (path === at('userinfo') && req.method !== 'OPTIONS') return userinfo(layout, req, res);
   if (req.method === 'POST' && (path === at('token') || path === at('revocation'))) {
-    await normalizeTokenRequest(layout, req, res, path === at('revocation'));
+    if (await normalizeTokenRequest(layout, req, res, path === at('revocation'))) return undefined;
   }
   // OIDC Core (and oidc-provider) drop offline_access unless prompt includes consent; the
   // vendors issue a refresh token anyway. Ask for consent on the RP's behalf (it is granted
@@ -508,9 +548,15 @@ async function start(layout) {
 }
 
 await Promise.all(LAYOUTS.map(start));
+// The Microsoft Graph stand-in, next to the Entra ID layout whose app tokens it accepts.
+const entra = LAYOUTS.find((l) => l.name === 'entra_id');
+entra.graphOrigin = await startGraph({
+  verify: (token) => verifyAccessToken(entra, token),
+  accounts: Object.keys(ACCOUNTS),
+});
 
 const ready = Object.fromEntries(LAYOUTS.map((l) => [l.name, {
-  issuer: l.issuer, port: l.port, ...(l.tenant ? { tenant: l.tenant } : {}),
+  issuer: l.issuer, port: l.port, ...(l.tenant ? { tenant: l.tenant } : {}), ...(l.graphOrigin ? { graph: l.graphOrigin } : {}),
 }]));
 process.stdout.write(`${JSON.stringify(ready)}\n`);
 console.error(`[idp] ready, relying party ${RP}`);

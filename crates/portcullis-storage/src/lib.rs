@@ -372,6 +372,12 @@ pub trait ScimStore: Send + Sync {
     /// the account stays (disabled when no membership is left); the
     /// account's id, or `None` when there was no such user.
     async fn delete_scim_user(&self, org: OrgId, id: uuid::Uuid, now: Timestamp) -> Result<Option<UserId>>;
+    /// Ends the membership of `org` of the provisioned user `id` as
+    /// deactivation does (browser sessions and CLI logins with it), while
+    /// their SCIM account stays active: for the group rules, when they left
+    /// the last group that gave them a role. Their account, or `None` when
+    /// they held no membership ([`StoreError::LastOwner`] for the last owner).
+    async fn end_scim_membership(&self, org: OrgId, id: uuid::Uuid, now: Timestamp) -> Result<Option<UserId>>;
     /// The groups of each of `users`.
     async fn list_scim_user_groups(&self, org: OrgId, users: &[uuid::Uuid]) -> Result<std::collections::HashMap<uuid::Uuid, Vec<ScimMember>>>;
     /// At a first IdP sign-in: links the provisioned account whose

@@ -113,4 +113,23 @@ pub struct OidcSettings {
     /// `PORTCULLIS_REQUIRE_ROLE`; the default is the vendor's (on for Entra ID,
     /// matching "Assignment required? Yes").
     pub require_role: bool,
+    /// Where a token's missing groups are fetched when the provider left
+    /// them out for size (Entra ID's group overage); `None` for vendors
+    /// that have none.
+    pub group_overage: Option<GraphSettings>,
+}
+
+/// Microsoft Graph, for Entra ID's group overage: with more than 200
+/// groups (150 in SAML), Entra ID leaves `groups` out of the token and
+/// names it in `_claim_names`/`_claim_sources` instead (OpenID Connect Core
+/// §5.6.2, distributed claims). The groups are then listed from Graph with
+/// the application's own credentials (OAuth 2.0 client credentials,
+/// RFC 6749 §4.4), never from the endpoint the token names.
+#[derive(Clone, Debug)]
+pub struct GraphSettings {
+    /// `https://graph.microsoft.com` unless `ENTRA_ID_GRAPH_HOST` names a
+    /// national cloud's (`https://graph.microsoft.us`).
+    pub graph_url: Url,
+    /// The tenant's v2.0 token endpoint, for the client credentials grant.
+    pub token_url: Url,
 }

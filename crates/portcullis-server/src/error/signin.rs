@@ -46,6 +46,7 @@ impl SignInError {
                 "The identity provider reports a redirect URI mismatch.".into(),
                 format!("Make the redirect URI registered in your IdP exactly match the callback URL: {callback}"),
             ),
+            GroupOverage { cause, fix, .. } => (Status::FailedDependency, "group_overage", "Your groups could not be read", cause.clone(), fix.clone()),
             Unreachable(_) => (
                 Status::FailedDependency,
                 "idp_unreachable",

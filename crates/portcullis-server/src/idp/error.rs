@@ -41,6 +41,9 @@ pub enum SignInError {
         hint: Option<String>,
     },
     UnknownProvider(String),
+    /// The provider left the person's groups out of the token for size
+    /// (Entra ID's group overage), and listing them elsewhere failed.
+    GroupOverage { cause: String, fix: String, detail: String },
     /// Portcullis failed on its own side (storage, a worker task, building a
     /// message), not the IdP: a 500 with the request id, the detail logged.
     Internal(String),
@@ -55,6 +58,7 @@ impl SignInError {
     pub fn detail(&self) -> String {
         match self {
             SignInError::Unreachable(d) | SignInError::CodeRefused(d) | SignInError::Malformed(d) | SignInError::Internal(d) => d.clone(),
+            SignInError::GroupOverage { cause, detail, .. } => format!("{cause} ({detail})"),
             other => format!("{other:?}"),
         }
     }

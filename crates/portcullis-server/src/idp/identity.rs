@@ -37,6 +37,7 @@ pub struct OtherClaims(HashMap<String, serde_json::Value>);
 impl AdditionalClaims for OtherClaims {}
 
 /// A verified sign-in.
+#[derive(Clone)]
 pub struct Identity {
     pub subject: String,
     pub email: String,
@@ -53,6 +54,9 @@ pub struct Identity {
     pub sid: Option<String>,
     /// The ID token as received, for `id_token_hint` at logout.
     pub id_token: String,
+    /// Where to list the groups the provider left out of the token for
+    /// size (Entra ID's group overage), when it did.
+    pub group_overage: Option<std::sync::Arc<crate::idp::vendors::entra_id_overage::GroupOverage>>,
 }
 
 /// The JOSE header and payload, unverified: only for error messages and,
@@ -235,5 +239,6 @@ pub fn identity(settings: &OidcSettings, claims: &serde_json::Value, id_token: S
         email,
         name: name.chars().take(200).collect(),
         id_token,
+        group_overage: None,
     })
 }

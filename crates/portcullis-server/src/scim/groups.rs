@@ -167,6 +167,7 @@ pub async fn create(State(state): State<AppState>, caller: ScimCaller, bytes: By
     check_unique(&state, &caller, &f, None).await?;
     let g = state.store.create_scim_group(caller.org, Uuid::new_v4(), &f, &members, state.clock.now()).await.map_err(member_error)?;
     caller.audit(&state, "scim.group.create", Some(format!("scim-group:{}", g.id)), true, json!({ "displayName": f.display_name, "members": members.len() })).await;
+    super::group_access::follow(&state, &caller, &changed(&g), &members, &[]).await?;
     one(&caller, &g, Status::Created, None)
 }
 
@@ -183,11 +184,16 @@ async fn write(state: &AppState, caller: &ScimCaller, old: &ScimGroup, doc: Map<
         e => member_error(e),
     })?;
     if !add.is_empty() || !remove.is_empty() {
-        // Group membership will decide roles: who sees what may change.
+        // Group membership decides roles: who sees what may change.
         broadcast(state, Invalidation::AllAutomations);
     }
     caller.audit(state, "scim.group.update", Some(format!("scim-group:{}", g.id)), true, json!({ "added": add.len(), "removed": remove.len() })).await;
+    super::group_access::follow(state, caller, &changed(&g), &add, &remove).await?;
     Ok(g)
+}
+
+fn changed(g: &ScimGroup) -> super::group_access::ChangedGroup {
+    super::group_access::ChangedGroup { id: g.id, display_name: g.fields.display_name.clone(), external_id: g.fields.external_id.clone() }
 }
 
 /// `PUT /Groups/{id}`.
@@ -223,10 +229,16 @@ pub async fn patch(State(state): State<AppState>, caller: ScimCaller, Path(id): 
 /// `DELETE /Groups/{id}`.
 pub async fn delete(State(state): State<AppState>, caller: ScimCaller, Path(id): Path<String>) -> Result<Response, ScimFailure> {
     let gid = resource_id(KIND, &id)?;
+    let old = state.store.get_scim_group(caller.org, gid).await?;
     if !state.store.delete_scim_group(caller.org, gid).await? {
         return Err(ScimError::not_found(format!("no Group with id `{id}` in this organization")).into());
     }
     broadcast(&state, Invalidation::AllAutomations);
     caller.audit(&state, "scim.group.delete", Some(format!("scim-group:{gid}")), true, Value::Null).await;
+    // Its members left it: those it gave their role lose access.
+    if let Some(old) = old {
+        let members: Vec<Uuid> = old.members.iter().map(|m| m.id).collect();
+        super::group_access::follow(&state, &caller, &changed(&old), &[], &members).await?;
+    }
     Ok(scim_json(Status::NoContent, &Value::Null, None))
 }

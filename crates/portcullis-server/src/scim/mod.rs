@@ -7,6 +7,7 @@
 //! its hash at every request, so a revoked token stops on every replica at
 //! once. Every request is audited under the token's name.
 
+pub mod group_access;
 pub mod groups;
 pub mod render;
 pub mod tokens;

@@ -278,6 +278,7 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         claims: claims.clone(),
         sid: None,
         id_token: String::new(),
+        group_overage: p.group_overage.clone().filter(|_| crate::idp::vendors::entra_id_overage::left_out(&claims, crate::idp::vendors::entra_id_overage::GROUPS)),
     };
     let user = crate::signin::provision::sign_in(state, s.into(), &ident).await.map_err(|e| match e {
         crate::idp::error::SignInError::NotAssigned { .. } => ApiError::new(
@@ -292,6 +293,10 @@ async fn verify_and_provision(state: &AppState, token: &str, now: Timestamp) -> 
         ),
         crate::idp::error::SignInError::Disabled => invalid("Invalid token: this account is disabled in Portcullis; ask an organization owner to enable it"),
         crate::idp::error::SignInError::Deprovisioned => invalid("Invalid token: your organization's identity provider deactivated this account (SCIM); ask your IT administrator to assign you to the application again"),
+        crate::idp::error::SignInError::GroupOverage { cause, fix, .. } => ApiError::new(Status::Unavailable, "group_overage", format!("{cause} {fix}")),
+        crate::idp::error::SignInError::Unreachable(why) => {
+            ApiError::new(Status::Unavailable, "idp_unreachable", format!("the identity provider cannot be reached right now ({}); try again shortly", crate::outbound::short(&why)))
+        }
         other => ApiError::internal(other.detail()),
     })?;
     state.bearer.users.insert(who(&roles), user.id);

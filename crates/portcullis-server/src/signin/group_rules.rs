@@ -32,6 +32,32 @@ pub fn evaluate(set: &StoredRuleSet, idp_roles: &[String], claims: &serde_json::
     set.set.evaluate(&Groups { idp_roles, claim: &claim, known }, roles)
 }
 
+/// The identity with the groups the provider left out of the token for
+/// size (Entra ID's group overage) listed from Graph, when a rule or the
+/// roles claim reads them; `None` when nothing needs them (no call is made:
+/// an installation without such rules needs no Graph permission).
+pub async fn complete_left_out(state: &AppState, sets: &[StoredRuleSet], ident: &Identity) -> Result<Option<Identity>, crate::idp::error::SignInError> {
+    use crate::idp::vendors::entra_id_overage::GROUPS;
+    use portcullis_domain::group_rules::GroupSource;
+    let Some(overage) = &ident.group_overage else { return Ok(None) };
+    let read_by_rules = sets.iter().flat_map(|s| &s.set.rules).any(|r| matches!(&r.source, GroupSource::Claim(p) if p.as_str() == GROUPS));
+    let is_roles_claim = overage.roles_claim == GROUPS;
+    if !read_by_rules && !is_roles_claim {
+        return Ok(None);
+    }
+    let oid = ident.claims.get("oid").and_then(|v| v.as_str()).unwrap_or_default();
+    let ids = overage.group_ids(&state.sso.http, oid).await?;
+    tracing::info!(groups = ids.len(), "group overage: the groups left out of the token were listed from Microsoft Graph");
+    let mut full = ident.clone();
+    if let Some(claims) = full.claims.as_object_mut() {
+        claims.insert(GROUPS.into(), serde_json::json!(ids));
+    }
+    if is_roles_claim {
+        full.roles = ids;
+    }
+    Ok(Some(full))
+}
+
 /// An organization whose rules gave the person no role at this sign-in.
 pub struct NoRole {
     pub org: String,
@@ -43,9 +69,8 @@ pub struct NoRole {
 /// with the rules. A change that would leave an organization without an
 /// owner is skipped (and logged), never forced. Returns the organizations
 /// where the rules gave no role.
-pub async fn apply(state: &AppState, user: &User, ident: &Identity, deprovisioned: &[OrgId]) -> Result<Vec<NoRole>, StoreError> {
+pub async fn apply(state: &AppState, sets: &[StoredRuleSet], user: &User, ident: &Identity, deprovisioned: &[OrgId]) -> Result<Vec<NoRole>, StoreError> {
     let now = state.clock.now();
-    let sets = super::role_mapping::governed_sets(state).await?;
     if sets.is_empty() {
         return Ok(vec![]);
     }

@@ -58,6 +58,10 @@ impl<'a> From<&'a OidcSettings> for IdpRef<'a> {
 }
 
 pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Result<User, SignInError> {
+    // The rules, and the groups they read that the token left out for size.
+    let sets = super::role_mapping::governed_sets(state).await.map_err(db)?;
+    let completed = super::group_rules::complete_left_out(state, &sets, ident).await?;
+    let ident = completed.as_ref().unwrap_or(ident);
     let has = |r: &str| ident.roles.iter().any(|x| x == r);
     if s.require_role && !has(MEMBER) && !has(FACTORY_ADMIN) {
         return Err(SignInError::NotAssigned { provider: s.display_name.into() });
@@ -93,7 +97,7 @@ pub async fn sign_in(state: &AppState, s: IdpRef<'_>, ident: &Identity) -> Resul
     // Organizations whose directory deactivated the person: no sign-in
     // gives them their membership back there; only the directory does.
     let deprovisioned = state.store.list_scim_deactivated_orgs(user.id).await.map_err(db)?;
-    let no_role = super::group_rules::apply(state, &user, ident, &deprovisioned).await.map_err(db)?;
+    let no_role = super::group_rules::apply(state, &sets, &user, ident, &deprovisioned).await.map_err(db)?;
     if ident.email_verified {
         crate::signin::invite::apply_at_sign_in(state, &user).await.map_err(db)?;
     }

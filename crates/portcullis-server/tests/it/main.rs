@@ -13,6 +13,7 @@ mod upstream;
 mod admin;
 mod automations;
 mod database_outage;
+mod entra_overage;
 mod bearer;
 mod invitations_idp;
 mod local_oauth;

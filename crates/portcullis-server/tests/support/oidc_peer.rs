@@ -98,6 +98,8 @@ impl OidcPeer {
                 ("ENTRA_ID_CLIENT_SECRET", "entra-secret".into()),
                 ("ENTRA_ID_DEVICE_AUTHORIZATION_CLIENT_ID", "entra-cli".into()),
                 ("ENTRA_ID_CUSTOM_OPENID_SCOPE", "api://portcullis-cli/read".into()),
+                // The Microsoft Graph stand-in (tests/idp/graph.mjs), for group overage.
+                ("ENTRA_ID_GRAPH_HOST", self.layouts["entra_id"]["graph"].as_str().unwrap().to_owned()),
             ],
             "auth0" => vec![
                 ("AUTH0_DOMAIN", site),

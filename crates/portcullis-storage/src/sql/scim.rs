@@ -352,6 +352,18 @@ impl ScimStore for SqlStore {
         Ok(Some(old.user_id))
     }
 
+    async fn end_scim_membership(&self, org: OrgId, id: Uuid, now: Timestamp) -> Result<Option<UserId>> {
+        let mut tx = self.write_tx().await?;
+        let Some(u) = Self::user_in_tx(&mut tx, org, id).await? else { return Ok(None) };
+        let held = sqlx::query("SELECT 1 FROM memberships WHERE org_id = $1 AND user_id = $2").bind(org.to_string()).bind(u.user_id.to_string()).fetch_optional(&mut *tx).await?;
+        if held.is_none() {
+            return Ok(None);
+        }
+        Self::end_access(&mut tx, org, id, u.user_id, now).await?;
+        tx.commit().await?;
+        Ok(Some(u.user_id))
+    }
+
     async fn list_scim_user_groups(&self, org: OrgId, users: &[Uuid]) -> Result<HashMap<Uuid, Vec<ScimMember>>> {
         let mut out: HashMap<Uuid, Vec<ScimMember>> = HashMap::new();
         for chunk in users.chunks(500) {

@@ -26,6 +26,7 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         roles_claim: "https://portcullis/roles".into(),
         cli_domain: base.host_str().unwrap_or_default().to_owned() + &base.port().map(|p| format!(":{p}")).unwrap_or_default(),
         require_role: false,
+        group_overage: None,
         cli_extra: serde_json::json!({}),
     })
 }

@@ -5,7 +5,7 @@
 //! Only the variables, read into plain settings: the vendor's behaviour
 //! at sign-in is `crate::idp::vendors::entra_id`.
 
-use super::super::oidc::{Audience, ClientId, Issuer, OidcSettings, VendorKind};
+use super::super::oidc::{Audience, ClientId, GraphSettings, Issuer, OidcSettings, VendorKind};
 use super::super::saml_source::{metadata_source, AttributeNames, SamlDefaults};
 use super::super::err;
 use super::super::{base_url, bare, discovery, join, optional, required, required_secret, ConfigError, Env};
@@ -21,6 +21,13 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
     let authority = base_url("ENTRA_ID_AUTHORITY_HOST", &host, "https://login.microsoftonline.us")?;
     let issuer = bare(&join(&authority, &format!("{tenant}/v2.0")));
     let scope = optional(env, "ENTRA_ID_CUSTOM_OPENID_SCOPE");
+    // Group overage is resolved at the national cloud's Graph, with a token
+    // from the same authority host as sign-in.
+    let graph = optional(env, "ENTRA_ID_GRAPH_HOST").unwrap_or_else(|| "https://graph.microsoft.com".into());
+    let group_overage = GraphSettings {
+        graph_url: base_url("ENTRA_ID_GRAPH_HOST", &graph, "https://graph.microsoft.us")?,
+        token_url: join(&authority, &format!("{tenant}/oauth2/v2.0/token")),
+    };
     // The API audience is the application ID URI in front of the scope name
     // (`api://crewai-cli/read` → `api://crewai-cli`).
     let audience = scope.as_ref().map(|s| s.rsplit_once('/').map(|(a, _)| a.to_owned()).unwrap_or_else(|| s.clone()));
@@ -37,6 +44,7 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         cli_domain: tenant,
         // "Assignment required? Yes": users without a role are refused.
         require_role: true,
+        group_overage: Some(group_overage),
         // A sovereign cloud's authority host rides along in `extra` (the
         // platform CLI ignores it and assumes the public cloud).
         cli_extra: if optional(env, "ENTRA_ID_AUTHORITY_HOST").is_some() {

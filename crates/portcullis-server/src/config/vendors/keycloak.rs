@@ -38,6 +38,7 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         roles_claim: "realm_access.roles".into(),
         cli_domain: domain,
         require_role: false,
+        group_overage: None,
         cli_extra: serde_json::json!({ "realm": realm }),
     })
 }

@@ -32,6 +32,7 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         roles_claim: "groups".into(),
         cli_domain: site.host_str().unwrap_or_default().to_owned() + &site.port().map(|p| format!(":{p}")).unwrap_or_default(),
         require_role: false,
+        group_overage: None,
         cli_extra: serde_json::json!({
             "authorization_server_name": if org_server { serde_json::Value::Null } else { server.clone().into() },
             "using_org_auth_server": org_server,

@@ -24,6 +24,7 @@ pub fn settings(env: &Env) -> Result<OidcSettings, ConfigError> {
         client_secret: None,
         roles_claim: "role".into(),
         require_role: false,
+        group_overage: None,
         cli_extra: serde_json::json!({}),
     })
 }

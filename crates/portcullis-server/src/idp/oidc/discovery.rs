@@ -39,12 +39,15 @@ pub struct Provider {
     problem: RwLock<Option<String>>,
     /// Makes discovery single-flight between the background task and sign-ins.
     discovering: tokio::sync::Mutex<()>,
+    /// Lists the groups a token left out for size (Entra ID only).
+    pub group_overage: Option<Arc<crate::idp::vendors::entra_id_overage::GroupOverage>>,
 }
 
 impl Provider {
     pub fn new(settings: OidcSettings, callback_url: String) -> Self {
         Self {
             problem: RwLock::new(Some("discovery has not finished yet".into())),
+            group_overage: crate::idp::vendors::entra_id_overage::GroupOverage::new(&settings).map(Arc::new),
             settings,
             callback_url,
             discovered: RwLock::new(None),

@@ -161,7 +161,10 @@ impl IdentityProvider for Provider {
             let info = identity::userinfo(&d.client, x.http, token.access_token().clone(), &subject).await?;
             claims = identity::merge(claims, info);
         }
-        let identity = identity::identity(s, &claims, id_token.to_string())?;
+        let mut identity = identity::identity(s, &claims, id_token.to_string())?;
+        if crate::idp::vendors::entra_id_overage::left_out(&claims, crate::idp::vendors::entra_id_overage::GROUPS) {
+            identity.group_overage = self.group_overage.clone();
+        }
         let name_at_idp = NameAtIdp::OpenId { sid: identity.sid.clone(), id_token: identity.id_token.clone() };
         let access_token = Some(crate::idp::provider::AccessToken(token.access_token().secret().clone()));
         Ok(Finished { identity, issuer: s.issuer.to_string(), return_to: tx.return_to, name_at_idp: Some(name_at_idp), access_token })

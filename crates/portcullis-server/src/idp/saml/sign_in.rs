@@ -366,7 +366,7 @@ fn identity(s: &crate::idp::saml::SamlSettings, a: &Assertion) -> Result<Identit
     let name = attribute_values(a, &s.attributes.name).first().map(|v| v.to_string()).unwrap_or_else(|| email.clone());
     let roles = attribute_values(a, &s.attributes.roles).into_iter().map(str::to_owned).collect();
     // A signed assertion's address is the IdP's word: SAML has no "unverified" flag.
-    Ok(Identity { subject, email, email_verified: true, name, roles, claims: attribute_claims(a), sid: None, id_token: String::new() })
+    Ok(Identity { subject, email, email_verified: true, name, roles, claims: attribute_claims(a), sid: None, id_token: String::new(), group_overage: None })
 }
 
 /// samael's refusal, in the troubleshooting guide's terms: which check,

@@ -6,6 +6,7 @@
 
 mod auth0;
 mod entra_id;
+pub mod entra_id_overage;
 mod keycloak;
 mod okta;
 mod workos;
