@@ -317,3 +317,48 @@ test('Check access answers as the API does, and says why', async () => {
   await memberContext.close();
   await context.close();
 });
+
+test('Settings → Group rules: edited in one form, kept when refused, read-only for members', async () => {
+  const context = await browser.newContext();
+  const owner = await context.newPage();
+  await signIn(owner, OWNER);
+  await owner.goto(`${base}/`);
+  await owner.click('header nav >> text=Group rules');
+  await owner.waitForURL(/\/settings\/group-rules/);
+  // The initial rules (from the default role mapping), then empty rows to add more.
+  assert.equal(await owner.inputValue('input[name="rule-0-pattern"]'), 'factory-admin');
+  assert.equal(await owner.inputValue('input[name="rule-1-pattern"]'), 'member');
+  // A claim rule without its claim is refused, and what was typed stays.
+  await owner.fill('input[name="rule-2-pattern"]', 'eng-*');
+  await owner.selectOption('select[name="rule-2-match"]', 'glob');
+  await owner.fill('input[name="rule-2-claim"]', '');
+  await owner.click('text=Save the rules');
+  assert.match(await owner.locator('[role=alert]').innerText(), /Not saved: rule 3: claim/);
+  assert.equal(await owner.inputValue('input[name="rule-2-pattern"]'), 'eng-*');
+  // Fixed with the keyboard: focus the claim field, type, and submit with Enter.
+  await owner.focus('input[name="rule-2-claim"]');
+  await owner.keyboard.type('groups');
+  await owner.fill('input[name="rule-3-pattern"]', 'factory-admins');
+  await owner.selectOption('select[name="rule-3-role"]', { label: 'Owner' });
+  await owner.fill('input[name="rule-3-order"]', '0.5');
+  await owner.check('input[name="rule-0-remove"]');
+  await owner.check('input[name="no_match"][value="refuse"]');
+  await owner.focus('input[name="rule-2-claim"]');
+  await owner.keyboard.press('Enter');
+  await owner.waitForURL(/saved=1/);
+  assert.match(await owner.locator('[role=status]').innerText(), /Saved/);
+  const rules = await (await owner.request.get(`${base}/api/v1/group-rules`)).json();
+  assert.deepEqual(rules.rules.map((r) => [r.source, r.pattern, r.match, r.role.kind]), [['claim', 'factory-admins', 'exact', 'owner'], ['idp_roles', 'member', 'exact', 'member'], ['claim', 'eng-*', 'glob', 'member']]);
+  assert.equal(rules.no_match.action, 'refuse');
+  await screenshots(owner, 'group-rules');
+  assert.deepEqual(await accessibilityProblems(new URL(owner.url()).pathname + new URL(owner.url()).search, await context.cookies()), []);
+  // A member sees the rules and no form.
+  const memberContext = await browser.newContext();
+  const member = await memberContext.newPage();
+  await signIn(member, MEMBER);
+  await member.goto(`${base}/settings/group-rules`);
+  assert.equal(await member.locator('main form[method=post]').count(), 0);
+  assert.match(await member.locator('main').innerText(), /factory-admins[\s\S]*eng-\*/);
+  await memberContext.close();
+  await context.close();
+});

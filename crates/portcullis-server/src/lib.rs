@@ -79,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         .route("/automations/{id}/visibility", get(pages::automations::visibility::page).post(pages::automations::visibility::save))
         .route("/audit", get(pages::audit::page))
         .route("/settings/check-access", get(pages::check_access::page))
+        .route("/settings/group-rules", get(pages::group_rules::page).post(pages::group_rules::save))
         .route("/settings/provisioning", get(pages::provisioning::page))
         .route("/settings/provisioning/tokens", post(pages::provisioning::create))
         .route("/settings/provisioning/tokens/{id}/revoke", post(pages::provisioning::revoke))

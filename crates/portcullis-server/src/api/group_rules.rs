@@ -64,7 +64,18 @@ fn rule_in(r: &api::GroupRuleInfo, roles: &[Role]) -> ApiResult<GroupRule> {
 
 /// The wire rule set as the domain's, validated.
 pub fn rule_set_in(body: &api::PutGroupRules, roles: &[Role]) -> ApiResult<RuleSet> {
-    let rules = body.rules.iter().map(|r| rule_in(r, roles)).collect::<ApiResult<Vec<_>>>()?;
+    // Errors name the rule by its place (1-based), as the panel numbers them.
+    let rules = body
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            rule_in(r, roles).map_err(|mut e| {
+                e.message = format!("rule {}: {}", i + 1, e.message);
+                e
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
     let no_match = match (body.no_match.action.as_str(), &body.no_match.role) {
         ("refuse", None) => NoMatch::Refuse,
         ("default", Some(r)) => NoMatch::Default(role_choice(r, roles, "no_match.role")?),

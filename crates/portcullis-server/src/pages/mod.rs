@@ -13,6 +13,7 @@ pub mod home;
 pub mod members;
 pub mod nav;
 pub mod organizations;
+pub mod group_rules;
 pub mod provisioning;
 pub mod roles;
 pub mod scope;

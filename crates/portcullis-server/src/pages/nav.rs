@@ -25,6 +25,7 @@ const AREAS: &[Area] = &[
     Area { href: "/env", label: "Variables", action: Some(Action::Feature(Feature::EnvironmentVariables, Level::Manage)) },
     Area { href: "/members", label: "Members", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
     Area { href: "/settings/roles", label: "Roles", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
+    Area { href: "/settings/group-rules", label: "Group rules", action: Some(Action::Feature(Feature::Invitations, Level::Read)) },
     Area { href: "/settings/check-access", label: "Check access", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/settings/provisioning", label: "Provisioning", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },
     Area { href: "/audit", label: "Audit log", action: Some(Action::Feature(Feature::OrganizationSettings, Level::Manage)) },

@@ -206,3 +206,77 @@ on_both_backends!(check_access_page, super::the_check_access_page_runs_the_same_
 on_both_backends!(sign_in_rules, super::rules_decide_memberships_at_sign_in);
 on_both_backends!(validation, super::bad_rules_say_what_is_wrong_and_members_cannot_change_them);
 on_both_backends!(dry_run, super::a_dry_run_shows_every_matching_rule_and_the_result);
+
+/// Settings → Group rules: the rules edited in one form (reordered by
+/// number, removed, added), saved through the API's own checks; a refused
+/// save shows what was typed and why; a member may only look.
+async fn the_editor_page_saves_reorders_and_keeps_what_was_typed(db: Db) {
+    let Some((_peer, srv)) = start(db).await else { return };
+    let owner = srv.owner().await;
+    let dev = owner.create_role(&CreateRole { name: "Developer".into(), permissions: Default::default() }).await.unwrap();
+    let seeded = owner.group_rules().await.unwrap();
+    let mut b = srv.owner_browser().await;
+    let (_, me) = b.me(&srv.base).await;
+    let org = me["organizations"].as_array().unwrap().iter().find(|o| o["name"] == "Default").unwrap()["id"].as_str().unwrap().to_owned();
+    let page_url = srv.url(&format!("/settings/group-rules?org={org}"));
+    let page = b.get(&page_url).await.text().await.unwrap();
+    assert!(page.contains("<h1>Group rules</h1>") && page.contains("PORTCULLIS_ROLE_MAPPING"), "{page}");
+    assert!(page.contains(r#"name="rule-0-pattern" value="factory-admin""#) && page.contains(r#"name="rule-1-pattern" value="member""#), "{page}");
+    let csrf = crate::support::oidc_peer::hidden(&page, "csrf_token");
+    let version = seeded.version.to_string();
+    let dev_role = format!("id:{}", dev.id);
+    let form = |rows: &[[&str; 6]], version: &str| {
+        let mut f: Vec<(String, String)> = vec![("csrf_token".into(), csrf.clone()), ("version".into(), version.into()), ("enabled".into(), "1".into()), ("no_match".into(), "refuse".into()), ("default_role".into(), "kind:member".into())];
+        for (i, [order, source, claim, match_, pattern, role]) in rows.iter().enumerate() {
+            for (k, v) in [("order", order), ("source", source), ("claim", claim), ("match", match_), ("pattern", pattern), ("role", role)] {
+                f.push((format!("rule-{i}-{k}"), (*v).to_owned()));
+            }
+        }
+        f
+    };
+    // Reordered (factory-admin last), one added between, one row left empty, one removed.
+    let mut f = form(
+        &[["3", "idp_roles", "", "exact", "factory-admin", "kind:owner"], ["1", "idp_roles", "", "exact", "member", "kind:member"], ["1.5", "claim", "groups", "glob", "eng-*", &dev_role], ["4", "claim", "groups", "exact", "", "kind:member"], ["5", "scim_group", "", "exact", "gone", "kind:member"]],
+        &version,
+    );
+    f.push(("rule-4-remove".into(), "1".into()));
+    let r = post_rules(&mut b, &srv, &org, f).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+    assert!(crate::support::browser::location(&r).contains("saved=1"));
+    let saved = owner.group_rules().await.unwrap();
+    assert_eq!(saved.rules.iter().map(|r| r.pattern.as_str()).collect::<Vec<_>>(), vec!["member", "eng-*", "factory-admin"]);
+    assert_eq!((saved.rules[1].match_.as_str(), saved.rules[1].role.id, saved.no_match.action.as_str()), ("glob", Some(dev.id), "refuse"));
+    assert!(!saved.seeded_from_env);
+
+    // A claim rule without its claim: refused, and the form keeps what was typed.
+    let r = post_rules(&mut b, &srv, &org, form(&[["1", "claim", "", "exact", "platform-team", "kind:member"]], &saved.version.to_string())).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Not saved: rule 1: claim: must name a claim"), "{page}");
+    assert!(page.contains(r#"value="platform-team""#), "what was typed is still there: {page}");
+    // Over an old version: told someone else saved, still shown unsaved.
+    let r = post_rules(&mut b, &srv, &org, form(&[["1", "idp_roles", "", "exact", "late-change", "kind:member"]], &version)).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Someone else saved the rules") && page.contains(r#"value="late-change""#), "{page}");
+    assert_eq!(owner.group_rules().await.unwrap().version, saved.version, "nothing was saved");
+    // A forged post changes nothing.
+    let mut forged = form(&[["1", "idp_roles", "", "exact", "x", "kind:member"]], &saved.version.to_string());
+    forged[0].1 = "forged".into();
+    assert_eq!(post_rules(&mut b, &srv, &org, forged).await.status(), StatusCode::FORBIDDEN);
+
+    // bob, a member, may look (he sees the roles) but is offered no form.
+    let mut bob = Browser::new();
+    assert_eq!(sign_in(&mut bob, &srv.base, "okta", "bob").await.status(), 303);
+    let page = bob.get(&page_url).await.text().await.unwrap();
+    assert!(page.contains("You may look") && page.contains("eng-*") && page.contains("Developer"), "{page}");
+    assert!(!page.contains(r#"<form method="post" action="/settings/group-rules"#), "{page}");
+    srv.cleanup().await;
+}
+
+async fn post_rules(b: &mut Browser, srv: &TestServer, org: &str, f: Vec<(String, String)>) -> reqwest::Response {
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    b.post_form(&srv.url(&format!("/settings/group-rules?org={org}")), &pairs, Some(&srv.base)).await
+}
+
+on_both_backends!(editor_page, super::the_editor_page_saves_reorders_and_keeps_what_was_typed);
