@@ -223,3 +223,6 @@ impl GroupOverage {
         Ok(token)
     }
 }
+
+#[cfg(test)]
+mod tests;
