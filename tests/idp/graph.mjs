@@ -29,6 +29,17 @@ export function groupsOf(sub) {
   return [];
 }
 
+// Listens on a free loopback port other than `avoid`: the relying party's port, which a
+// test picked (and released) before starting this peer, and which the kernel may hand
+// out again to a listener asking for port 0.
+export async function listenFree(server, avoid) {
+  for (;;) {
+    await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    if (server.address().port !== avoid) return server.address().port;
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 function send(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json; odata.metadata=minimal; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
@@ -36,7 +47,7 @@ function send(res, status, body) {
 const graphError = (res, status, code, message) => send(res, status, { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': crypto.randomUUID() } } });
 
 // verify(token) -> the JWT payload when the Entra layout issued it and it is current.
-export async function startGraph({ verify, accounts }) {
+export async function startGraph({ verify, accounts, avoidPort }) {
   let origin;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, origin);
@@ -65,7 +76,6 @@ export async function startGraph({ verify, accounts }) {
     }
     return send(res, 200, body);
   });
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${server.address().port}`;
+  origin = `http://127.0.0.1:${await listenFree(server, avoidPort)}`;
   return origin;
 }

@@ -15,7 +15,7 @@ import * as https from 'node:https';
 // console.info, so route every console method to stderr before loading it.
 console.log = console.info = console.debug = console.error;
 const { default: Provider, errors } = await import('oidc-provider');
-const { GRAPH_RESOURCE, GRAPH_PERMISSION, groupsOf, oidOf, startGraph } = await import('./graph.mjs');
+const { GRAPH_RESOURCE, GRAPH_PERMISSION, groupsOf, listenFree, oidOf, startGraph } = await import('./graph.mjs');
 
 const argv = process.argv.slice(2);
 const argValue = (name) => {
@@ -28,6 +28,8 @@ if (!RP || !URL.canParse(RP)) {
   console.error('usage: node server.mjs --rp http://127.0.0.1:PORT [--no-stdin-watch]');
   process.exit(2);
 }
+// The relying party's port: no listener of ours may take it (see listenFree).
+const RP_PORT = Number(new URL(RP).port || (RP.startsWith('https:') ? 443 : 80));
 // --tls-cert/--tls-key: serve every layout over https with this certificate
 // (a test's own CA signs it, to test IdPs behind a private CA).
 const TLS = argValue('--tls-cert') ? { cert: fs.readFileSync(argValue('--tls-cert')), key: fs.readFileSync(argValue('--tls-key')) } : null;
@@ -519,8 +521,7 @@ async function start(layout) {
     });
   };
   const server = TLS ? https.createServer(TLS, handler) : http.createServer(handler);
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
+  const port = await listenFree(server, RP_PORT);
   layout.port = port;
   layout.origin = `${TLS ? 'https' : 'http'}://127.0.0.1:${port}`;
   layout.issuer = layout.origin + layout.issuerPath;
@@ -553,6 +554,7 @@ const entra = LAYOUTS.find((l) => l.name === 'entra_id');
 entra.graphOrigin = await startGraph({
   verify: (token) => verifyAccessToken(entra, token),
   accounts: Object.keys(ACCOUNTS),
+  avoidPort: RP_PORT,
 });
 
 const ready = Object.fromEntries(LAYOUTS.map((l) => [l.name, {
