@@ -230,6 +230,11 @@ async fn write_until_stored(store: &dyn Store, batch: &[UsageEvent], execs: &[Ex
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(2));
             }
+            // Another replica's batch won a lock race: nothing was written, so write it again.
+            Err(e) if e.is_contention() => {
+                tracing::debug!(error = %e, "usage batch lost a lock race; writing it again");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             Err(e) => {
                 tracing::error!(error = %e, events = batch.len(), executions = execs.len(), "could not record usage events and executions");
                 return;

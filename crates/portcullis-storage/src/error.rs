@@ -74,6 +74,13 @@ impl StoreError {
         }
     }
 
+    /// Whether the transaction lost a race that running it again can win:
+    /// PostgreSQL's deadlock (SQLSTATE 40P01) and serialization failure
+    /// (40001). Nothing was written.
+    pub fn is_contention(&self) -> bool {
+        matches!(self, StoreError::Backend(BackendError(sqlx::Error::Database(d))) if d.code().is_some_and(|c| c == "40P01" || c == "40001"))
+    }
+
     /// Whether the database was unreachable (worth retrying later).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))

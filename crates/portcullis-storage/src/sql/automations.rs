@@ -370,7 +370,7 @@ impl AutomationStore for SqlStore {
             }
             i += 1;
         }
-        super::usage::write_usage(&mut tx, usage).await?;
+        super::usage::write_usage(self, &mut tx, usage).await?;
         tx.commit().await?;
         Ok(())
     }

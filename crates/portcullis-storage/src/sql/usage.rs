@@ -7,7 +7,7 @@ use super::{get_i64, get_str, SqlStore};
 use crate::{Result, UsageEvent, UsageKindRow, UsageLatencyRow, UsageQuery, UsageRows, UsageStore, UsageSubjectRow};
 use async_trait::async_trait;
 use sqlx::{Any, Transaction};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
@@ -55,7 +55,7 @@ impl UsageStore for SqlStore {
             return Ok(());
         }
         let mut tx = self.write_tx().await?;
-        write_usage(&mut tx, events).await?;
+        write_usage(self, &mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -129,118 +129,107 @@ impl UsageStore for SqlStore {
 }
 
 /// Inserts the events and adds them to the roll-ups (summed per key first).
-pub(crate) async fn write_usage(tx: &mut Transaction<'static, Any>, events: &[UsageEvent]) -> Result<()> {
-        let mut kinds: HashMap<(&str, String, i64, String, String, i64), i64> = HashMap::new();
-        let mut subjects: HashMap<(&str, String, i64, &str, String), i64> = HashMap::new();
-        let mut latency: HashMap<(&str, String, i64, i64), i64> = HashMap::new();
-        for e in events {
-            let org = key(e.org_id.map(|o| o.to_string()));
-            for (period, ms) in PERIODS {
-                let start = e.at.0.div_euclid(ms) * ms;
-                *kinds
-                    .entry((period, org.clone(), start, e.kind.clone(), key(e.provider.clone()), e.success.unwrap_or(true) as i64))
-                    .or_default() += e.count;
-                if e.kind == "kickoff" {
-                    if let Some(a) = e.automation_id {
-                        *subjects.entry((period, org.clone(), start, "automation", a.to_string())).or_default() += e.count;
+/// A key column's value in a roll-up row.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Val {
+    S(String),
+    I(i64),
+}
+
+/// Adds `count` to each roll-up row of `table` (inserting it at first),
+/// 100 rows per statement. The rows come sorted by key (a `BTreeMap`), so
+/// every writer (every replica) locks the rows it updates in the same
+/// order: two batches that touch the same hours then wait for each other,
+/// where in any order they could deadlock, and PostgreSQL would abort one
+/// of them after a second.
+async fn add_counts(store: &SqlStore, tx: &mut Transaction<'static, Any>, table: &str, keys: &[&str], rows: &BTreeMap<Vec<Val>, i64>) -> Result<()> {
+    let rows: Vec<(&Vec<Val>, &i64)> = rows.iter().collect();
+    let cols = keys.len() + 1;
+    for chunk in rows.chunks(100) {
+        let values = (0..chunk.len())
+            .map(|r| format!("({})", (1..=cols).map(|c| store.param(r * cols + c)).collect::<Vec<_>>().join(", ")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_list = keys.join(", ");
+        let sql = format!("INSERT INTO {table} ({key_list}, count) VALUES {values} ON CONFLICT ({key_list}) DO UPDATE SET count = {table}.count + excluded.count");
+        let mut q = sqlx::query(&sql);
+        for (key, n) in chunk {
+            for v in key.iter() {
+                q = match v {
+                    Val::S(s) => q.bind(s.clone()),
+                    Val::I(i) => q.bind(*i),
+                };
+            }
+            q = q.bind(**n);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn write_usage(store: &SqlStore, tx: &mut Transaction<'static, Any>, events: &[UsageEvent]) -> Result<()> {
+    use Val::{I, S};
+    let mut kinds: BTreeMap<Vec<Val>, i64> = BTreeMap::new();
+    let mut subjects: BTreeMap<Vec<Val>, i64> = BTreeMap::new();
+    let mut latency: BTreeMap<Vec<Val>, i64> = BTreeMap::new();
+    // The week and four-week roll-ups of the subjects, from the daily keys.
+    let mut coarse: BTreeMap<Vec<Val>, i64> = BTreeMap::new();
+    for e in events {
+        let org = key(e.org_id.map(|o| o.to_string()));
+        for (period, ms) in PERIODS {
+            let start = e.at.0.div_euclid(ms) * ms;
+            let base = || vec![S(period.to_string()), S(org.clone()), I(start)];
+            let mut k = base();
+            k.extend([S(e.kind.clone()), S(key(e.provider.clone())), I(e.success.unwrap_or(true) as i64)]);
+            *kinds.entry(k).or_default() += e.count;
+            if e.kind == "kickoff" {
+                let subjects_of = [("automation", e.automation_id.map(|a| a.to_string())), ("user", e.user_id.map(|u| u.to_string()))];
+                for (st, sid) in subjects_of {
+                    let Some(sid) = sid else { continue };
+                    let mut k = base();
+                    k.extend([S(st.into()), S(sid.clone())]);
+                    *subjects.entry(k).or_default() += e.count;
+                    if period == "day" {
+                        for (level, unit) in &SUBJECT_LEVELS[..2] {
+                            let k = vec![S(level.to_string()), S(org.clone()), I(start.div_euclid(*unit) * unit), S(st.into()), S(sid.clone())];
+                            *coarse.entry(k).or_default() += e.count;
+                        }
                     }
-                    if let Some(u) = e.user_id {
-                        *subjects.entry((period, org.clone(), start, "user", u.to_string())).or_default() += e.count;
-                    }
-                }
-                if let Some(b) = e.latency_bucket {
-                    *latency.entry((period, org.clone(), start, b)).or_default() += e.count;
                 }
             }
-        }
-        let raw: Vec<&UsageEvent> = events.iter().filter(|e| e.kept_as_row()).collect();
-        // Many rows per statement: far fewer round trips through the driver.
-        for chunk in raw.chunks(100) {
-            let mut sql = String::from(
-                "INSERT INTO usage_events (id, at, org_id, kind, provider, success, automation_id, user_id, latency_ms) VALUES ",
-            );
-            sql.push_str(&super::placeholders(chunk.len(), 9));
-            let mut q = sqlx::query(&sql);
-            for e in chunk {
-                q = q
-                    .bind(uuid::Uuid::new_v4().to_string())
-                    .bind(e.at.0)
-                    .bind(e.org_id.map(|o| o.to_string()))
-                    .bind(e.kind.clone())
-                    .bind(e.provider.clone())
-                    .bind(e.success.map(|s| s as i64))
-                    .bind(e.automation_id.map(|a| a.to_string()))
-                    .bind(e.user_id.map(|u| u.to_string()))
-                    .bind(e.latency_ms);
-            }
-            q.execute(&mut **tx).await?;
-        }
-        for ((period, org, start, kind, provider, success), n) in kinds {
-            sqlx::query(
-                "INSERT INTO usage_rollup (period, org_id, start, kind, provider, success, count) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (period, org_id, start, kind, provider, success) DO UPDATE SET count = usage_rollup.count + excluded.count",
-            )
-            .bind(period)
-            .bind(org)
-            .bind(start)
-            .bind(kind)
-            .bind(provider)
-            .bind(success)
-            .bind(n)
-            .execute(&mut **tx)
-            .await?;
-        }
-        for ((period, org, start, st, sid), n) in subjects.iter().map(|(k, n)| (k.clone(), *n)) {
-            sqlx::query(
-                "INSERT INTO usage_rollup_subject (period, org_id, start, subject_type, subject_id, count) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (period, org_id, start, subject_type, subject_id) DO UPDATE SET count = usage_rollup_subject.count + excluded.count",
-            )
-            .bind(period)
-            .bind(org)
-            .bind(start)
-            .bind(st)
-            .bind(sid)
-            .bind(n)
-            .execute(&mut **tx)
-            .await?;
-        }
-        // The week and four-week roll-ups, from the daily keys of this batch.
-        let mut coarse: HashMap<(&str, String, i64, &str, String), i64> = HashMap::new();
-        for ((period, org, start, st, sid), n) in &subjects {
-            if *period == "day" {
-                for (level, unit) in &SUBJECT_LEVELS[..2] {
-                    *coarse.entry((level, org.clone(), start.div_euclid(*unit) * unit, st, sid.clone())).or_default() += n;
-                }
+            if let Some(b) = e.latency_bucket {
+                let mut k = base();
+                k.push(I(b));
+                *latency.entry(k).or_default() += e.count;
             }
         }
-        for ((level, org, start, st, sid), n) in coarse {
-            sqlx::query(
-                "INSERT INTO usage_rollup_subject_weeks (period, org_id, start, subject_type, subject_id, count) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (period, org_id, start, subject_type, subject_id) DO UPDATE SET count = usage_rollup_subject_weeks.count + excluded.count",
-            )
-            .bind(level)
-            .bind(org)
-            .bind(start)
-            .bind(st)
-            .bind(sid)
-            .bind(n)
-            .execute(&mut **tx)
-            .await?;
+    }
+    let raw: Vec<&UsageEvent> = events.iter().filter(|e| e.kept_as_row()).collect();
+    // Many rows per statement: far fewer round trips through the driver.
+    for chunk in raw.chunks(100) {
+        let mut sql = String::from("INSERT INTO usage_events (id, at, org_id, kind, provider, success, automation_id, user_id, latency_ms) VALUES ");
+        sql.push_str(&super::placeholders(chunk.len(), 9));
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(e.at.0)
+                .bind(e.org_id.map(|o| o.to_string()))
+                .bind(e.kind.clone())
+                .bind(e.provider.clone())
+                .bind(e.success.map(|s| s as i64))
+                .bind(e.automation_id.map(|a| a.to_string()))
+                .bind(e.user_id.map(|u| u.to_string()))
+                .bind(e.latency_ms);
         }
-        for ((period, org, start, b), n) in latency {
-            sqlx::query(
-                "INSERT INTO usage_rollup_latency (period, org_id, start, bucket, count) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (period, org_id, start, bucket) DO UPDATE SET count = usage_rollup_latency.count + excluded.count",
-            )
-            .bind(period)
-            .bind(org)
-            .bind(start)
-            .bind(b)
-            .bind(n)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok(())
+        q.execute(&mut **tx).await?;
+    }
+    // The tables always in this order, for the same reason as the rows.
+    add_counts(store, tx, "usage_rollup", &["period", "org_id", "start", "kind", "provider", "success"], &kinds).await?;
+    add_counts(store, tx, "usage_rollup_subject", &["period", "org_id", "start", "subject_type", "subject_id"], &subjects).await?;
+    add_counts(store, tx, "usage_rollup_subject_weeks", &["period", "org_id", "start", "subject_type", "subject_id"], &coarse).await?;
+    add_counts(store, tx, "usage_rollup_latency", &["period", "org_id", "start", "bucket"], &latency).await?;
+    Ok(())
 }
 
 #[cfg(test)]

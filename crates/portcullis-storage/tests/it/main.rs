@@ -10,3 +10,4 @@ mod idp_accounts;
 mod migrations;
 mod oauth;
 mod scim;
+mod usage;
