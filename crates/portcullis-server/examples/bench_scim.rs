@@ -6,6 +6,10 @@
 //! 2. `PATCH /scim/v2/Groups/{id}` adding 100 members in one operation
 //!    (what a group push of 100 people sends), each on another group.
 //!
+//! 3. the same PATCH, and one removing 100 members, while the organization's
+//!    group rules give a role for these groups (`scim_group` rules that
+//!    refuse otherwise): membership then follows the groups at once.
+//!
 //! Every request is a full one: token check, audit entry, the answer.
 //!
 //! Usage: cargo run --release -p portcullis-server --example bench_scim [sqlite|postgres] [users] [groups]
@@ -110,5 +114,29 @@ async fn main() {
         assert_eq!(status, 200);
     }
     report("PATCH /Groups/{id} adding 100 members", patches);
+
+    // Memberships follow the groups: every group gives Member.
+    let version = owner.group_rules().await.unwrap().version;
+    let rule = portcullis_api::GroupRuleInfo { source: "scim_group".into(), claim: None, match_: "glob".into(), pattern: "Group *".into(), role: portcullis_api::RoleRef { kind: Some("member".into()), ..Default::default() } };
+    owner.put_group_rules(&portcullis_api::PutGroupRules { enabled: true, rules: vec![rule], no_match: portcullis_api::NoMatchInfo { action: "refuse".into(), role: None }, version }).await.unwrap();
+    let patch = |gid: uuid::Uuid, op: &str, members: &[uuid::Uuid]| {
+        let value: Vec<serde_json::Value> = members.iter().map(|id| serde_json::json!({ "value": id.to_string() })).collect();
+        let body = serde_json::json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": op, "path": "members", "value": value }] });
+        http.patch(format!("{}/Groups/{gid}", token.base_url)).bearer_auth(&token.token).header("content-type", "application/scim+json").body(body.to_string()).send()
+    };
+    let (mut adds, mut removes) = (Vec::new(), Vec::new());
+    for (n, gid) in group_ids.iter().skip(100).take(100.min(groups.saturating_sub(100))).enumerate() {
+        let members: Vec<uuid::Uuid> = pool.iter().skip(n * 100 % users).take(100).copied().collect();
+        for (op, into) in [("add", &mut adds), ("remove", &mut removes)] {
+            let started = Instant::now();
+            let resp = patch(*gid, op, &members).await.unwrap();
+            let status = resp.status();
+            let _ = resp.bytes().await.unwrap();
+            into.push(started.elapsed());
+            assert_eq!(status, 200);
+        }
+    }
+    report("with rules: PATCH adding 100 members", adds);
+    report("with rules: PATCH removing 100 members", removes);
     srv.cleanup().await;
 }

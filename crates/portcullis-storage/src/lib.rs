@@ -378,6 +378,9 @@ pub trait ScimStore: Send + Sync {
     /// the last group that gave them a role. Their account, or `None` when
     /// they held no membership ([`StoreError::LastOwner`] for the last owner).
     async fn end_scim_membership(&self, org: OrgId, id: uuid::Uuid, now: Timestamp) -> Result<Option<UserId>>;
+    /// Which of the provisioned users `ids` are active and hold no
+    /// membership of `org` (SCIM id, account), in one query.
+    async fn list_scim_users_without_membership(&self, org: OrgId, ids: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, UserId)>>;
     /// The groups of each of `users`.
     async fn list_scim_user_groups(&self, org: OrgId, users: &[uuid::Uuid]) -> Result<std::collections::HashMap<uuid::Uuid, Vec<ScimMember>>>;
     /// At a first IdP sign-in: links the provisioned account whose

@@ -12,11 +12,10 @@
 //!   a membership the role the rules give (the membership only: ended
 //!   sessions stay ended).
 //!
-//! A person whose role came from the IdP's claims at sign-in keeps it when
-//! they leave a group no rule names, or a group that did not decide their
-//! role; only a change that takes away the role the SCIM groups gave ends
-//! access. Role changes between two granting groups take effect at the
-//! next sign-in, when the claims that may outrank them are known.
+//! Joining or leaving a group that no rule gives a role for changes
+//! nothing (and costs no per-person work). Role changes between two
+//! granting groups take effect at the next sign-in, when the claims that
+//! may come first in the rules are known.
 
 use super::ScimCaller;
 use crate::invalidation::{broadcast, Invalidation};
@@ -55,20 +54,18 @@ pub async fn follow(state: &AppState, caller: &ScimCaller, group: &ChangedGroup,
     }
     let Some(set) = governing(state, caller).await? else { return Ok(()) };
     let roles = state.store.list_roles(caller.org).await?;
+    // A group no rule gives a role for changes nothing, whoever joins or
+    // leaves it: no per-person work (a large group's PATCH stays cheap).
+    let this_group = KnownGroup { display_name: group.display_name.clone(), ids: std::iter::once(group.id.to_string()).chain(group.external_id.clone()).collect(), member: true };
+    if role_from_groups(&set, std::slice::from_ref(&this_group), &roles).is_none() {
+        return Ok(());
+    }
     let now = state.clock.now();
     for scim_id in removed {
         let Some(u) = state.store.get_scim_user(caller.org, *scim_id).await? else { continue };
-        let mut known = state.store.known_groups(caller.org, u.user_id).await?;
+        let known = state.store.known_groups(caller.org, u.user_id).await?;
         if role_from_groups(&set, &known, &roles).is_some() {
             continue; // another group still gives a role
-        }
-        // What the groups gave before the change: the same, with this group back.
-        match known.iter_mut().find(|g| g.ids.first().is_some_and(|id| *id == group.id.to_string())) {
-            Some(g) => g.member = u.fields.active,
-            None => known.push(KnownGroup { display_name: group.display_name.clone(), ids: std::iter::once(group.id.to_string()).chain(group.external_id.clone()).collect(), member: u.fields.active }),
-        }
-        if role_from_groups(&set, &known, &roles).is_none() {
-            continue; // this group gave no role: their membership came from elsewhere
         }
         match state.store.end_scim_membership(caller.org, *scim_id, now).await {
             Ok(Some(user)) => {
@@ -85,17 +82,14 @@ pub async fn follow(state: &AppState, caller: &ScimCaller, group: &ChangedGroup,
             Err(e) => return Err(e),
         }
     }
-    for scim_id in added {
-        let Some(u) = state.store.get_scim_user(caller.org, *scim_id).await? else { continue };
-        if !u.fields.active || state.store.list_memberships(u.user_id).await?.iter().any(|m| m.org.id == caller.org) {
-            continue;
-        }
-        let known = state.store.known_groups(caller.org, u.user_id).await?;
+    // Those added who hold no membership here yet (usually none: provisioning made them members), in one query.
+    for (_, user_id) in state.store.list_scim_users_without_membership(caller.org, added).await? {
+        let known = state.store.known_groups(caller.org, user_id).await?;
         let Some(role) = role_from_groups(&set, &known, &roles) else { continue };
-        match state.store.create_member(caller.org, u.user_id, role.id, now).await {
+        match state.store.create_member(caller.org, user_id, role.id, now).await {
             Ok(()) => {
                 broadcast(state, Invalidation::AllAutomations);
-                caller.audit(state, "scim.group.access_given", Some(format!("user:{}", u.user_id)), true, json!({ "group": group.display_name, "role": role.name })).await;
+                caller.audit(state, "scim.group.access_given", Some(format!("user:{user_id}")), true, json!({ "group": group.display_name, "role": role.name })).await;
             }
             Err(StoreError::Conflict { .. }) => {} // a sign-in gave one meanwhile
             Err(e) => return Err(e),

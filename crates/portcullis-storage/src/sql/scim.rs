@@ -364,6 +364,27 @@ impl ScimStore for SqlStore {
         Ok(Some(u.user_id))
     }
 
+    async fn list_scim_users_without_membership(&self, org: OrgId, ids: &[Uuid]) -> Result<Vec<(Uuid, UserId)>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let params: Vec<String> = (2..chunk.len() + 2).map(|n| self.param(n)).collect();
+            let sql = format!(
+                "SELECT s.id, s.user_id FROM scim_users s WHERE s.org_id = {} AND s.active = 1 AND s.id IN ({}) \
+                 AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = s.org_id AND m.user_id = s.user_id)",
+                self.param(1),
+                params.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(org.to_string());
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push((get_id(&row, "id")?, get_id(&row, "user_id")?));
+            }
+        }
+        Ok(out)
+    }
+
     async fn list_scim_user_groups(&self, org: OrgId, users: &[Uuid]) -> Result<HashMap<Uuid, Vec<ScimMember>>> {
         let mut out: HashMap<Uuid, Vec<ScimMember>> = HashMap::new();
         for chunk in users.chunks(500) {
