@@ -381,6 +381,9 @@ pub trait ScimStore: Send + Sync {
     /// Which of the provisioned users `ids` are active and hold no
     /// membership of `org` (SCIM id, account), in one query.
     async fn list_scim_users_without_membership(&self, org: OrgId, ids: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, UserId)>>;
+    /// The groups each of the provisioned users `ids` is in, as the group
+    /// rules know groups (name, id and external id), in one query.
+    async fn list_scim_member_groups(&self, org: OrgId, ids: &[uuid::Uuid]) -> Result<std::collections::HashMap<uuid::Uuid, Vec<portcullis_domain::group_rules::KnownGroup>>>;
     /// The groups of each of `users`.
     async fn list_scim_user_groups(&self, org: OrgId, users: &[uuid::Uuid]) -> Result<std::collections::HashMap<uuid::Uuid, Vec<ScimMember>>>;
     /// At a first IdP sign-in: links the provisioned account whose

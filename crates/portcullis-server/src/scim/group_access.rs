@@ -61,10 +61,11 @@ pub async fn follow(state: &AppState, caller: &ScimCaller, group: &ChangedGroup,
         return Ok(());
     }
     let now = state.clock.now();
+    // The groups those removed are still in, for all of them in one query.
+    let still_in = state.store.list_scim_member_groups(caller.org, removed).await?;
     for scim_id in removed {
-        let Some(u) = state.store.get_scim_user(caller.org, *scim_id).await? else { continue };
-        let known = state.store.known_groups(caller.org, u.user_id).await?;
-        if role_from_groups(&set, &known, &roles).is_some() {
+        let known = still_in.get(scim_id).map(Vec::as_slice).unwrap_or_default();
+        if role_from_groups(&set, known, &roles).is_some() {
             continue; // another group still gives a role
         }
         match state.store.end_scim_membership(caller.org, *scim_id, now).await {
@@ -76,8 +77,8 @@ pub async fn follow(state: &AppState, caller: &ScimCaller, group: &ChangedGroup,
             }
             Ok(None) => {}
             Err(StoreError::LastOwner) => {
-                tracing::warn!(user = %u.user_id, group = %group.display_name, "removal from the group would leave the organization without an owner; membership kept");
-                caller.audit(state, "scim.group.access_ended", Some(format!("user:{}", u.user_id)), false, json!({ "group": group.display_name, "why": "the last owner" })).await;
+                tracing::warn!(scim_user = %scim_id, group = %group.display_name, "removal from the group would leave the organization without an owner; membership kept");
+                caller.audit(state, "scim.group.access_ended", Some(format!("scim-user:{scim_id}")), false, json!({ "group": group.display_name, "why": "the last owner" })).await;
             }
             Err(e) => return Err(e),
         }

@@ -8,6 +8,7 @@ use super::orgs::lock_org;
 use super::{get_i64, get_id, get_opt_i64, get_opt_id, get_opt_str, get_str, SqlStore};
 use crate::{AccessChange, NewScimToken, Result, ScimGroup, ScimGroupFields, ScimKey, ScimMember, ScimStore, ScimToken, ScimUser, ScimUserFields, StoreError};
 use async_trait::async_trait;
+use portcullis_domain::group_rules::KnownGroup;
 use portcullis_domain::{OrgId, Timestamp, TokenHash, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -72,6 +73,23 @@ fn unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 }
 
 impl SqlStore {
+    /// The rows of `sql` for the SCIM resources `ids` of `org`, 500 ids per
+    /// statement: `{org}` in `sql` becomes the organization's parameter and
+    /// `{ids}` the list of the others.
+    async fn rows_for_ids(&self, sql: &str, org: OrgId, ids: &[Uuid]) -> Result<Vec<AnyRow>> {
+        let mut rows = Vec::new();
+        for chunk in ids.chunks(500) {
+            let params = (2..chunk.len() + 2).map(|n| self.param(n)).collect::<Vec<_>>().join(", ");
+            let sql = sql.replace("{org}", &self.param(1)).replace("{ids}", &params);
+            let mut q = sqlx::query(&sql).bind(org.to_string());
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            rows.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(rows)
+    }
+
     async fn user_in_tx(tx: &mut Transaction<'static, Any>, org: OrgId, id: Uuid) -> Result<Option<ScimUser>> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM scim_users WHERE org_id = $1 AND id = $2"))
             .bind(org.to_string())
@@ -365,43 +383,28 @@ impl ScimStore for SqlStore {
     }
 
     async fn list_scim_users_without_membership(&self, org: OrgId, ids: &[Uuid]) -> Result<Vec<(Uuid, UserId)>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(500) {
-            let params: Vec<String> = (2..chunk.len() + 2).map(|n| self.param(n)).collect();
-            let sql = format!(
-                "SELECT s.id, s.user_id FROM scim_users s WHERE s.org_id = {} AND s.active = 1 AND s.id IN ({}) \
-                 AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = s.org_id AND m.user_id = s.user_id)",
-                self.param(1),
-                params.join(", ")
-            );
-            let mut q = sqlx::query(&sql).bind(org.to_string());
-            for id in chunk {
-                q = q.bind(id.to_string());
-            }
-            for row in q.fetch_all(self.pool()).await? {
-                out.push((get_id(&row, "id")?, get_id(&row, "user_id")?));
-            }
+        let sql = "SELECT s.id, s.user_id FROM scim_users s WHERE s.org_id = {org} AND s.active = 1 AND s.id IN ({ids}) \
+                   AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = s.org_id AND m.user_id = s.user_id)";
+        self.rows_for_ids(sql, org, ids).await?.iter().map(|row| Ok((get_id(row, "id")?, get_id(row, "user_id")?))).collect()
+    }
+
+    async fn list_scim_member_groups(&self, org: OrgId, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<KnownGroup>>> {
+        let sql = "SELECT m.member_id, g.id, g.display_name, g.external_id FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id \
+                   WHERE m.org_id = {org} AND m.member_id IN ({ids})";
+        let mut out: HashMap<Uuid, Vec<KnownGroup>> = HashMap::new();
+        for row in self.rows_for_ids(sql, org, ids).await? {
+            let ids = std::iter::once(get_str(&row, "id")?).chain(get_opt_str(&row, "external_id")?).collect();
+            out.entry(get_id(&row, "member_id")?).or_default().push(KnownGroup { display_name: get_str(&row, "display_name")?, ids, member: true });
         }
         Ok(out)
     }
 
     async fn list_scim_user_groups(&self, org: OrgId, users: &[Uuid]) -> Result<HashMap<Uuid, Vec<ScimMember>>> {
+        let sql = "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id \
+                   WHERE m.org_id = {org} AND m.member_id IN ({ids}) ORDER BY g.display_name_key";
         let mut out: HashMap<Uuid, Vec<ScimMember>> = HashMap::new();
-        for chunk in users.chunks(500) {
-            let params: Vec<String> = (2..chunk.len() + 2).map(|n| self.param(n)).collect();
-            let sql = format!(
-                "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id \
-                 WHERE m.org_id = {} AND m.member_id IN ({}) ORDER BY g.display_name_key",
-                self.param(1),
-                params.join(", ")
-            );
-            let mut q = sqlx::query(&sql).bind(org.to_string());
-            for u in chunk {
-                q = q.bind(u.to_string());
-            }
-            for row in q.fetch_all(self.pool()).await? {
-                out.entry(get_id(&row, "member_id")?).or_default().push(ScimMember { id: get_id(&row, "id")?, display: get_str(&row, "display_name")? });
-            }
+        for row in self.rows_for_ids(sql, org, users).await? {
+            out.entry(get_id(&row, "member_id")?).or_default().push(ScimMember { id: get_id(&row, "id")?, display: get_str(&row, "display_name")? });
         }
         Ok(out)
     }

@@ -130,3 +130,26 @@ each_backend!(a_first_sign_in_links_by_subject_or_verified_address_only, |db: Te
     assert_eq!(s.link_scim_user("https://idp", "sub-hal", None).await.unwrap(), None, "an unverified address links nothing");
     assert_eq!(s.link_scim_user("https://idp", "sub-hal", Some("HAL@example.com")).await.unwrap(), Some(by_mail.user_id));
 });
+
+each_backend!(memberships_that_follow_groups_end_and_are_found_in_one_query, |db: TestDb| async move {
+    let s = &db.store;
+    let org = s.create_org("Follow", t(1)).await.unwrap();
+    let a = s.create_scim_user(org.id, Uuid::new_v4(), &person("a@example.com", None, true), t(2)).await.unwrap();
+    let b = s.create_scim_user(org.id, Uuid::new_v4(), &person("b@example.com", None, true), t(2)).await.unwrap();
+    let c = s.create_scim_user(org.id, Uuid::new_v4(), &person("c@example.com", None, false), t(2)).await.unwrap();
+    let f = ScimGroupFields { external_id: Some("ext-eng".into()), ..group("Engineering") };
+    let g = s.create_scim_group(org.id, Uuid::new_v4(), &f, &[a.id, c.id], t(3)).await.unwrap();
+    // The groups of several people at once, by every name the rules match.
+    let groups = s.list_scim_member_groups(org.id, &[a.id, b.id, c.id]).await.unwrap();
+    assert_eq!(groups[&a.id].iter().map(|k| (k.display_name.as_str(), k.ids.clone())).collect::<Vec<_>>(), vec![("Engineering", vec![g.id.to_string(), "ext-eng".to_string()])]);
+    assert!(groups.contains_key(&c.id) && !groups.contains_key(&b.id));
+    // Ending a membership: sessions and all, once; the SCIM account stays active.
+    s.create_session(NewSession { id: SessionId(Uuid::new_v4()), token_hash: TokenHash::of("a-cookie"), user_id: a.user_id, times: SessionTimes { created_at: t(3), last_seen_at: t(3), expires_at: t(10_000_000), revoked_at: None }, provider: "okta".into(), ip: None, user_agent: None, idp_sid: None, id_token_sealed: None, idp_name_id_hash: None }).await.unwrap();
+    assert_eq!(s.end_scim_membership(org.id, a.id, t(4)).await.unwrap(), Some(a.user_id));
+    assert!(s.get_member(org.id, a.user_id).await.unwrap().is_none());
+    assert!(s.list_sessions(a.user_id, t(5)).await.unwrap().is_empty());
+    assert_eq!(s.end_scim_membership(org.id, a.id, t(5)).await.unwrap(), None, "nothing left to end");
+    assert!(s.get_scim_user(org.id, a.id).await.unwrap().unwrap().fields.active);
+    // Who is active and holds no membership: a now, not b (a member), not c (inactive).
+    assert_eq!(s.list_scim_users_without_membership(org.id, &[a.id, b.id, c.id]).await.unwrap(), vec![(a.id, a.user_id)]);
+});
