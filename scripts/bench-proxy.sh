@@ -3,7 +3,8 @@
 # automation directly, through nginx as a plain reverse-proxy hop that adds
 # the token (Debian's nginx-light), then through Portcullis, side by side on
 # loopback in one run. BENCH_PERF=1 records a `perf` profile of Portcullis
-# during its run (target/bench-proxy.perf.data).
+# during its first round (target/bench-proxy.perf.data); BENCH_ROUNDS sets
+# how many turns nginx and Portcullis take (default 3).
 # Usage: scripts/bench-proxy.sh [duration, default 15s] [upstream delay in ms, default 0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,11 +82,35 @@ curl -fsS -H "cookie: portcullis_session=$session" -H "x-csrf-token: $api_csrf" 
 
 echo "== direct: POST http://127.0.0.1:$up_port/kickoff (upstream delay ${delay} ms), wrk -t2 -c64 -d$duration"
 wrk -t2 -c64 -d"$duration" --latency -s "$dir/direct.lua" "http://127.0.0.1:$up_port/kickoff"
-echo "== through nginx: POST http://127.0.0.1:$nginx_port/kickoff"
-wrk -t2 -c64 -d"$duration" --latency -s "$dir/nginx.lua" "http://127.0.0.1:$nginx_port/kickoff"
-echo "== through Portcullis: POST $base/api/v1/automations/$id/kickoff"
-if [ -n "${BENCH_PERF:-}" ]; then perf record -F 499 -g -p "$pid" -o target/bench-proxy.perf.data -- sleep 8 >/dev/null 2>&1 & perf_pid=$!; fi
-wrk -t2 -c64 -d"$duration" --latency -s "$dir/proxy.lua" "$base/api/v1/automations/$id/kickoff"
-[ -n "${perf_pid:-}" ] && wait "$perf_pid"
+# nginx and Portcullis take turns (BENCH_ROUNDS rounds, default 3), so
+# that the machine's speed swings fall on both alike; the ratio is taken
+# over the totals of all rounds.
+rounds="${BENCH_ROUNDS:-3}"
+run() { # name url script -> prints wrk's output, appends "name requests p99" to $dir/totals
+  local out; out=$(wrk -t2 -c64 -d"$duration" --latency -s "$3" "$2")
+  echo "$out"
+  echo "$1 $(echo "$out" | awk '/requests in/ {print $1}') $(echo "$out" | awk '$1 == "99%" {print $2}')" >> "$dir/totals"
+}
+for r in $(seq 1 "$rounds"); do
+  echo "== round $r/$rounds, through nginx: POST http://127.0.0.1:$nginx_port/kickoff"
+  run nginx "http://127.0.0.1:$nginx_port/kickoff" "$dir/nginx.lua"
+  echo "== round $r/$rounds, through Portcullis: POST $base/api/v1/automations/$id/kickoff"
+  if [ -n "${BENCH_PERF:-}" ] && [ "$r" = 1 ]; then perf record -F 499 ${BENCH_PERF_CALLGRAPH:--g} -p "$pid" -o target/bench-proxy.perf.data -- sleep 5 >/dev/null 2>&1 & perf_pid=$!; fi
+  run portcullis "$base/api/v1/automations/$id/kickoff" "$dir/proxy.lua"
+  [ -n "${perf_pid:-}" ] && wait "$perf_pid" && perf_pid=""
+done
+echo "== summary over $rounds rounds of $duration each"
+python3 - "$dir/totals" <<'PY'
+import sys, collections
+tot = collections.defaultdict(int); p99 = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    name, n, p = line.split()
+    tot[name] += int(n)
+    v = float(p[:-2]) if p.endswith("ms") else float(p[:-2]) / 1000 if p.endswith("us") else float(p[:-1]) * 1000
+    p99[name].append(v)
+for name in ("nginx", "portcullis"):
+    print(f"{name}: {tot[name]} requests, p99 per round (ms): {', '.join(f'{v:.2f}' for v in p99[name])}")
+print(f"Portcullis / nginx: {100 * tot['portcullis'] / tot['nginx']:.1f} % of the requests")
+PY
 if [ -n "${BENCH_INPUTS:-}" ]; then echo "== GET inputs through Portcullis"; wrk -t2 -c64 -d"$duration" --latency -H "Cookie: portcullis_session=$session" "$base/api/v1/automations/$id/inputs"; echo "== GET /api/v1/automations/$id (no upstream call)"; wrk -t2 -c64 -d"$duration" --latency -H "Cookie: portcullis_session=$session" "$base/api/v1/automations/$id"; fi
 echo "executions recorded: $(curl -fsS -H "cookie: portcullis_session=$session" "$base/api/v1/automations/$id/executions?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') (listing capped at 1000)"

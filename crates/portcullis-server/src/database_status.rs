@@ -21,8 +21,7 @@ pub struct Unreachable;
 
 /// Middleware: any answer that found the database unreachable opens the
 /// breaker, so that the next cached lookups do not wait for it.
-pub async fn watch(axum::extract::State(state): axum::extract::State<crate::state::AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let resp = next.run(req).await;
+pub fn watch(state: &crate::state::AppState, resp: axum::response::Response) -> axum::response::Response {
     if resp.extensions().get::<Unreachable>().is_some() {
         state.database.mark_down(state.store.clone());
     }

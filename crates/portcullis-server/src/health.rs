@@ -1,6 +1,8 @@
 //! Periodic health checks of every automation's `GET /`.
 
+use crate::upstream_client::{Call, CallError};
 use crate::upstream_policy::TargetProblem;
+use hyper::Method;
 use crate::state::AppState;
 use portcullis_storage::Automation;
 use std::sync::Arc;
@@ -24,12 +26,16 @@ async fn probe(state: &AppState, a: &Automation) -> (&'static str, Option<String
         Err(TargetProblem::NotAllowed(why)) => return ("unhealthy", Some(format!("not called: {why}"))),
         Err(TargetProblem::TokenUnusable(e)) => return ("unhealthy", Some(format!("the stored token does not open: {e}"))),
     };
-    match state.upstream.get(format!("{base}/")).bearer_auth(token).send().await {
-        Ok(r) if r.status().is_success() => ("healthy", None),
-        Ok(r) => ("unhealthy", Some(format!("GET / answered {}", r.status()))),
-        Err(e) if e.is_timeout() => ("unhealthy", Some("GET / timed out".into())),
-        Err(e) if e.is_connect() => ("unhealthy", Some("connection failed".into())),
-        Err(_) => ("unhealthy", Some("the request failed".into())),
+    let url = crate::upstream_policy::join(&base, "");
+    // The answer itself is not needed: 4 KiB is plenty for a status page.
+    let call = Call { method: Method::GET, url: &url, token: &token, body: None, max_body: 4096 };
+    match state.upstream.call(call).await {
+        Ok(r) if r.status.is_success() => ("healthy", None),
+        Ok(r) => ("unhealthy", Some(format!("GET / answered {}", r.status))),
+        Err(CallError::Timeout) => ("unhealthy", Some("GET / timed out".into())),
+        Err(CallError::Connect(_)) => ("unhealthy", Some("connection failed".into())),
+        Err(CallError::TooLarge(_)) => ("healthy", None),
+        Err(CallError::Failed(_)) => ("unhealthy", Some("the request failed".into())),
     }
 }
 

@@ -31,6 +31,7 @@ pub mod signout;
 pub mod state;
 pub mod telemetry;
 pub mod timestamps;
+pub mod upstream_client;
 pub mod upstream_policy;
 pub mod usage;
 
@@ -43,7 +44,6 @@ use portcullis_storage::{SqlStore, Store};
 use secrecy::ExposeSecret;
 use state::AppState;
 use std::sync::Arc;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Largest request body accepted anywhere (forms and JSON).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -52,7 +52,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn app(state: AppState) -> Router {
     // Over https, browsers are told to keep using it (a year, like most sites).
     let hsts = state.config.https().then(|| HeaderValue::from_static("max-age=31536000"));
-    Router::new()
+    let routes = Router::new()
         .route("/", get(pages::home::landing))
         .route("/healthz", get(healthz))
         .route("/static/portcullis.css", get(pages::stylesheet))
@@ -116,18 +116,41 @@ pub fn app(state: AppState) -> Router {
         // attributes well under the general limit.
         .nest("/scim/v2", scim::router())
         .fallback(not_found)
+        // Per route, since it reads the route template the router matched.
         .layer(axum::middleware::from_fn(telemetry::track_requests))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), database_status::watch))
+        .with_state(state.clone());
+    // The rest wraps the router once, not every route: `Router::layer`
+    // re-boxes each route per layer, and those boxes (cloned on every
+    // request) were a visible part of the kickoff proxy's allocations.
+    // Outermost first.
+    let edge = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(request_id::TrustIncoming(state.config.trust_x_forwarded_for), request_id::middleware))
+        .map_response(move |mut resp: axum::response::Response| {
+            security_headers(resp.headers_mut(), hsts.as_ref());
+            resp
+        })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .map_response(move |resp: axum::response::Response| database_status::watch(&state, resp))
+        .service(routes);
+    Router::new().fallback_service(edge)
+}
+
+/// The headers every answer carries unless its handler set its own.
+fn security_headers(h: &mut axum::http::HeaderMap, hsts: Option<&HeaderValue>) {
+    let defaults = [
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         // `same-origin`, not `no-referrer`: with no-referrer, browsers send
         // `Origin: null` on form posts, which the CSRF origin check refuses.
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, move |_: &axum::response::Response| hsts.clone()))
-        .layer(axum::middleware::from_fn_with_state(request_id::TrustIncoming(state.config.trust_x_forwarded_for), request_id::middleware))
-        .with_state(state)
+        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    for (name, value) in defaults {
+        h.entry(name).or_insert(value);
+    }
+    if let Some(v) = hsts {
+        h.entry(header::STRICT_TRANSPORT_SECURITY).or_insert_with(|| v.clone());
+    }
 }
 
 async fn healthz() -> &'static str {

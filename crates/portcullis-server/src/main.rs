@@ -171,6 +171,15 @@ async fn serve(config: Config) -> ExitCode {
             "\nPortcullis has no account yet. Open this one-time link to create the owner account\n(valid 24 hours; restarting before it is used prints a new one):\n\n    {link}\n"
         ),
     }
+    // TCP_NODELAY on every accepted connection (as nginx's `tcp_nodelay on`):
+    // an answer is one write, and Nagle's algorithm would hold a second
+    // small write back until the client's delayed ACK, up to 40 ms.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY on an accepted connection");
+        }
+    });
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await;

@@ -32,6 +32,20 @@ impl TrustConfig {
     }
 }
 
+impl TrustConfig {
+    /// The same trust as [`builder`]'s, for a rustls client of our own
+    /// (`upstream_client`): the built-in roots, the system's and the bundle's.
+    pub fn root_store(&self) -> rustls::RootCertStore {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        // Checked when the configuration was read.
+        roots.add_parsable_certificates(CertificateDer::pem_slice_iter(&self.pem).filter_map(Result::ok));
+        roots
+    }
+}
+
 /// A client builder trusting the built-in roots, the system's and the
 /// configured bundle's. Callers add their own timeouts and redirect policy.
 pub fn builder(trust: &TrustConfig) -> reqwest::ClientBuilder {

@@ -31,7 +31,8 @@ pub struct Inner {
     pub sealer: Sealer,
     /// For calls to automations' own APIs: no redirects (the bearer token
     /// must never follow one to another host), the configured timeouts.
-    pub upstream: reqwest::Client,
+    /// The automations' own APIs (the kickoff proxy, health checks).
+    pub upstream: crate::upstream_client::UpstreamClient,
     pub usage: UsageRecorder,
     /// The external identity providers (empty with `local` only).
     pub sso: Arc<crate::idp::Registry>,
@@ -52,14 +53,7 @@ impl AppState {
     pub fn try_new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Result<Self, String> {
         let sessions = SessionCache::new(config.session_cache_ttl, 100_000);
         let config_ttl = config.session_cache_ttl;
-        let upstream = crate::outbound::builder(&config.trust)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.upstream.connect_timeout)
-            .timeout(config.upstream.timeout)
-            .pool_max_idle_per_host(64)
-            .dns_resolver(Arc::new(crate::upstream_policy::FilteringResolver))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+        let upstream = crate::upstream_client::UpstreamClient::new(&config.trust, config.upstream.connect_timeout, config.upstream.timeout, 64)?;
         let usage = UsageRecorder::start(store.clone());
         let sso = Arc::new(crate::idp::Registry::new(&config)?);
         Ok(Self(Arc::new(Inner {

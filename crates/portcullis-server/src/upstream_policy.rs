@@ -103,7 +103,10 @@ impl HostPolicy {
 /// `scheme://host:port` of an upstream URL (the port explicit), what an
 /// automation's token is bound to.
 pub fn origin(upstream_url: &str) -> Option<String> {
-    let u = url::Url::parse(upstream_url).ok()?;
+    origin_of(&url::Url::parse(upstream_url).ok()?)
+}
+
+fn origin_of(u: &url::Url) -> Option<String> {
     Some(format!("{}://{}:{}", u.scheme(), u.host_str()?.to_lowercase(), u.port_or_known_default()?))
 }
 
@@ -138,14 +141,23 @@ pub enum TargetProblem {
 /// What a call to an automation needs, checked at every call (proxy and
 /// health checks alike): its base URL, allowed by the policy as it stands
 /// now, and its token, opened for that URL's origin only.
-pub fn target(hosts: &HostPolicy, sealer: &crate::crypto::Sealer, a: &portcullis_storage::Automation) -> Result<(String, String), TargetProblem> {
+pub fn target(hosts: &HostPolicy, sealer: &crate::crypto::Sealer, a: &portcullis_storage::Automation) -> Result<(url::Url, String), TargetProblem> {
     let sealed = a.upstream_token_sealed.as_deref().ok_or(TargetProblem::NoToken)?;
-    let host = url::Url::parse(&a.upstream_url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-    hosts.check(&host).map_err(TargetProblem::NotAllowed)?;
-    let origin = origin(&a.upstream_url).unwrap_or_default();
+    let base = url::Url::parse(&a.upstream_url).map_err(|e| TargetProblem::NotAllowed(format!("its upstream_url is not a URL ({e})")))?;
+    hosts.check(base.host_str().unwrap_or_default()).map_err(TargetProblem::NotAllowed)?;
+    let origin = origin_of(&base).unwrap_or_default();
     let clear = sealer.open(sealed, &token_aad(a.id, &origin)).map_err(|e| TargetProblem::TokenUnusable(e.to_string()))?;
     let token = String::from_utf8(clear).map_err(|_| TargetProblem::TokenUnusable("not UTF-8".into()))?;
-    Ok((a.upstream_url.trim_end_matches('/').to_owned(), token))
+    Ok((base, token))
+}
+
+/// `base` with `path` after its own path (`http://h/crew` + `kickoff` is
+/// `http://h/crew/kickoff`), without parsing a URL again.
+pub fn join(base: &url::Url, path: &str) -> url::Url {
+    let mut u = base.clone();
+    let joined = format!("{}/{path}", base.path().trim_end_matches('/'));
+    u.set_path(&joined);
+    u
 }
 
 /// Re-seals tokens stored before they were bound to their origin, for the
