@@ -11,6 +11,7 @@ mod support;
 mod upstream;
 
 mod admin;
+mod automation_tls;
 mod automations;
 mod database_outage;
 mod entra_overage;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod company_ca;
 pub mod hostile_idp;
 pub mod oidc_peer;
 pub mod saml_forge;
