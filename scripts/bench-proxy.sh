@@ -113,4 +113,11 @@ for name in ("nginx", "portcullis"):
 print(f"Portcullis / nginx: {100 * tot['portcullis'] / tot['nginx']:.1f} % of the requests")
 PY
 if [ -n "${BENCH_INPUTS:-}" ]; then echo "== GET inputs through Portcullis"; wrk -t2 -c64 -d"$duration" --latency -H "Cookie: portcullis_session=$session" "$base/api/v1/automations/$id/inputs"; echo "== GET /api/v1/automations/$id (no upstream call)"; wrk -t2 -c64 -d"$duration" --latency -H "Cookie: portcullis_session=$session" "$base/api/v1/automations/$id"; fi
-echo "executions recorded: $(curl -fsS -H "cookie: portcullis_session=$session" "$base/api/v1/automations/$id/executions?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') (listing capped at 1000)"
+# Every kickoff was recorded and counted: the executions listing flushes
+# what the recorder holds, then the usage report's count for this
+# automation is compared with what wrk saw answered (plus the warm-up call;
+# up to 64 more may have been in flight when a run stopped).
+curl -fsS -o /dev/null -H "cookie: portcullis_session=$session" "$base/api/v1/automations/$id/executions?limit=1"
+counted=$(curl -fsS -H "cookie: portcullis_session=$session" "$base/api/v1/usage" | python3 -c "import json,sys; print(json.load(sys.stdin)['kickoffs_by_automation'].get('$id', 0))")
+answered=$(awk '$1 == "portcullis" {s += $2} END {print s + 1}' "$dir/totals")
+echo "kickoffs counted in usage: $counted; answered to wrk: $answered (with the warm-up call)"

@@ -15,6 +15,11 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+
+// The server's allocator (src/main.rs): the server runs in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::process::Command;
 use support::browser::{location, Browser};
@@ -200,7 +205,20 @@ end
     let (cookie_rps, repeat_rps, pool_rps, apache_rps) = tokio::task::spawn_blocking(move || {
         let c = wrk("session cookie", &base, secs, &["-H", &cookie]);
         let r = wrk("one bearer token, repeated", &base, secs, &["-H", &auth]);
+        // BENCH_PERF=1: a `perf` profile of this process (the server) while
+        // it verifies fresh tokens, in target/bench-bearer.perf.data.
+        let perf = std::env::var_os("BENCH_PERF").map(|_| {
+            Command::new("perf")
+                .args(["record", "-F", "499", "--call-graph", "dwarf,16384", "-o", "target/bench-bearer.perf.data", "-p", &std::process::id().to_string(), "--", "sleep", &secs.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("perf must be installed (apt-get install linux-perf)")
+        });
         let p = wrk("a fresh RS256 token per request", &base, secs, &["-s", lua.to_str().unwrap()]);
+        if let Some(mut perf) = perf {
+            let _ = perf.wait();
+        }
         let a = wrk("Apache httpd + mod_auth_openidc, a fresh RS256 token per request", &apache_base, secs, &["-s", lua.to_str().unwrap()]);
         (c, r, p, a)
     })
