@@ -107,6 +107,9 @@ pub struct UpstreamClient(Arc<Inner>);
 struct Inner {
     /// Idle connections per origin (`scheme://host:port`), newest last.
     idle: Mutex<HashMap<String, Vec<Pooled>>>,
+    /// When expired idle connections of every origin were last dropped
+    /// (an automation that is no longer called keeps none open for long).
+    swept: Mutex<Instant>,
     tls: tokio_rustls::TlsConnector,
     connect_timeout: Duration,
     timeout: Duration,
@@ -124,6 +127,7 @@ impl UpstreamClient {
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self(Arc::new(Inner {
             idle: Mutex::default(),
+            swept: Mutex::new(Instant::now()),
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             connect_timeout,
             timeout,
@@ -169,8 +173,23 @@ impl UpstreamClient {
             if list.len() < self.0.max_idle_per_origin {
                 list.push(c);
             }
+            self.sweep(&mut idle);
         }
         Ok(Answer { status, body })
+    }
+
+    /// Drops the idle connections of every origin that have waited past
+    /// [`IDLE_TIMEOUT`], at most once per timeout.
+    fn sweep(&self, idle: &mut HashMap<String, Vec<Pooled>>) {
+        let mut swept = self.0.swept.lock().unwrap_or_else(|p| p.into_inner());
+        if swept.elapsed() < IDLE_TIMEOUT {
+            return;
+        }
+        *swept = Instant::now();
+        idle.retain(|_, list| {
+            list.retain(|c| c.idle_since.elapsed() < IDLE_TIMEOUT);
+            !list.is_empty()
+        });
     }
 
     /// An idle connection to the origin that is ready for a request, else a

@@ -220,3 +220,20 @@ async fn a_refused_connection_is_a_connect_error() {
     let e = client(Duration::from_secs(5)).call(kickoff(&url)).await.unwrap_err();
     assert!(matches!(e, CallError::Connect(_)), "{e:?}");
 }
+
+#[tokio::test]
+async fn idle_connections_past_the_timeout_are_dropped_for_every_origin() {
+    let (old, new) = (server(Behaviour::Answer).await, server(Behaviour::Answer).await);
+    let c = client(Duration::from_secs(5));
+    c.call(kickoff(&old.url)).await.unwrap();
+    // The automation at `old` is no longer called; its connection has waited past the timeout.
+    let long_ago = Instant::now() - IDLE_TIMEOUT - Duration::from_secs(1);
+    for list in c.0.idle.lock().unwrap().values_mut() {
+        list.iter_mut().for_each(|p| p.idle_since = long_ago);
+    }
+    *c.0.swept.lock().unwrap() = long_ago;
+    c.call(kickoff(&new.url)).await.unwrap();
+    let idle = c.0.idle.lock().unwrap();
+    assert_eq!(idle.len(), 1, "the old origin's connection is still held");
+    assert!(idle.contains_key(&origin_key(&new.url).unwrap()));
+}
