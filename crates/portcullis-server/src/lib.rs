@@ -17,6 +17,7 @@ pub mod error;
 pub mod health;
 pub mod idp;
 pub mod invalidation;
+pub mod jwt_crypto;
 pub mod keys;
 pub mod outbound;
 pub mod pages;

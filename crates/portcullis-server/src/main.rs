@@ -67,6 +67,8 @@ fn init_logging(c: &Config) {
 }
 
 fn main() -> ExitCode {
+    // Before any JWT is touched (see jwt_crypto).
+    portcullis_server::jwt_crypto::install();
     let cli = Cli::parse();
     let config = match Config::from_env(&config::process_env()) {
         Ok(c) => c,

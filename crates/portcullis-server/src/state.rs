@@ -51,6 +51,10 @@ impl AppState {
     /// The server's state; fails when a SAML provider's SP key pair cannot
     /// be read or created.
     pub fn try_new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, sealer: Sealer) -> Result<Self, String> {
+        crate::jwt_crypto::install();
+        if !crate::jwt_crypto::installed() {
+            tracing::warn!("a JWT was handled before the server's key-keeping crypto provider was installed; bearer tokens are verified on the stock provider, correct and slower");
+        }
         let sessions = SessionCache::new(config.session_cache_ttl, 100_000);
         let config_ttl = config.session_cache_ttl;
         let upstream = crate::upstream_client::UpstreamClient::new(&config.trust, config.upstream.connect_timeout, config.upstream.timeout, 64)?;

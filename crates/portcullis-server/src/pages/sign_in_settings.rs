@@ -138,7 +138,7 @@ fn providers(state: &AppState, now: Timestamp) -> Vec<ProviderView> {
             facts,
             problem: p.problem(),
             keys: keys
-                .map(|k| k.jwt.iter().map(|j| Key { kid: j.common.key_id.clone().unwrap_or_else(|| "(no kid)".into()), alg: j.common.key_algorithm.map(|a| a.to_string()).unwrap_or_else(|| "(not named)".into()) }).collect())
+                .map(|k| k.jwt.iter().map(|j| &j.jwk).map(|j| Key { kid: j.common.key_id.clone().unwrap_or_else(|| "(no kid)".into()), alg: j.common.key_algorithm.map(|a| a.to_string()).unwrap_or_else(|| "(not named)".into()) }).collect())
                 .unwrap_or_default(),
             certs: vec![],
         });

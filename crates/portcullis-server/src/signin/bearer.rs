@@ -137,9 +137,9 @@ fn describe(e: &JwtError, p: &crate::idp::vendors::OidcSettings, audience: &str,
 /// installation's clients in the vendor's claim (`azp`, `cid`, `client_id`,
 /// `appid`). The audience alone does not say so: Keycloak's `account` is in
 /// every client's tokens, and WorkOS's ID tokens carry the API audience.
-fn check_access_token(s: &crate::idp::vendors::OidcSettings, token: &str, claims: &serde_json::Value) -> Result<(), String> {
+fn check_access_token(s: &crate::idp::vendors::OidcSettings, header: &jsonwebtoken::Header, claims: &serde_json::Value) -> Result<(), String> {
     let send_access = "send the access token from `portcullis login`, not the ID token";
-    if let Some(typ) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.typ) {
+    if let Some(typ) = &header.typ {
         let t = typ.to_ascii_lowercase();
         if !matches!(t.as_str(), "jwt" | "at+jwt" | "application/at+jwt") {
             return Err(format!("Invalid token: its type is `{}`, not an access token; {send_access}", typ.chars().take(40).collect::<String>()));
@@ -184,7 +184,7 @@ pub async fn check_api_token(state: &AppState, p: &crate::idp::oidc::discovery::
         tracing::warn!(provider = s.provider, error = %e, "bearer token: identity provider unreachable");
         ApiError::new(Status::Unavailable, "idp_unreachable", "the identity provider's keys cannot be fetched right now; try again shortly")
     })?;
-    let claims = match jwt::verify(&d, &state.sso.http, token, &s.issuer, audience, &["iss", "aud", "exp", "sub"]).await {
+    let (claims, header) = match jwt::verify(&d, &state.sso.http, token, &s.issuer, audience, &["iss", "aud", "exp", "sub"]).await {
         Ok(c) => c,
         Err(e) => {
             let payload = token.split('.').nth(1).and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok());
@@ -193,7 +193,7 @@ pub async fn check_api_token(state: &AppState, p: &crate::idp::oidc::discovery::
         }
     };
     jwt::check_times(&claims, now.0 / 1000, LEEWAY_SECS, true).map_err(|e| invalid(format!("Invalid token: {e}")))?;
-    check_access_token(s, token, &claims).map_err(invalid)?;
+    check_access_token(s, &header, &claims).map_err(invalid)?;
     if claims.get("iat").is_none() {
         return Err(invalid("Invalid token: the token has no `iat` claim"));
     }

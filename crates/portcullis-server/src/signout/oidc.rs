@@ -49,6 +49,7 @@ pub async fn verify_logout_token(state: &AppState, p: &Provider, token: &str, no
     let d = p.ready(&state.sso.http).await?;
     let c = crate::idp::oidc::jwt::verify(&d, &state.sso.http, token, &p.settings.issuer, p.settings.client_id.as_str(), &["iss", "aud"])
         .await
+        .map(|(claims, _)| claims)
         .map_err(|e| e.to_string())?;
     let now_s = now.0 / 1000;
     let iat = c.get("iat").and_then(|v| v.as_i64()).ok_or("no iat")?;

@@ -135,6 +135,9 @@ struct Ctx {
 
 impl HostileIdp {
     pub async fn start(mode: Mode) -> HostileIdp {
+        // Before this IdP signs a token, which would settle jsonwebtoken's
+        // provider: the servers under test run on the server's own.
+        portcullis_server::jwt_crypto::install();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let site = format!("http://{}", listener.local_addr().unwrap());
         let issuer = format!("{site}/oauth2/default");
@@ -346,7 +349,7 @@ fn token_inner(c: &Ctx, headers: &HeaderMap, f: &HashMap<String, String>) -> Res
         Mode::Hs256WithPublicKey => {
             let mut h = Header::new(Algorithm::HS256);
             h.kid = Some("k1".into());
-            jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(c.idp.keys["k1"].public_pem.as_bytes())).unwrap()
+            jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(c.idp.keys["k1"].public_pem.as_bytes()).unwrap()).unwrap()
         }
         Mode::BadSignature => {
             // Signed by k2 while claiming to be k1.

@@ -74,6 +74,8 @@ impl TestServer {
 
     /// A server on an existing database (a second replica, say).
     pub async fn on_database(test_db: TestDb, opts: Options) -> TestServer {
+        portcullis_server::jwt_crypto::install();
+        assert!(portcullis_server::jwt_crypto::installed(), "a test signed or checked a JWT before jwt_crypto::install(): the server would run on another provider than in production");
         let dir = temp_dir();
         let listener = match opts.listener {
             Some(l) => {

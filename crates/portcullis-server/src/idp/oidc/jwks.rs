@@ -20,11 +20,27 @@ pub struct KeySet {
     pub core: CoreJsonWebKeySet,
     /// For logout tokens and access tokens (verified by `jsonwebtoken`);
     /// keys it cannot use are left out rather than failing the whole set.
-    pub jwt: Vec<jsonwebtoken::jwk::Jwk>,
+    pub jwt: Vec<JwtKey>,
     /// Bumped on every successful fetch.
     pub generation: u64,
     /// When it was fetched (none before the first fetch).
     pub fetched_at: Option<std::time::SystemTime>,
+}
+
+/// A published key as `jsonwebtoken` uses it: the JWK (for matching by
+/// `kid`, family and `use`) and its decoded form, built once per fetch
+/// rather than once per token.
+pub struct JwtKey {
+    pub jwk: jsonwebtoken::jwk::Jwk,
+    pub key: jsonwebtoken::DecodingKey,
+}
+
+impl JwtKey {
+    fn from_value(v: &serde_json::Value) -> Option<Self> {
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(v.clone()).ok()?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?;
+        Some(Self { jwk, key })
+    }
 }
 
 pub struct Jwks {
@@ -70,7 +86,7 @@ impl Jwks {
         let jwt = raw
             .get("keys")
             .and_then(|k| k.as_array())
-            .map(|keys| keys.iter().filter_map(|k| serde_json::from_value(k.clone()).ok()).collect())
+            .map(|keys| keys.iter().filter_map(JwtKey::from_value).collect())
             .unwrap_or_default();
         let mut cur = self.current.write().unwrap_or_else(|e| e.into_inner());
         let set = Arc::new(KeySet { core, jwt, generation: cur.generation + 1, fetched_at: Some(std::time::SystemTime::now()) });

@@ -3,7 +3,7 @@
 //! against a provider's published keys only.
 
 use crate::config::oidc::Issuer;
-use super::jwks::KeySet;
+use super::jwks::{JwtKey, KeySet};
 use super::discovery::Discovered;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
@@ -51,9 +51,10 @@ impl std::fmt::Display for JwtError {
     }
 }
 
-fn find_key<'a>(keys: &'a KeySet, kid: Option<&str>, alg: Algorithm) -> Option<&'a jsonwebtoken::jwk::Jwk> {
+fn find_key<'a>(keys: &'a KeySet, kid: Option<&str>, alg: Algorithm) -> Option<&'a JwtKey> {
     use jsonwebtoken::jwk::AlgorithmParameters as P;
-    let fits = |k: &&jsonwebtoken::jwk::Jwk| {
+    let fits = |k: &&JwtKey| {
+        let k = &k.jwk;
         let family_ok = matches!(
             (&k.algorithm, alg),
             (P::RSA(_), Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512)
@@ -63,7 +64,7 @@ fn find_key<'a>(keys: &'a KeySet, kid: Option<&str>, alg: Algorithm) -> Option<&
         family_ok && !matches!(k.common.public_key_use, Some(jsonwebtoken::jwk::PublicKeyUse::Encryption))
     };
     match kid {
-        Some(kid) => keys.jwt.iter().filter(fits).find(|k| k.common.key_id.as_deref() == Some(kid)),
+        Some(kid) => keys.jwt.iter().filter(fits).find(|k| k.jwk.common.key_id.as_deref() == Some(kid)),
         None => {
             // Without a kid, only an unambiguous key will do.
             let mut candidates = keys.jwt.iter().filter(fits);
@@ -94,28 +95,25 @@ pub fn check_times(claims: &serde_json::Value, now_secs: i64, leeway: i64, exp_r
 /// Verifies the signature (refetching the keys once on an unknown `kid`),
 /// `iss` and `aud`, and that the `required` claims are present. Times are
 /// the caller's to check with [`check_times`] (against the injected clock).
-pub async fn verify(d: &Discovered, http: &reqwest::Client, token: &str, issuer: &Issuer, audience: &str, required: &[&str]) -> Result<serde_json::Value, JwtError> {
+/// The claims, and the header (read once here, for the callers' `typ` checks).
+pub async fn verify(d: &Discovered, http: &reqwest::Client, token: &str, issuer: &Issuer, audience: &str, required: &[&str]) -> Result<(serde_json::Value, jsonwebtoken::Header), JwtError> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError::Signature(format!("not a signed JWT: {e}")))?;
     if !ALGS.contains(&header.alg) {
         return Err(JwtError::Signature(format!("algorithm {:?} is not allowed", header.alg)));
     }
     let mut keys = d.jwks.keys();
     let no_key = || JwtError::Signature(format!("no signing key matches kid {}", header.kid.as_deref().unwrap_or("(none)")));
-    let jwk = match find_key(&keys, header.kid.as_deref(), header.alg) {
-        Some(k) => k.clone(),
-        None => {
-            keys = d.jwks.refresh_for_unknown_key(http, keys.generation).await.ok_or_else(no_key)?;
-            find_key(&keys, header.kid.as_deref(), header.alg).cloned().ok_or_else(no_key)?
-        }
-    };
-    let key = DecodingKey::from_jwk(&jwk).map_err(|e| JwtError::Signature(format!("unusable key: {e}")))?;
+    if find_key(&keys, header.kid.as_deref(), header.alg).is_none() {
+        keys = d.jwks.refresh_for_unknown_key(http, keys.generation).await.ok_or_else(no_key)?;
+    }
+    let key: &DecodingKey = &find_key(&keys, header.kid.as_deref(), header.alg).ok_or_else(no_key)?.key;
     let mut v = Validation::new(header.alg);
     v.set_issuer(&[issuer.as_str()]);
     v.set_audience(&[audience]);
     v.validate_exp = false;
     v.validate_nbf = false;
     v.set_required_spec_claims(required);
-    jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).map(|d| d.claims).map_err(|e| {
+    jsonwebtoken::decode::<serde_json::Value>(token, key, &v).map(|d| (d.claims, d.header)).map_err(|e| {
         use jsonwebtoken::errors::ErrorKind::*;
         match e.kind() {
             InvalidAudience => JwtError::Audience,
@@ -123,7 +121,7 @@ pub async fn verify(d: &Discovered, http: &reqwest::Client, token: &str, issuer:
             ExpiredSignature => JwtError::Expired,
             ImmatureSignature => JwtError::NotYetValid,
             MissingRequiredClaim(c) => JwtError::Claims(format!("the token has no `{c}` claim")),
-            InvalidSignature | InvalidAlgorithm | InvalidKeyFormat | InvalidRsaKey(_) | InvalidEcdsaKey | Base64(_) | Crypto(_) | InvalidToken => {
+            InvalidSignature | InvalidAlgorithm | InvalidKeyFormat | InvalidRsaKey(_) | InvalidEcdsaKey | InvalidEddsaKey | UnsupportedAlgorithm | Base64(_) | Provider(_) | InvalidToken => {
                 JwtError::Signature(format!("{e}"))
             }
             _ => JwtError::Claims(format!("{e}")),
