@@ -4,8 +4,9 @@
 //! the two cannot drift apart; the CLI and the end-to-end tests both use
 //! [`Client`], and [`device`] for logging in with the device flow.
 //!
-//! This crate builds with Rust alone (rustls, no C libraries beyond what
-//! `ring` compiles itself), so that the CLI that depends on it does too.
+//! This crate builds with Rust and a C compiler alone (rustls; no C
+//! libraries beyond what `ring` and `aws-lc-rs`, jsonwebtoken's backend,
+//! compile themselves), so that the CLI that depends on it does too.
 
 pub mod client;
 pub mod device;

@@ -3,8 +3,8 @@
 //! RS256 because every JWT library the platform's CLIs use accepts it (the
 //! existing CLI verifies with PyJWT). The `rsa` crate (RustCrypto) only
 //! *generates* keys; signing and verifying are done by `jsonwebtoken` on
-//! `ring`, so no private-key operation runs through `rsa` (which sidesteps
-//! its timing advisory, RUSTSEC-2023-0071).
+//! `aws-lc-rs` (see `crate::jwt_crypto`), so no private-key operation runs
+//! through `rsa` (which sidesteps its timing advisory, RUSTSEC-2023-0071).
 //!
 //! Keys live in the database, the private half sealed with the installation
 //! key, so that every replica signs with the same key and publishes the same
